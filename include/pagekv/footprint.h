@@ -1,0 +1,52 @@
+// What one scheduling step touches in the KV cache: the input of a CostHook.
+#ifndef PAGEKV_FOOTPRINT_H_
+#define PAGEKV_FOOTPRINT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "pagekv/types.h"
+
+namespace pagekv {
+
+// One sequence's use of one KV-cache group in a step.
+struct GroupFootprint {
+  // Tokens attended to by the last new token: the whole context for full
+  // attention, at most the window for a sliding-window group.
+  int64_t context_tokens = 0;
+  // Distinct pages read by attention this step (partial last page included,
+  // null and out-of-window slots excluded).
+  int32_t pages_read = 0;
+  // Distinct pages that receive the step's new tokens.
+  int32_t pages_written = 0;
+};
+
+// One scheduled sequence in a step.
+struct SequenceFootprint {
+  SeqId seq;
+  // Tokens computed this step: 1 for decode, the chunk size for prefill.
+  int32_t new_tokens = 0;
+  // Tokens already in the cache before this step (for attention FLOPs).
+  int64_t cached_tokens = 0;
+  bool is_prefill = false;
+  // Indexed by GroupId::value(), one entry per group of the manager.
+  absl::InlinedVector<GroupFootprint, 2> groups;
+};
+
+// Everything a step touches. Prefill chunks and decodes of one step share a
+// single footprint: a mixed step costs one step, not two.
+struct StepFootprint {
+  int32_t block_size = 0;
+  std::vector<SequenceFootprint> sequences;
+
+  int64_t TotalNewTokens() const {
+    int64_t total = 0;
+    for (const auto& s : sequences) total += s.new_tokens;
+    return total;
+  }
+};
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_FOOTPRINT_H_
