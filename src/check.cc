@@ -9,9 +9,8 @@ namespace {
 
 void DefaultHandler(const char* file, int line, const char* condition,
                     std::string_view message) {
-  std::fprintf(stderr, "pagekv check failed at %s:%d: %s\n  %.*s\n", file,
-               line, condition, static_cast<int>(message.size()),
-               message.data());
+  std::fprintf(stderr, "pagekv check failed at %s:%d: %s\n  %.*s\n", file, line,
+               condition, static_cast<int>(message.size()), message.data());
   std::fflush(stderr);
 }
 

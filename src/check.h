@@ -1,8 +1,9 @@
 // Internal assertion macros, in three tiers (see CMakeLists.txt options):
 //
 //   PAGEKV_CHECK(cond, fmt, args...)   cheap contract checks (PAGEKV_CHECKS)
-//   PAGEKV_DCHECK(cond, fmt, args...)  internal O(1) debug checks (PAGEKV_DEBUG_CHECKS)
-//   PAGEKV_EXPENSIVE_VERIFY(obj)       whole-structure obj.Verify() at mutator
+//   PAGEKV_DCHECK(cond, fmt, args...)  internal O(1) debug checks
+//   (PAGEKV_DEBUG_CHECKS) PAGEKV_EXPENSIVE_VERIFY(obj)       whole-structure
+//   obj.Verify() at mutator
 //                                      entry/exit (PAGEKV_EXPENSIVE_CHECKS)
 //
 // A failed check is a bug in pagekv or a broken precondition in the caller,
@@ -43,12 +44,12 @@ CheckFailureHandler SetCheckFailureHandler(CheckFailureHandler handler);
 
 }  // namespace pagekv::internal
 
-#define PAGEKV_INTERNAL_CHECK(cond, ...)                                   \
-  do {                                                                     \
-    if (__builtin_expect(!(cond), 0)) {                                    \
-      ::pagekv::internal::CheckFailed(__FILE__, __LINE__, #cond,           \
-                                      ::fmt::format(__VA_ARGS__));         \
-    }                                                                      \
+#define PAGEKV_INTERNAL_CHECK(cond, ...)                           \
+  do {                                                             \
+    if (__builtin_expect(!(cond), 0)) {                            \
+      ::pagekv::internal::CheckFailed(__FILE__, __LINE__, #cond,   \
+                                      ::fmt::format(__VA_ARGS__)); \
+    }                                                              \
   } while (false)
 
 #define PAGEKV_INTERNAL_NO_CHECK(cond, ...) \

@@ -1,0 +1,133 @@
+// BlockPool: a fixed pool of KV blocks (pages) identified by 32-bit ids.
+//
+// Every block is in exactly one state:
+//   free    empty, on the free stack, reference count 0;
+//   cached  reference count 0 but content kept (it is indexed by a prefix
+//           index); in the eviction policy's evictable set;
+//   in use  reference count > 0.
+// Block 0 is the null block: permanently reserved, never allocated, freed,
+// cached or counted. Hence free + cached + in_use == num_blocks - 1.
+//
+// Allocation takes empty blocks first and evicts cached ones (asking the
+// policy for victims and telling the listener) only when none are left.
+// Allocating k blocks is all-or-nothing, and every operation is O(1) per
+// block with no heap allocation.
+//
+// Thread-safety: none. A pool belongs to one KVCacheManager (or test) and is
+// called from one thread at a time.
+#ifndef PAGEKV_BLOCK_POOL_H_
+#define PAGEKV_BLOCK_POOL_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "pagekv/eviction_policy.h"
+#include "pagekv/types.h"
+
+namespace pagekv {
+
+// Told when the pool evicts a cached block, before the block is reused, so
+// the owner of its content (the prefix index) can forget it.
+class EvictionListener {
+ public:
+  virtual ~EvictionListener() = default;
+  virtual void OnBlockEvicted(BlockId block) = 0;
+};
+
+enum class BlockState : uint8_t { kNull, kFree, kCached, kInUse };
+
+class BlockPool {
+ public:
+  // Creates a pool of `num_blocks` ids (including the null block) ordered for
+  // eviction by `policy`. InvalidArgument if num_blocks < 2 or >= 2^32 - 1,
+  // or if policy is null.
+  static absl::StatusOr<std::unique_ptr<BlockPool>> Create(
+      uint64_t num_blocks, std::unique_ptr<EvictionPolicy> policy);
+
+  BlockPool(const BlockPool&) = delete;
+  BlockPool& operator=(const BlockPool&) = delete;
+
+  // Sets the listener told about evictions (may be null). Not owned.
+  void set_eviction_listener(EvictionListener* listener) {
+    listener_ = listener;
+  }
+
+  // Fills `out` with fresh blocks, each with reference count 1. Empty blocks
+  // are used before cached blocks are evicted. All-or-nothing: returns
+  // ResourceExhausted, changing nothing, if out.size() > NumAvailable().
+  absl::Status Allocate(absl::Span<BlockId> out, int64_t now_us = 0);
+
+  // Takes one more reference on `block` (a prefix hit, or sharing by fork).
+  // A cached block leaves the evictable set and becomes in use.
+  // REQUIRES: block is cached or in use.
+  void Acquire(BlockId block);
+
+  // Drops one reference. At zero, the block becomes cached (and evictable,
+  // with `hints`) if it is marked cached-content, else free.
+  // REQUIRES: block is in use.
+  void Release(BlockId block, const EvictionHints& hints = {});
+
+  // Marks whether the block's content is kept for reuse after its last
+  // release (set by the prefix index when it indexes the block).
+  // REQUIRES: block is in use.
+  void SetKeepsContent(BlockId block, bool keeps);
+  bool KeepsContent(BlockId block) const {
+    return keeps_content_[block.value()] != 0;
+  }
+
+  // Moves a cached block to the free stack (its content was dropped).
+  // REQUIRES: block is cached.
+  void DropCached(BlockId block);
+
+  // Drops every cached block (for a reset). In-use blocks are untouched.
+  void DropAllCached();
+
+  BlockState state(BlockId block) const { return state_[block.value()]; }
+  uint32_t ref_count(BlockId block) const { return ref_count_[block.value()]; }
+
+  // Blocks excluding the null block.
+  uint32_t num_blocks() const { return num_blocks_ - 1; }
+  uint32_t NumFree() const { return num_free_; }
+  uint32_t NumCached() const { return policy_->size(); }
+  uint32_t NumInUse() const { return num_in_use_; }
+  // Blocks an allocation can get: free plus cached (evictable).
+  uint32_t NumAvailable() const { return num_free_ + NumCached(); }
+  // Cached blocks evicted so far.
+  uint64_t num_evictions() const { return num_evictions_; }
+
+  const EvictionPolicy& policy() const { return *policy_; }
+
+  // Checks every invariant: states agree with reference counts, the free
+  // stack holds exactly the free blocks, the policy holds exactly the cached
+  // ones, and free + cached + in_use == num_blocks(). O(num_blocks).
+  absl::Status Verify() const;
+
+ private:
+  BlockPool(uint32_t num_blocks, std::unique_ptr<EvictionPolicy> policy);
+
+  const uint32_t num_blocks_;  // including the null block
+  std::unique_ptr<EvictionPolicy> policy_;
+  EvictionListener* listener_ = nullptr;
+
+  // Hot per-block metadata, indexed by block id. ref_count_ > 0 iff
+  // state_ == kInUse; keeps_content_ may be set only on cached or in-use
+  // blocks (a free block has no content).
+  std::vector<uint32_t> ref_count_;
+  std::vector<BlockState> state_;
+  std::vector<uint8_t> keeps_content_;
+
+  // Free stack: free_stack_[0, num_free_) are exactly the free blocks. LIFO,
+  // so recently freed (cache-warm) ids are reused first.
+  std::vector<uint32_t> free_stack_;
+  uint32_t num_free_ = 0;
+  uint32_t num_in_use_ = 0;
+  uint64_t num_evictions_ = 0;
+};
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_BLOCK_POOL_H_

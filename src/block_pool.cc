@@ -1,0 +1,188 @@
+#include "pagekv/block_pool.h"
+
+#include <limits>
+
+#include "check.h"
+#include "fmt/format.h"
+
+namespace pagekv {
+
+absl::StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(
+    uint64_t num_blocks, std::unique_ptr<EvictionPolicy> policy) {
+  if (num_blocks < 2) {
+    return absl::InvalidArgumentError(fmt::format(
+        "num_blocks = {}: a pool needs the null block and at least one more",
+        num_blocks));
+  }
+  if (num_blocks >= std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        fmt::format("num_blocks = {}: block ids are 32-bit, at most {} blocks",
+                    num_blocks, std::numeric_limits<uint32_t>::max() - 1));
+  }
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("a block pool needs an eviction policy");
+  }
+  return std::unique_ptr<BlockPool>(
+      new BlockPool(static_cast<uint32_t>(num_blocks), std::move(policy)));
+}
+
+BlockPool::BlockPool(uint32_t num_blocks,
+                     std::unique_ptr<EvictionPolicy> policy)
+    : num_blocks_(num_blocks),
+      policy_(std::move(policy)),
+      ref_count_(num_blocks, 0),
+      state_(num_blocks, BlockState::kFree),
+      keeps_content_(num_blocks, 0),
+      free_stack_(num_blocks - 1),
+      num_free_(num_blocks - 1) {
+  state_[0] = BlockState::kNull;
+  // Lowest ids on top of the stack, so a fresh pool hands out 1, 2, 3, ...
+  for (uint32_t i = 0; i < num_free_; ++i) free_stack_[i] = num_free_ - i;
+  policy_->Init(num_blocks);
+}
+
+// Cost: one bounds test, then per block a pop and two stores (free path), or
+// a virtual PickVictim plus the listener (eviction path).
+absl::Status BlockPool::Allocate(absl::Span<BlockId> out, int64_t now_us) {
+  if (out.size() > NumAvailable()) {
+    return absl::ResourceExhaustedError(
+        fmt::format("out of KV blocks: need {}, {} free and {} cached of {}",
+                    out.size(), num_free_, NumCached(), num_blocks()));
+  }
+  for (BlockId& slot : out) {
+    uint32_t id;
+    if (num_free_ > 0) {
+      id = free_stack_[--num_free_];
+    } else {
+      id = policy_->PickVictim(now_us).value();
+      PAGEKV_DCHECK(state_[id] == BlockState::kCached,
+                    "policy {} chose block {} which is not cached",
+                    policy_->name(), id);
+      if (listener_ != nullptr) listener_->OnBlockEvicted(BlockId(id));
+      keeps_content_[id] = 0;
+      ++num_evictions_;
+    }
+    state_[id] = BlockState::kInUse;
+    ref_count_[id] = 1;
+    slot = BlockId(id);
+  }
+  num_in_use_ += static_cast<uint32_t>(out.size());
+  return absl::OkStatus();
+}
+
+void BlockPool::Acquire(BlockId block) {
+  uint32_t id = block.value();
+  if (state_[id] == BlockState::kCached) {
+    policy_->OnReused(block);
+    state_[id] = BlockState::kInUse;
+    ++num_in_use_;
+  } else {
+    PAGEKV_CHECK(state_[id] == BlockState::kInUse,
+                 "Acquire({}) on a block that is neither cached nor in use",
+                 id);
+  }
+  ++ref_count_[id];
+}
+
+void BlockPool::Release(BlockId block, const EvictionHints& hints) {
+  uint32_t id = block.value();
+  PAGEKV_CHECK(state_[id] == BlockState::kInUse,
+               "Release({}) on a block that is not in use (double free?)", id);
+  if (--ref_count_[id] > 0) return;
+  --num_in_use_;
+  if (keeps_content_[id]) {
+    state_[id] = BlockState::kCached;
+    policy_->OnEvictable(block, hints);
+  } else {
+    state_[id] = BlockState::kFree;
+    free_stack_[num_free_++] = id;
+  }
+}
+
+void BlockPool::SetKeepsContent(BlockId block, bool keeps) {
+  PAGEKV_CHECK(state_[block.value()] == BlockState::kInUse,
+               "SetKeepsContent({}) on a block that is not in use",
+               block.value());
+  keeps_content_[block.value()] = keeps ? 1 : 0;
+}
+
+void BlockPool::DropCached(BlockId block) {
+  uint32_t id = block.value();
+  PAGEKV_CHECK(state_[id] == BlockState::kCached,
+               "DropCached({}) on a block that is not cached", id);
+  policy_->OnReused(block);
+  keeps_content_[id] = 0;
+  state_[id] = BlockState::kFree;
+  free_stack_[num_free_++] = id;
+}
+
+void BlockPool::DropAllCached() {
+  policy_->Init(num_blocks_);
+  for (uint32_t id = 1; id < num_blocks_; ++id) {
+    if (state_[id] != BlockState::kCached) continue;
+    keeps_content_[id] = 0;
+    state_[id] = BlockState::kFree;
+    free_stack_[num_free_++] = id;
+  }
+}
+
+absl::Status BlockPool::Verify() const {
+  if (state_[0] != BlockState::kNull || ref_count_[0] != 0 ||
+      keeps_content_[0] != 0) {
+    return absl::InternalError("the null block was handed out or changed");
+  }
+  uint32_t free = 0, cached = 0, in_use = 0;
+  for (uint32_t id = 1; id < num_blocks_; ++id) {
+    switch (state_[id]) {
+      case BlockState::kFree:
+        ++free;
+        if (ref_count_[id] != 0 || keeps_content_[id] != 0) {
+          return absl::InternalError(
+              fmt::format("free block {} has ref count {} or keeps content", id,
+                          ref_count_[id]));
+        }
+        break;
+      case BlockState::kCached:
+        ++cached;
+        if (ref_count_[id] != 0 || keeps_content_[id] == 0) {
+          return absl::InternalError(
+              fmt::format("cached block {} has ref count {} or no content", id,
+                          ref_count_[id]));
+        }
+        break;
+      case BlockState::kInUse:
+        ++in_use;
+        if (ref_count_[id] == 0) {
+          return absl::InternalError(
+              fmt::format("in-use block {} has ref count 0", id));
+        }
+        break;
+      case BlockState::kNull:
+        return absl::InternalError(
+            fmt::format("block {} is marked as a second null block", id));
+    }
+  }
+  if (free != num_free_ || in_use != num_in_use_ || cached != NumCached() ||
+      free + cached + in_use != num_blocks()) {
+    return absl::InternalError(fmt::format(
+        "accounting broken: counted free {} cached {} in use {}, recorded "
+        "free {} cached {} in use {}, pool of {}",
+        free, cached, in_use, num_free_, NumCached(), num_in_use_,
+        num_blocks()));
+  }
+  std::vector<bool> on_stack(num_blocks_, false);
+  for (uint32_t i = 0; i < num_free_; ++i) {
+    uint32_t id = free_stack_[i];
+    if (id == 0 || id >= num_blocks_ || state_[id] != BlockState::kFree ||
+        on_stack[id]) {
+      return absl::InternalError(
+          fmt::format("free stack slot {} holds block {}, which is not free "
+                      "or is on the stack twice",
+                      i, id));
+    }
+    on_stack[id] = true;
+  }
+  return policy_->Verify();
+}
+
+}  // namespace pagekv
