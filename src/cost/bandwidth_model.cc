@@ -1,0 +1,224 @@
+#include "pagekv/bandwidth_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "check.h"
+#include "cost/str_util.h"
+
+namespace pagekv {
+namespace {
+
+// Sum over j in [first, last] of min(j, window), window 0 = unbounded: the
+// keys attended by queries at positions first..last (1-based, causal).
+double AttendedPairs(int64_t first, int64_t last, int64_t window) {
+  if (last < first) return 0;
+  auto sum_range = [](double a, double b) { return (a + b) * (b - a + 1) / 2; };
+  if (window <= 0 || last <= window) return sum_range(first, last);
+  if (first >= window) return static_cast<double>(last - first + 1) * window;
+  return sum_range(first, window) + static_cast<double>(last - window) * window;
+}
+
+// Distinct pages holding positions [first, last] (0-based), or 0 if empty.
+int32_t PagesSpanning(int64_t first, int64_t last, int32_t block_size) {
+  if (last < first) return 0;
+  return static_cast<int32_t>(last / block_size - first / block_size + 1);
+}
+
+}  // namespace
+
+absl::Status BandwidthModelOptions::Validate() const {
+  if (tensor_parallel < 1) {
+    return absl::InvalidArgumentError(internal::Cat(
+        "bandwidth model: field 'tensor_parallel' must be >= 1, got ",
+        tensor_parallel));
+  }
+  if (!(activation_bytes > 0)) {
+    return absl::InvalidArgumentError(internal::Cat(
+        "bandwidth model: field 'activation_bytes' must be > 0, got ",
+        activation_bytes));
+  }
+  return absl::OkStatus();
+}
+
+BandwidthModel::BandwidthModel(ModelSpec model, HardwareSpec hardware,
+                               BandwidthModelOptions options)
+    : model_(std::move(model)),
+      hardware_(std::move(hardware)),
+      options_(options) {}
+
+absl::StatusOr<BandwidthModel> BandwidthModel::Create(
+    ModelSpec model, HardwareSpec hardware, BandwidthModelOptions options) {
+  if (absl::Status s = model.Validate(); !s.ok()) return s;
+  if (absl::Status s = hardware.Validate(); !s.ok()) return s;
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (options.tensor_parallel > hardware.num_devices) {
+    return absl::InvalidArgumentError(internal::Cat(
+        "bandwidth model: tensor_parallel ", options.tensor_parallel,
+        " exceeds the ", hardware.num_devices, " devices of '", hardware.name,
+        "'"));
+  }
+  if (options.tensor_parallel > 1 && !(hardware.interconnect_bandwidth > 0)) {
+    return absl::InvalidArgumentError(internal::Cat(
+        "bandwidth model: tensor_parallel ", options.tensor_parallel,
+        " needs hardware '", hardware.name, "' to set interconnect_bandwidth"));
+  }
+  return BandwidthModel(std::move(model), std::move(hardware), options);
+}
+
+absl::StatusOr<BandwidthModel> BandwidthModel::FromNames(
+    std::string_view model, std::string_view hardware,
+    BandwidthModelOptions options) {
+  absl::StatusOr<ModelSpec> m = ResolveModelSpec(model);
+  if (!m.ok()) return m.status();
+  absl::StatusOr<HardwareSpec> h = ResolveHardwareSpec(hardware);
+  if (!h.ok()) return h.status();
+  return Create(*std::move(m), *std::move(h), options);
+}
+
+// Cost: O(sequences * groups), no allocation. Called once per simulated step.
+StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
+  StepCost cost;
+  if (footprint.sequences.empty()) return cost;
+  PAGEKV_CHECK(footprint.block_size > 0,
+               "footprint.block_size must be > 0, got {}",
+               footprint.block_size);
+  const int32_t tp = options_.tensor_parallel;
+  const int32_t num_groups = model_.num_layer_groups();
+  const double kv_bytes_per_layer = model_.KvBytesPerTokenPerLayer(tp);
+  const double kv_bytes_all_layers = kv_bytes_per_layer * model_.num_layers;
+  // Attention FLOPs per (query, key) pair per layer on one device: QK^T and
+  // PV are each 2 * heads * dim; MLA's query/key carry the RoPE part too.
+  const double heads_per_device =
+      std::ceil(static_cast<double>(model_.num_attention_heads) / tp);
+  const double attn_flops_per_pair =
+      2.0 * heads_per_device *
+      (2.0 * model_.head_dim + model_.mla_rope_head_dim);
+
+  double kv_read = 0;
+  double attn_flops = 0;
+  for (const SequenceFootprint& seq : footprint.sequences) {
+    PAGEKV_CHECK(static_cast<int32_t>(seq.groups.size()) == num_groups,
+                 "footprint of sequence {} has {} KV-cache groups but model "
+                 "'{}' has {} layer groups; configure the manager with the "
+                 "model's groups",
+                 seq.seq.value(), seq.groups.size(), model_.name, num_groups);
+    PAGEKV_CHECK(seq.new_tokens >= 0 && seq.cached_tokens >= 0,
+                 "sequence {}: new_tokens ({}) and cached_tokens ({}) must "
+                 "be >= 0",
+                 seq.seq.value(), seq.new_tokens, seq.cached_tokens);
+    for (int32_t g = 0; g < num_groups; ++g) {
+      const GroupFootprint& gf = seq.groups[g];
+      const int32_t layers = model_.layer_groups.empty()
+                                 ? model_.num_layers
+                                 : model_.layer_groups[g].num_layers;
+      const int32_t window = model_.layer_groups.empty()
+                                 ? 0
+                                 : model_.layer_groups[g].sliding_window;
+      const double tokens_read =
+          options_.granularity == Granularity::kPage
+              ? static_cast<double>(gf.pages_read) * footprint.block_size
+              : static_cast<double>(gf.context_tokens);
+      kv_read += tokens_read * layers * kv_bytes_per_layer;
+      attn_flops += layers * attn_flops_per_pair *
+                    AttendedPairs(seq.cached_tokens + 1,
+                                  seq.cached_tokens + seq.new_tokens, window);
+    }
+  }
+  const int64_t tokens = footprint.TotalNewTokens();
+  const double kv_write = static_cast<double>(tokens) * kv_bytes_all_layers;
+  const double weights = model_.StepWeightBytes(tokens, tp);
+  const double linear_flops =
+      2.0 * model_.EffectiveActiveParams() * static_cast<double>(tokens) / tp;
+
+  cost.weight_bytes = weights;
+  cost.kv_read_bytes = kv_read;
+  cost.kv_write_bytes = kv_write;
+  cost.bytes = weights + kv_read + kv_write;
+  cost.flops = linear_flops + attn_flops;
+  cost.memory_seconds =
+      cost.bytes / (hardware_.hbm_bandwidth * hardware_.memory_efficiency);
+  cost.compute_seconds =
+      cost.flops /
+      (hardware_.PeakFlops(model_.weight_dtype) * hardware_.compute_efficiency);
+  cost.bound = cost.compute_seconds > cost.memory_seconds ? Bound::kCompute
+                                                          : Bound::kMemory;
+  cost.overhead_seconds = hardware_.step_overhead_seconds;
+  if (tp > 1) {
+    // Two all-reduces per layer (after attention and after the MLP) of the
+    // step's activations; a ring all-reduce sends 2 (tp - 1) / tp of them.
+    const double message = static_cast<double>(tokens) * model_.hidden_size *
+                           options_.activation_bytes;
+    const double per_allreduce =
+        2.0 * (tp - 1) / tp * message / hardware_.interconnect_bandwidth +
+        hardware_.interconnect_latency_seconds;
+    cost.overhead_seconds += 2.0 * model_.num_layers * per_allreduce;
+  }
+  cost.seconds = std::max(cost.memory_seconds, cost.compute_seconds) +
+                 cost.overhead_seconds;
+  cost.arithmetic_intensity = cost.bytes > 0 ? cost.flops / cost.bytes : 0;
+  return cost;
+}
+
+namespace {
+
+GroupFootprint GroupFor(const LayerGroupSpec& group, int64_t context_after,
+                        int64_t first_new, int32_t block_size) {
+  GroupFootprint gf;
+  const int64_t window = group.sliding_window;
+  const int64_t first_read =
+      window > 0 ? std::max<int64_t>(0, context_after - window) : 0;
+  gf.context_tokens = context_after - first_read;
+  gf.pages_read = PagesSpanning(first_read, context_after - 1, block_size);
+  gf.pages_written = PagesSpanning(first_new, context_after - 1, block_size);
+  return gf;
+}
+
+}  // namespace
+
+StepFootprint UniformDecodeFootprint(const ModelSpec& model, int32_t batch,
+                                     int64_t context_tokens,
+                                     int32_t block_size) {
+  PAGEKV_CHECK(batch >= 0 && context_tokens >= 0 && block_size > 0,
+               "bad decode footprint: batch {}, context {}, block size {}",
+               batch, context_tokens, block_size);
+  StepFootprint fp;
+  fp.block_size = block_size;
+  const std::vector<LayerGroupSpec> groups = model.EffectiveLayerGroups();
+  SequenceFootprint seq;
+  seq.new_tokens = 1;
+  seq.cached_tokens = context_tokens;
+  for (const LayerGroupSpec& g : groups) {
+    seq.groups.push_back(
+        GroupFor(g, context_tokens + 1, context_tokens, block_size));
+  }
+  fp.sequences.reserve(batch);
+  for (int32_t i = 0; i < batch; ++i) {
+    seq.seq = SeqId(static_cast<uint64_t>(i) + 1);
+    fp.sequences.push_back(seq);
+  }
+  return fp;
+}
+
+StepFootprint PrefillFootprint(const ModelSpec& model, int64_t prompt_tokens,
+                               int64_t cached_tokens, int32_t block_size) {
+  PAGEKV_CHECK(prompt_tokens > 0 && cached_tokens >= 0 &&
+                   cached_tokens < prompt_tokens && block_size > 0,
+               "bad prefill footprint: prompt {}, cached {}, block size {}",
+               prompt_tokens, cached_tokens, block_size);
+  StepFootprint fp;
+  fp.block_size = block_size;
+  SequenceFootprint seq;
+  seq.seq = SeqId(1);
+  seq.new_tokens = static_cast<int32_t>(prompt_tokens - cached_tokens);
+  seq.cached_tokens = cached_tokens;
+  seq.is_prefill = true;
+  for (const LayerGroupSpec& g : model.EffectiveLayerGroups()) {
+    seq.groups.push_back(GroupFor(g, prompt_tokens, cached_tokens, block_size));
+  }
+  fp.sequences.push_back(std::move(seq));
+  return fp;
+}
+
+}  // namespace pagekv

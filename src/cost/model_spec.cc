@@ -1,0 +1,255 @@
+#include "pagekv/model_spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "check.h"
+#include "cost/str_util.h"
+
+namespace pagekv {
+
+double BytesPerElement(DType dtype) {
+  switch (dtype) {
+    case DType::kFp32:
+      return 4;
+    case DType::kFp16:
+    case DType::kBf16:
+      return 2;
+    case DType::kFp8:
+    case DType::kInt8:
+      return 1;
+    case DType::kInt4:
+      return 0.5;
+  }
+  return 0;
+}
+
+std::string_view DTypeName(DType dtype) {
+  switch (dtype) {
+    case DType::kFp32:
+      return "fp32";
+    case DType::kFp16:
+      return "fp16";
+    case DType::kBf16:
+      return "bf16";
+    case DType::kFp8:
+      return "fp8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kInt4:
+      return "int4";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<DType> ParseDType(std::string_view name) {
+  const std::string n = internal::ToLower(name);
+  if (n == "fp32" || n == "float32" || n == "float") return DType::kFp32;
+  if (n == "fp16" || n == "float16" || n == "half") return DType::kFp16;
+  if (n == "bf16" || n == "bfloat16") return DType::kBf16;
+  if (n == "fp8" || n == "fp8_e4m3" || n == "fp8_e5m2") return DType::kFp8;
+  if (n == "int8") return DType::kInt8;
+  if (n == "int4") return DType::kInt4;
+  return absl::InvalidArgumentError(
+      internal::Cat("unknown dtype '", name,
+                    "' (expected fp32, fp16, bf16, fp8, int8 or int4)"));
+}
+
+namespace {
+
+absl::Status Bad(const ModelSpec& spec, std::string_view field,
+                 std::string_view what) {
+  return absl::InvalidArgumentError(internal::Cat(
+      "model spec '", spec.name, "': field '", field, "' ", what));
+}
+
+}  // namespace
+
+absl::Status ModelSpec::Validate() const {
+  if (name.empty()) return Bad(*this, "name", "must not be empty");
+  if (num_layers <= 0) {
+    return Bad(*this, "num_layers",
+               internal::Cat("must be > 0, got ", num_layers));
+  }
+  if (hidden_size <= 0) {
+    return Bad(*this, "hidden_size",
+               internal::Cat("must be > 0, got ", hidden_size));
+  }
+  if (num_attention_heads <= 0) {
+    return Bad(*this, "num_attention_heads",
+               internal::Cat("must be > 0, got ", num_attention_heads));
+  }
+  if (num_kv_heads <= 0 || num_kv_heads > num_attention_heads ||
+      num_attention_heads % num_kv_heads != 0) {
+    return Bad(*this, "num_kv_heads",
+               internal::Cat("must be > 0 and divide num_attention_heads (",
+                             num_attention_heads, "), got ", num_kv_heads));
+  }
+  if (head_dim <= 0) {
+    return Bad(*this, "head_dim", internal::Cat("must be > 0, got ", head_dim));
+  }
+  if (intermediate_size < 0) {
+    return Bad(*this, "intermediate_size",
+               internal::Cat("must be >= 0, got ", intermediate_size));
+  }
+  if (mla_kv_lora_rank < 0) {
+    return Bad(*this, "mla_kv_lora_rank",
+               internal::Cat("must be >= 0, got ", mla_kv_lora_rank));
+  }
+  if (mla_rope_head_dim < 0 || (mla_rope_head_dim > 0 && !uses_mla())) {
+    return Bad(
+        *this, "mla_rope_head_dim",
+        internal::Cat("must be >= 0 and needs mla_kv_lora_rank > 0, got ",
+                      mla_rope_head_dim));
+  }
+  if (!(num_params > 0) || !std::isfinite(num_params)) {
+    return Bad(*this, "num_params",
+               internal::Cat("must be > 0, got ", num_params));
+  }
+  if (!(active_params >= 0) || active_params > num_params) {
+    return Bad(
+        *this, "active_params",
+        internal::Cat("must be in [0, num_params], got ", active_params));
+  }
+  if (num_experts < 0) {
+    return Bad(*this, "num_experts",
+               internal::Cat("must be >= 0, got ", num_experts));
+  }
+  if (is_moe()) {
+    if (experts_per_token <= 0 || experts_per_token >= num_experts) {
+      return Bad(*this, "experts_per_token",
+                 internal::Cat("must be in [1, num_experts) for a MoE model, "
+                               "got ",
+                               experts_per_token));
+    }
+    if (!(active_params > 0) || active_params >= num_params) {
+      return Bad(*this, "active_params",
+                 internal::Cat("must be in (0, num_params) for a MoE model, "
+                               "got ",
+                               active_params));
+    }
+  } else if (experts_per_token != 0) {
+    return Bad(*this, "experts_per_token",
+               internal::Cat("must be 0 without num_experts, got ",
+                             experts_per_token));
+  }
+  if (kv_scale_group_size < 0) {
+    return Bad(*this, "kv_scale_group_size",
+               internal::Cat("must be >= 0, got ", kv_scale_group_size));
+  }
+  if (kv_scale_bytes < 0 || (kv_scale_bytes > 0) != (kv_scale_group_size > 0)) {
+    return Bad(*this, "kv_scale_bytes",
+               internal::Cat("must be >= 0 and set together with "
+                             "kv_scale_group_size, got ",
+                             kv_scale_bytes));
+  }
+  if (max_context < 0) {
+    return Bad(*this, "max_context",
+               internal::Cat("must be >= 0, got ", max_context));
+  }
+  if (!layer_groups.empty()) {
+    int64_t layers = 0;
+    for (size_t i = 0; i < layer_groups.size(); ++i) {
+      const LayerGroupSpec& g = layer_groups[i];
+      if (g.num_layers <= 0) {
+        return Bad(*this, internal::Cat("layer_groups[", i, "].num_layers"),
+                   internal::Cat("must be > 0, got ", g.num_layers));
+      }
+      if (g.sliding_window < 0) {
+        return Bad(*this, internal::Cat("layer_groups[", i, "].sliding_window"),
+                   internal::Cat("must be >= 0, got ", g.sliding_window));
+      }
+      layers += g.num_layers;
+    }
+    if (layers != num_layers) {
+      return Bad(*this, "layer_groups",
+                 internal::Cat("layers sum to ", layers, " but num_layers is ",
+                               num_layers));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<LayerGroupSpec> ModelSpec::EffectiveLayerGroups() const {
+  if (!layer_groups.empty()) return layer_groups;
+  return {LayerGroupSpec{.name = "full", .num_layers = num_layers}};
+}
+
+double ModelSpec::KvElementsPerTokenPerLayer(int32_t tp) const {
+  PAGEKV_CHECK(tp >= 1, "tensor parallel degree must be >= 1, got {}", tp);
+  if (uses_mla()) {
+    // One latent shared by all heads; every tensor-parallel rank keeps it.
+    return static_cast<double>(mla_kv_lora_rank) + mla_rope_head_dim;
+  }
+  const int32_t heads_per_device = (num_kv_heads + tp - 1) / tp;
+  return 2.0 * heads_per_device * head_dim;
+}
+
+double ModelSpec::KvBytesPerTokenPerLayer(int32_t tp) const {
+  const double elements = KvElementsPerTokenPerLayer(tp);
+  double bytes = elements * BytesPerElement(kv_dtype);
+  if (kv_scale_group_size > 0) {
+    bytes += std::ceil(elements / kv_scale_group_size) * kv_scale_bytes;
+  }
+  return bytes;
+}
+
+double ModelSpec::KvBytesPerToken(int32_t group, int32_t tp) const {
+  PAGEKV_CHECK(group >= 0 && group < num_layer_groups(),
+               "layer group {} out of range: model '{}' has {} groups", group,
+               name, num_layer_groups());
+  const int32_t layers =
+      layer_groups.empty() ? num_layers : layer_groups[group].num_layers;
+  return layers * KvBytesPerTokenPerLayer(tp);
+}
+
+double ModelSpec::KvBytesPerToken(int32_t tp) const {
+  return num_layers * KvBytesPerTokenPerLayer(tp);
+}
+
+double ModelSpec::EffectiveActiveParams() const {
+  return active_params > 0 ? active_params : num_params;
+}
+
+double ModelSpec::WeightBytes() const {
+  return num_params * BytesPerElement(weight_dtype);
+}
+
+double ModelSpec::ActiveWeightBytes() const {
+  return EffectiveActiveParams() * BytesPerElement(weight_dtype);
+}
+
+double ModelSpec::StepWeightBytes(int64_t tokens, int32_t tp) const {
+  PAGEKV_CHECK(tokens >= 0, "tokens must be >= 0, got {}", tokens);
+  PAGEKV_CHECK(tp >= 1, "tensor parallel degree must be >= 1, got {}", tp);
+  double params = num_params;
+  if (is_moe()) {
+    const double e = num_experts;
+    const double k = experts_per_token;
+    const double per_expert = (num_params - active_params) / (e - k);
+    const double shared = active_params - k * per_expert;
+    // Expected distinct experts touched when each token picks k of e
+    // uniformly and independently.
+    const double touched =
+        e * (1.0 - std::pow(1.0 - k / e, static_cast<double>(tokens)));
+    params = shared + touched * per_expert;
+  }
+  return params * BytesPerElement(weight_dtype) / tp;
+}
+
+ModelSpec WithKvDtype(ModelSpec spec, DType kv_dtype) {
+  spec.kv_dtype = kv_dtype;
+  if (kv_dtype == DType::kInt8 || kv_dtype == DType::kInt4) {
+    spec.kv_scale_group_size =
+        spec.uses_mla() ? spec.mla_kv_lora_rank + spec.mla_rope_head_dim
+                        : spec.head_dim;
+    spec.kv_scale_bytes = 4;  // fp16 scale + fp16 zero point
+  } else {
+    spec.kv_scale_group_size = 0;
+    spec.kv_scale_bytes = 0;
+  }
+  return spec;
+}
+
+}  // namespace pagekv
