@@ -2,7 +2,10 @@
 #include <functional>
 
 #include "absl/strings/str_join.h"
+#include "eviction/leaf_lru_policy.h"
 #include "eviction/lru_policy.h"
+#include "eviction/priority_policy.h"
+#include "eviction/s3fifo_policy.h"
 #include "pagekv/eviction_policy.h"
 
 namespace pagekv {
@@ -20,6 +23,9 @@ std::unique_ptr<EvictionPolicy> Make() {
 
 constexpr PolicyEntry kPolicies[] = {
     {"lru", &Make<internal::LruPolicy>},
+    {"leaf-lru", &Make<internal::LeafLruPolicy>},
+    {"s3fifo", &Make<internal::S3FifoPolicy>},
+    {"priority", &Make<internal::PriorityPolicy>},
 };
 
 }  // namespace
