@@ -396,6 +396,22 @@ TEST(TraceReaderTest, BomAtFileStartIsAccepted) {
   }
 }
 
+// The examples in docs/workload-formats.md.
+TEST(TraceReaderTest, DocumentedExamplesParse) {
+  absl::StatusOr<Workload> mooncake = ParseTrace(
+      R"({"timestamp": 27482, "input_length": 6955, "output_length": 52, "hash_ids": [46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 2354, 2355]})",
+      TraceFormat::kMooncake, "doc");
+  ASSERT_TRUE(mooncake.ok()) << mooncake.status();
+  EXPECT_EQ(mooncake->requests[0].PromptTokens(), 6955);
+  absl::StatusOr<Workload> jsonl = ParseTrace(
+      R"({"arrival_s": 0.0, "prompt_tokens": [128000, 9906, 1917], "output_length": 64})"
+      "\n"
+      R"({"arrival_s": 0.5, "prompt_length": 900, "shared_prefix_id": 7, "shared_prefix_length": 600, "output_length": 32, "priority": 80, "salt": "tenant-a"})",
+      TraceFormat::kJsonl, "doc");
+  ASSERT_TRUE(jsonl.ok()) << jsonl.status();
+  EXPECT_EQ(jsonl->requests.size(), 2u);
+}
+
 TEST(TraceReaderTest, UnicodeStringsAreAccepted) {
   absl::StatusOr<Workload> w = ParseTrace(
       R"({"arrival_s": 1, "prompt_length": 10, "output_length": 5, "salt": "tenant-é-\u00e9"})",
