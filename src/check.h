@@ -16,7 +16,19 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "fmt/format.h"
+
+// Debian's Abseil has its own string_view (not std::string_view), which fmt
+// does not know; format it as text.
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
+  template <typename FormatContext>
+  auto format(absl::string_view s, FormatContext& ctx) const {
+    return fmt::formatter<fmt::string_view>::format(
+        fmt::string_view(s.data(), s.size()), ctx);
+  }
+};
 
 #ifndef PAGEKV_CHECKS_ENABLED
 #define PAGEKV_CHECKS_ENABLED 1

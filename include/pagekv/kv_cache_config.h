@@ -1,0 +1,76 @@
+// Configuration of a KVCacheManager and of the sequences it manages.
+#ifndef PAGEKV_KV_CACHE_CONFIG_H_
+#define PAGEKV_KV_CACHE_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "pagekv/block_hash.h"
+#include "pagekv/clock.h"
+#include "pagekv/eviction_policy.h"
+
+namespace pagekv {
+
+// A KV-cache group: the layers that share one block table per sequence.
+struct KVCacheGroupSpec {
+  enum class Kind { kFullAttention, kSlidingWindow };
+  Kind kind = Kind::kFullAttention;
+  // Attention window in tokens, for kSlidingWindow: a token attends to
+  // itself and the window - 1 tokens before it.
+  int32_t sliding_window = 0;
+
+  static KVCacheGroupSpec FullAttention() { return {}; }
+  static KVCacheGroupSpec SlidingWindow(int32_t window) {
+    return {Kind::kSlidingWindow, window};
+  }
+};
+
+struct KVCacheConfig {
+  // Blocks in the pool, including the null block (id 0). All groups share
+  // the pool; each logical block of a sequence takes one block per group.
+  int64_t num_blocks = 0;
+  // Tokens per block.
+  int32_t block_size = 16;
+  std::vector<KVCacheGroupSpec> groups = {KVCacheGroupSpec::FullAttention()};
+
+  // Prefix caching: full blocks are indexed and stay reusable after release
+  // until evicted.
+  bool enable_prefix_caching = true;
+  // One of EvictionPolicyNames().
+  std::string eviction_policy = "lru";
+  // Seed of block keys; keys are reproducible across processes for a seed.
+  uint64_t hash_seed = 0;
+  // Buffer KV events (BlockStored, BlockRemoved, AllBlocksCleared) for
+  // DrainEvents(). Off by default: events copy token ids.
+  bool enable_kv_events = false;
+  // The block hash; tests may inject one that collides.
+  BlockHashFn block_hash_fn = &Xxh3BlockHash;
+  // Time source for eviction recency and retention; null = SteadyClock().
+  // Not owned; must outlive the manager.
+  const Clock* clock = nullptr;
+
+  // OK, or InvalidArgument naming the first bad field and its value.
+  absl::Status Validate() const;
+};
+
+// Per-sequence options, fixed when the sequence is added.
+struct SequenceOptions {
+  // Key extras: sequences only share blocks with equal salt, LoRA and items.
+  BlockHashExtras hash_extras;
+  // Retention priority of the sequence's cached blocks after release
+  // (0..100, lower evicted first by the "priority" policy) and how long it
+  // lasts before decaying to the default (negative: forever).
+  int32_t retention_priority = kDefaultRetentionPriority;
+  int64_t retention_duration_us = -1;
+  // The sequence is a request resumed after preemption: its prefix hits are
+  // counted apart, so recompute does not inflate the hit rate.
+  bool resumed_after_preemption = false;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_KV_CACHE_CONFIG_H_

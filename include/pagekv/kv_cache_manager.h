@@ -1,0 +1,223 @@
+// KVCacheManager: the facade a serving engine calls once per scheduling step.
+//
+// It owns the block pool, the sequences with their block tables (one per
+// KV-cache group), the prefix index of each group, statistics and KV events.
+// It manages block ids only; the engine owns the KV tensors and performs the
+// block copies the manager asks for.
+//
+// A sequence's tokens are in two parts: *known* tokens (prompt, sampled
+// tokens) and, of those, *computed* tokens whose KV has slots. The engine loop:
+//
+//   SeqId s = *manager.AddSequence(prompt);         // known tokens, no blocks
+//   auto admitted = manager.Admit(s, chunk_budget); // prefix hit + first chunk
+//   ...
+//   manager.Reserve(s, n);            // slots for the next n known tokens
+//   auto copies = manager.DrainCopies();  // copy-on-write, before the kernels
+//   /* run the model */
+//   manager.AppendTokens(s, {sampled});   // known, computed next step
+//   ...
+//   manager.Release(s);
+//
+// Every operation either succeeds or returns a Status and leaves the manager
+// exactly as it was. Running out of blocks is ResourceExhausted, an ordinary
+// result; a bad argument (unknown sequence, negative count, truncating past
+// the end) is InvalidArgument or FailedPrecondition.
+//
+// Thread-safety: not thread-safe. Call it from one thread (the scheduler's),
+// or synchronize externally.
+#ifndef PAGEKV_KV_CACHE_MANAGER_H_
+#define PAGEKV_KV_CACHE_MANAGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "pagekv/block_pool.h"
+#include "pagekv/footprint.h"
+#include "pagekv/kv_cache_config.h"
+#include "pagekv/kv_cache_stats.h"
+#include "pagekv/kv_events.h"
+#include "pagekv/types.h"
+
+namespace pagekv {
+namespace internal {
+struct ManagerState;
+}  // namespace internal
+
+// The longest cached prefix of a sequence's known tokens.
+struct PrefixMatch {
+  // Hit tokens: whole blocks, at most num_known_tokens - 1 (the last prompt
+  // token is always computed, to get its logits).
+  int64_t num_tokens = 0;
+  int32_t num_blocks = 0;
+  // Blocks of the hit (over all groups) that are cached with no references:
+  // claiming them consumes free capacity.
+  int32_t num_evictable_blocks = 0;
+};
+
+// The result of admitting a sequence.
+struct Admission {
+  PrefixMatch hit;
+  // Tokens after the hit that got slots now (and count as computed).
+  int64_t num_new_tokens = 0;
+};
+
+// A copy the engine must perform before the step's kernels run: block `src`
+// of group `group` into block `dst` (copy-on-write of a shared last block).
+struct BlockCopy {
+  BlockId src;
+  BlockId dst;
+  GroupId group;
+};
+
+// One sequence's request in a dry run.
+struct ReserveRequest {
+  SeqId seq;
+  int64_t num_new_tokens = 0;
+  int64_t num_lookahead_tokens = 0;
+};
+
+class KVCacheManager {
+ public:
+  // Validates `config` and creates a manager; InvalidArgument naming the bad
+  // field otherwise.
+  static absl::StatusOr<std::unique_ptr<KVCacheManager>> Create(
+      KVCacheConfig config);
+  ~KVCacheManager();
+  KVCacheManager(const KVCacheManager&) = delete;
+  KVCacheManager& operator=(const KVCacheManager&) = delete;
+
+  // --- Sequences -----------------------------------------------------------
+
+  // Adds a sequence whose known tokens are `prompt`; it holds no blocks yet.
+  absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
+                                    const SequenceOptions& options = {});
+
+  // Appends known tokens (e.g. the token sampled this step). Allocates
+  // nothing: the tokens get slots when a later Reserve() computes them.
+  absl::Status AppendTokens(SeqId seq, absl::Span<const TokenId> tokens);
+
+  // The longest cached prefix of `seq`'s known tokens. Read-only: takes no
+  // references, changes no recency. REQUIRES: seq has no computed tokens.
+  absl::StatusOr<PrefixMatch> MatchPrefix(SeqId seq) const;
+
+  // Claims the longest cached prefix of `seq` (one index walk) and reserves
+  // slots for up to `max_new_tokens` known tokens after it (fewer if the
+  // prompt ends first). All-or-nothing: ResourceExhausted changes nothing.
+  // REQUIRES: seq has no computed tokens; max_new_tokens >= 0.
+  absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens);
+
+  // Admits a batch: claims every request's prefix hit before allocating any
+  // request's new blocks, so one admission cannot evict a block another one
+  // planned to reuse. All-or-nothing for the whole batch.
+  absl::StatusOr<std::vector<Admission>> AdmitBatch(
+      absl::Span<const ReserveRequest> requests);
+
+  // Gives the next `num_new_tokens` known tokens slots (they count as
+  // computed from now on) and reserves `num_lookahead_tokens` more empty
+  // slots (speculative decoding). Blocks that fill up are indexed; blocks of
+  // a sliding-window group that fall out of the window go back to the pool.
+  // A shared partial last block is copied first (see DrainCopies()).
+  // All-or-nothing: ResourceExhausted changes nothing.
+  // REQUIRES: computed + num_new_tokens <= known tokens.
+  absl::Status Reserve(SeqId seq, int64_t num_new_tokens,
+                       int64_t num_lookahead_tokens = 0);
+
+  // Dry run of Reserve(): the blocks it would take from the pool.
+  absl::StatusOr<int64_t> BlocksToReserve(SeqId seq, int64_t num_new_tokens,
+                                          int64_t num_lookahead_tokens) const;
+
+  // Dry run of Admit() with `max_new_tokens`: blocks it would take from the
+  // pool, counting claimed evictable hits.
+  absl::StatusOr<int64_t> BlocksToAdmit(SeqId seq,
+                                        int64_t max_new_tokens) const;
+
+  // Whether Reserve() would succeed for every request together.
+  absl::StatusOr<bool> CanReserve(
+      absl::Span<const ReserveRequest> requests) const;
+
+  // Shortens `seq` to its first `num_tokens` known tokens (rollback of
+  // rejected draft tokens) and frees the blocks no longer needed, tail
+  // first. REQUIRES: num_tokens <= known tokens; for a sliding-window group,
+  // the blocks of the window before num_tokens must still be held.
+  absl::Status Truncate(SeqId seq, int64_t num_tokens);
+
+  // A new sequence sharing every block of `seq` by reference (parallel
+  // sampling, beam search). The first write into a shared partial block
+  // copies it.
+  absl::StatusOr<SeqId> Fork(SeqId seq);
+
+  // Releases every block of `seq`, tail first (so deeper blocks are evicted
+  // before their ancestors), and forgets the sequence. Indexed blocks stay
+  // cached until evicted.
+  absl::Status Release(SeqId seq);
+
+  // Drops all cached content (e.g. after a weight update).
+  // FailedPrecondition if any sequence is live.
+  absl::Status Reset();
+
+  // --- Reading state -------------------------------------------------------
+
+  absl::StatusOr<int64_t> NumKnownTokens(SeqId seq) const;
+  absl::StatusOr<int64_t> NumComputedTokens(SeqId seq) const;
+  // The block table of `seq` in `group`: null entries are out-of-window
+  // slots.
+  absl::StatusOr<absl::Span<const BlockId>> BlockTable(SeqId seq,
+                                                       GroupId group) const;
+
+  // Writes the padded 2-D block table of `seqs` (vLLM, TensorRT-LLM layout)
+  // into `out`, row-major, seqs.size() rows of `row_width` block ids, padded
+  // with the null block. InvalidArgument if a table is wider than row_width
+  // or out is too small.
+  absl::Status ExportBlockTable(absl::Span<const SeqId> seqs, GroupId group,
+                                int32_t row_width,
+                                absl::Span<int32_t> out) const;
+
+  // Writes the CSR page layout of `seqs` (FlashInfer): indptr (seqs.size()+1
+  // entries), indices (the non-null pages holding computed tokens, in order)
+  // and last_page_len (tokens in each last page). Returns the number of
+  // indices written; InvalidArgument if a span is too small.
+  absl::StatusOr<int64_t> ExportCsr(absl::Span<const SeqId> seqs, GroupId group,
+                                    absl::Span<int32_t> indptr,
+                                    absl::Span<int32_t> indices,
+                                    absl::Span<int32_t> last_page_len) const;
+
+  // Appends `seq`'s footprint for a step that computes its last
+  // `new_tokens` computed tokens (call after Reserve()).
+  absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
+                              StepFootprint* footprint) const;
+
+  // The copies requested since the last call, to run before the kernels.
+  std::vector<BlockCopy> DrainCopies();
+  // The KV events since the last call (empty unless enabled in the config).
+  std::vector<KVEvent> DrainEvents();
+
+  KVCacheStats Stats() const;
+  const KVCacheConfig& config() const;
+  int32_t block_size() const { return config().block_size; }
+  int32_t num_groups() const {
+    return static_cast<int32_t>(config().groups.size());
+  }
+  const BlockPool& pool() const;
+
+  // Checks every invariant of the pool, the indexes and the tables: each
+  // block's reference count equals the references held by block tables,
+  // no free block is referenced, the null block is never referenced as
+  // data, every content-keeping block is indexed exactly once, and the token
+  // slot accounting adds up. O(blocks + table entries).
+  absl::Status Verify() const;
+
+ private:
+  friend struct internal::ManagerState;
+  explicit KVCacheManager(std::unique_ptr<internal::ManagerState> state);
+
+  std::unique_ptr<internal::ManagerState> state_;
+};
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_KV_CACHE_MANAGER_H_

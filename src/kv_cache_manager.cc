@@ -1,0 +1,353 @@
+// The KVCacheManager operations: argument checks, capacity checks, then the
+// mutation. Every check comes before the first change, so a failed call
+// leaves the manager exactly as it was.
+#include "pagekv/kv_cache_manager.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "check.h"
+#include "fmt/format.h"
+#include "manager_state.h"
+
+namespace pagekv {
+
+using internal::ManagerState;
+using internal::Sequence;
+using internal::Walk;
+
+namespace {
+
+absl::Status OutOfBlocks(int64_t need, const BlockPool& pool,
+                         std::string_view what) {
+  return absl::ResourceExhaustedError(fmt::format(
+      "out of KV blocks: {} needs {} blocks, {} free and {} cached of {}", what,
+      need, pool.NumFree(), pool.NumCached(), pool.num_blocks()));
+}
+
+absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
+  if (num_new < 0 || num_lookahead < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "token counts must be non-negative, got {} new and {} lookahead",
+        num_new, num_lookahead));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
+    KVCacheConfig config) {
+  if (absl::Status st = config.Validate(); !st.ok()) return st;
+  auto policy = MakeEvictionPolicy(config.eviction_policy);
+  if (!policy.ok()) return policy.status();
+  auto pool = BlockPool::Create(static_cast<uint64_t>(config.num_blocks),
+                                *std::move(policy));
+  if (!pool.ok()) return pool.status();
+  return std::unique_ptr<KVCacheManager>(new KVCacheManager(
+      std::make_unique<ManagerState>(std::move(config), *std::move(pool))));
+}
+
+KVCacheManager::KVCacheManager(std::unique_ptr<ManagerState> state)
+    : state_(std::move(state)) {}
+
+KVCacheManager::~KVCacheManager() = default;
+
+const KVCacheConfig& KVCacheManager::config() const { return state_->config; }
+const BlockPool& KVCacheManager::pool() const { return *state_->pool; }
+
+absl::StatusOr<SeqId> KVCacheManager::AddSequence(
+    absl::Span<const TokenId> prompt, const SequenceOptions& options) {
+  if (absl::Status st = options.Validate(); !st.ok()) return st;
+  if (prompt.size() > size_t{std::numeric_limits<int32_t>::max()}) {
+    return absl::InvalidArgumentError(
+        fmt::format("prompt of {} tokens: at most 2^31 - 1 tokens per sequence",
+                    prompt.size()));
+  }
+  Sequence* s = nullptr;
+  SeqId id = state_->NewSequence(&s);
+  s->options = options;
+  s->tokens.assign(prompt.begin(), prompt.end());
+  return id;
+}
+
+absl::Status KVCacheManager::AppendTokens(SeqId seq,
+                                          absl::Span<const TokenId> tokens) {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if ((*s)->tokens.size() + tokens.size() >
+      size_t{std::numeric_limits<int32_t>::max()}) {
+    return absl::InvalidArgumentError(
+        fmt::format("sequence {}: {} + {} tokens exceeds 2^31 - 1", seq.value(),
+                    (*s)->tokens.size(), tokens.size()));
+  }
+  (*s)->tokens.insert((*s)->tokens.end(), tokens.begin(), tokens.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if ((*s)->num_computed != 0 || !(*s)->tables[0].empty()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "sequence {} already holds blocks; match before admitting it",
+        seq.value()));
+  }
+  Walk walk;
+  state_->WalkPrefix(**s, &walk);
+  return PrefixMatch{walk.num_blocks * block_size(),
+                     static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
+}
+
+absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
+                                                int64_t max_new_tokens) {
+  ReserveRequest request{seq, max_new_tokens, 0};
+  auto admitted = AdmitBatch(absl::MakeConstSpan(&request, 1));
+  if (!admitted.ok()) return admitted.status();
+  return (*admitted)[0];
+}
+
+absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
+    absl::Span<const ReserveRequest> requests) {
+  ManagerState& st = *state_;
+  const int64_t bs = block_size();
+  std::vector<Sequence*> seqs;
+  seqs.reserve(requests.size());
+  for (const ReserveRequest& r : requests) {
+    auto s = st.Lookup(r.seq);
+    if (!s.ok()) return s.status();
+    if (absl::Status c = CheckCounts(r.num_new_tokens, r.num_lookahead_tokens);
+        !c.ok()) {
+      return c;
+    }
+    if ((*s)->num_computed != 0 || !(*s)->tables[0].empty()) {
+      return absl::FailedPreconditionError(
+          fmt::format("sequence {} is already admitted", r.seq.value()));
+    }
+    for (const Sequence* other : seqs) {
+      if (other == *s) {
+        return absl::InvalidArgumentError(fmt::format(
+            "sequence {} appears twice in one admission batch", r.seq.value()));
+      }
+    }
+    seqs.push_back(*s);
+  }
+  // One walk per request; then the capacity check over the whole batch.
+  std::vector<Walk> walks(requests.size());
+  std::vector<Admission> result(requests.size());
+  int64_t need = 0;
+  absl::flat_hash_set<uint32_t> evictable_hits;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const Sequence& s = *seqs[r];
+    Walk& walk = walks[r];
+    st.WalkPrefix(s, &walk);
+    const int64_t hit = walk.num_blocks * bs;
+    const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - hit;
+    const int64_t num_new = std::min(requests[r].num_new_tokens, remaining);
+    result[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
+                     walk.num_evictable};
+    result[r].num_new_tokens = num_new;
+    const int64_t target =
+        (hit + num_new + requests[r].num_lookahead_tokens + bs - 1) / bs;
+    need += (target - walk.num_blocks) * static_cast<int64_t>(st.groups.size());
+    for (const auto& blocks : walk.blocks) {
+      for (BlockId b : blocks) {
+        if (b != kNullBlock && st.pool->state(b) == BlockState::kCached) {
+          evictable_hits.insert(b.value());
+        }
+      }
+    }
+  }
+  need += static_cast<int64_t>(evictable_hits.size());
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, "admission");
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  // Claim every hit before allocating anything.
+  for (size_t r = 0; r < requests.size(); ++r) {
+    st.CountQuery(*seqs[r], walks[r]);
+    st.ClaimHit(*seqs[r], walks[r]);
+  }
+  for (size_t r = 0; r < requests.size(); ++r) {
+    st.DoReserve(*seqs[r], result[r].num_new_tokens,
+                 requests[r].num_lookahead_tokens);
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return result;
+}
+
+absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
+                                     int64_t num_lookahead_tokens) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
+      !c.ok()) {
+    return c;
+  }
+  Sequence& sq = **s;
+  if (sq.num_computed + num_new_tokens >
+      static_cast<int64_t>(sq.tokens.size())) {
+    return absl::InvalidArgumentError(fmt::format(
+        "sequence {} has {} known tokens, {} computed: cannot compute {} "
+        "more; append the tokens first",
+        seq.value(), sq.tokens.size(), sq.num_computed, num_new_tokens));
+  }
+  const int64_t need =
+      st.BlocksForReserve(sq, num_new_tokens, num_lookahead_tokens);
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
+    SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
+      !c.ok()) {
+    return c;
+  }
+  return state_->BlocksForReserve(**s, num_new_tokens, num_lookahead_tokens);
+}
+
+absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
+    SeqId seq, int64_t max_new_tokens) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if (absl::Status c = CheckCounts(max_new_tokens, 0); !c.ok()) return c;
+  const Sequence& sq = **s;
+  Walk walk;
+  state_->WalkPrefix(sq, &walk);
+  const int64_t bs = block_size();
+  const int64_t hit = walk.num_blocks * bs;
+  const int64_t num_new =
+      std::min(max_new_tokens, static_cast<int64_t>(sq.tokens.size()) - hit);
+  const int64_t target = (hit + num_new + bs - 1) / bs;
+  return (target - walk.num_blocks) * num_groups() + walk.num_evictable;
+}
+
+absl::StatusOr<bool> KVCacheManager::CanReserve(
+    absl::Span<const ReserveRequest> requests) const {
+  int64_t need = 0;
+  for (const ReserveRequest& r : requests) {
+    auto n = BlocksToReserve(r.seq, r.num_new_tokens, r.num_lookahead_tokens);
+    if (!n.ok()) return n.status();
+    need += *n;
+  }
+  return need <= state_->pool->NumAvailable();
+}
+
+absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  Sequence& sq = **s;
+  if (num_tokens < 0 || num_tokens > static_cast<int64_t>(sq.tokens.size())) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot truncate sequence {} of {} tokens to {} tokens",
+                    seq.value(), sq.tokens.size(), num_tokens));
+  }
+  const int64_t bs = block_size();
+  const int64_t computed = std::min(sq.num_computed, num_tokens);
+  for (size_t g = 0; g < st.groups.size(); ++g) {
+    if (!st.groups[g].sliding()) continue;
+    const int64_t lo = computed - (st.groups[g].spec.sliding_window - 1);
+    if (lo > 0 && lo / bs < sq.dropped[g] && computed < sq.num_computed) {
+      return absl::FailedPreconditionError(fmt::format(
+          "cannot truncate sequence {} to {} tokens: group {} already "
+          "released the sliding-window blocks before token {}",
+          seq.value(), num_tokens, g, sq.dropped[g] * bs));
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  sq.tokens.resize(static_cast<size_t>(num_tokens));
+  sq.keys.resize(
+      std::min(sq.keys.size(), static_cast<size_t>(num_tokens / bs)));
+  sq.num_computed = computed;
+  sq.num_indexed = std::min(sq.num_indexed, static_cast<size_t>(computed / bs));
+  const size_t keep = static_cast<size_t>((num_tokens + bs - 1) / bs);
+  st.ReleaseTail(sq, keep);
+  // A privately held partial last block now holds fewer tokens.
+  if (computed % bs != 0) {
+    for (auto& table : sq.tables) {
+      BlockId last = table[computed / bs];
+      if (st.pool->ref_count(last) == 1) {
+        st.SetFill(last, static_cast<uint32_t>(computed % bs));
+      }
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  const Sequence& parent = **s;
+  Sequence* child = nullptr;
+  SeqId id = st.NewSequence(&child);
+  // NewSequence may have moved slots; parent is stable (owned by pointer).
+  child->options = parent.options;
+  child->tokens = parent.tokens;
+  child->keys = parent.keys;
+  child->num_computed = parent.num_computed;
+  child->num_indexed = parent.num_indexed;
+  child->tables = parent.tables;
+  child->dropped = parent.dropped;
+  for (const auto& table : child->tables) {
+    for (BlockId b : table) {
+      if (b != kNullBlock) st.AcquireBlock(b);
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return id;
+}
+
+absl::Status KVCacheManager::Release(SeqId seq) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  st.ReleaseTail(**s, 0);
+  st.FreeSequence(seq);
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::Status KVCacheManager::Reset() {
+  ManagerState& st = *state_;
+  if (st.num_sequences > 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot reset the cache while {} sequences are live",
+                    st.num_sequences));
+  }
+  st.pool->DropAllCached();
+  for (auto& group : st.groups) {
+    if (group.index != nullptr) group.index->Clear();
+  }
+  if (st.config.enable_kv_events)
+    st.events.emplace_back(AllBlocksClearedEvent{});
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+std::vector<BlockCopy> KVCacheManager::DrainCopies() {
+  std::vector<BlockCopy> out;
+  out.swap(state_->copies);
+  return out;
+}
+
+std::vector<KVEvent> KVCacheManager::DrainEvents() {
+  std::vector<KVEvent> out;
+  out.swap(state_->events);
+  return out;
+}
+
+absl::Status KVCacheManager::Verify() const { return state_->Verify(); }
+
+}  // namespace pagekv
