@@ -1,0 +1,21 @@
+// The `pagekv` command-line program: one subcommand per job.
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "plan_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "pagekv: a paged KV-cache manager, its simulator and planning tools"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  pagekv::tools::AddPlanCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    // Usage errors exit 2, like every other bad input.
+    return code == 0 ? 0 : 2;
+  }
+  return exit_code;
+}
