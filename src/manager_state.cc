@@ -357,6 +357,8 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
           parent = canonical;
         }
       }
+      // A child of an unindexed parent could never be reached by a walk.
+      if (parent != kNullBlock && !index.contains(parent)) continue;
       if (!index.Insert(b, s.keys[i], parent, parent_key, tokens)) continue;
       pool->SetKeepsContent(b, true);
       if (!config.enable_kv_events) continue;
