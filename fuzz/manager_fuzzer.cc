@@ -1,0 +1,667 @@
+// libFuzzer target: drives a KVCacheManager with an operation sequence
+// decoded from the input and checks, after every operation, that
+//   - Verify() passes (pool states, ref counts == table references, index),
+//   - every live sequence reads its own tokens back through its block tables
+//     from a shadow KV memory written exactly as an engine would (copies
+//     first, then the step's new tokens), so a wrong prefix hit, a missed
+//     copy-on-write or a block freed while referenced shows up,
+//   - the dry runs (BlocksToReserve, BlocksToAdmit, CanReserve) agree with
+//     what Reserve/Admit then do, and
+//   - a failed operation changes nothing (tables, ref counts, stats other
+//     than allocation_failures, pending copies).
+//
+// The first bytes choose the configuration: block size, groups (full
+// attention, sliding window, hybrid, two full groups), eviction policy, pool
+// size (tiny pools make exhaustion common) and prefix caching on/off.
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pagekv/clock.h"
+#include "pagekv/kv_cache_manager.h"
+
+namespace pagekv {
+namespace {
+
+#define FUZZ_CHECK(cond, ...)                                             \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      std::fprintf(stderr, "manager_fuzzer: %s:%d: check failed: %s\n  ", \
+                   __FILE__, __LINE__, #cond);                            \
+      std::fprintf(stderr, __VA_ARGS__);                                  \
+      std::fprintf(stderr, "\n");                                         \
+      std::abort();                                                       \
+    }                                                                     \
+  } while (false)
+
+#define FUZZ_CHECK_OK(expr)                                                  \
+  do {                                                                       \
+    const absl::Status fuzz_st = (expr);                                     \
+    FUZZ_CHECK(fuzz_st.ok(), "%s", std::string(fuzz_st.ToString()).c_str()); \
+  } while (false)
+
+struct RefSeq {
+  std::vector<TokenId> tokens;  // known tokens
+  int64_t computed = 0;
+};
+
+// What a failed operation must leave untouched.
+struct Snapshot {
+  KVCacheStats stats;
+  std::map<uint64_t, std::vector<std::vector<uint32_t>>> tables;
+  std::vector<uint32_t> ref_counts;
+  std::vector<BlockState> states;
+};
+
+bool SameState(const Snapshot& a, const Snapshot& b) {
+  const KVCacheStats& x = a.stats;
+  const KVCacheStats& y = b.stats;
+  return x.free_blocks == y.free_blocks && x.cached_blocks == y.cached_blocks &&
+         x.in_use_blocks == y.in_use_blocks &&
+         x.num_sequences == y.num_sequences &&
+         x.used_token_slots == y.used_token_slots &&
+         x.empty_token_slots == y.empty_token_slots &&
+         x.blocks_allocated == y.blocks_allocated &&
+         x.evictions == y.evictions && x.cow_copies == y.cow_copies &&
+         x.prefix.queries == y.prefix.queries &&
+         x.prefix.hit_tokens == y.prefix.hit_tokens &&
+         x.prefix.query_tokens == y.prefix.query_tokens &&
+         a.tables == b.tables && a.ref_counts == b.ref_counts &&
+         a.states == b.states;
+}
+
+class Harness {
+ public:
+  Harness(FuzzedDataProvider& in) : in_(in) {}
+
+  bool Init() {
+    KVCacheConfig c;
+    static constexpr int32_t kBlockSizes[] = {1, 2, 3, 4, 8, 16};
+    c.block_size = in_.PickValueInArray(kBlockSizes);
+    switch (in_.ConsumeIntegralInRange<int>(0, 4)) {
+      case 0:
+        c.groups = {KVCacheGroupSpec::FullAttention()};
+        break;
+      case 1:
+        c.groups = {KVCacheGroupSpec::FullAttention(),
+                    KVCacheGroupSpec::SlidingWindow(
+                        in_.ConsumeIntegralInRange<int32_t>(1, 20))};
+        break;
+      case 2:
+        c.groups = {KVCacheGroupSpec::SlidingWindow(
+            in_.ConsumeIntegralInRange<int32_t>(1, 20))};
+        break;
+      case 3:
+        c.groups = {KVCacheGroupSpec::FullAttention(),
+                    KVCacheGroupSpec::FullAttention()};
+        break;
+      default:
+        c.groups = {KVCacheGroupSpec::SlidingWindow(
+                        in_.ConsumeIntegralInRange<int32_t>(1, 9)),
+                    KVCacheGroupSpec::FullAttention(),
+                    KVCacheGroupSpec::SlidingWindow(
+                        in_.ConsumeIntegralInRange<int32_t>(1, 40))};
+        break;
+    }
+    const std::vector<std::string> policies = EvictionPolicyNames();
+    c.eviction_policy =
+        policies[in_.ConsumeIntegralInRange<size_t>(0, policies.size() - 1)];
+    c.num_blocks = in_.ConsumeIntegralInRange<int64_t>(2, 80);
+    c.enable_prefix_caching = in_.ConsumeIntegralInRange<int>(0, 7) != 0;
+    c.enable_kv_events = in_.ConsumeBool();
+    c.clock = &clock_;
+    if (trace_) {
+      std::fprintf(
+          stderr, "block_size %d, %s, %lld blocks, groups:", c.block_size,
+          c.eviction_policy.c_str(), static_cast<long long>(c.num_blocks));
+      for (const KVCacheGroupSpec& g : c.groups) {
+        std::fprintf(stderr, " %d", g.sliding_window);
+      }
+      std::fprintf(stderr, "\n");
+    }
+    auto m = KVCacheManager::Create(c);
+    FUZZ_CHECK(m.ok(), "%s", std::string(m.status().ToString()).c_str());
+    manager_ = *std::move(m);
+    bs_ = c.block_size;
+    shadow_.assign(static_cast<size_t>(c.num_blocks) * bs_, -1);
+    return true;
+  }
+
+  void Run() {
+    int steps = 0;
+    while (in_.remaining_bytes() > 0 && steps++ < 400) {
+      Step();
+      if (trace_) Dump();
+      CheckAll();
+    }
+    // Tear down: releasing everything must leave no block in use.
+    for (const auto& [id, r] : ref_)
+      FUZZ_CHECK_OK(manager_->Release(SeqId(id)));
+    ref_.clear();
+    CheckAll();
+    FUZZ_CHECK(manager_->pool().NumInUse() == 0, "%u blocks still in use",
+               manager_->pool().NumInUse());
+    FUZZ_CHECK_OK(manager_->Reset());
+    FUZZ_CHECK(manager_->pool().NumCached() == 0, "cached after reset");
+    CheckAll();
+  }
+
+ private:
+  std::vector<TokenId> Prompt() {
+    // Shared prefixes make hits; tokens from a tiny alphabet make equal
+    // blocks with different parents.
+    static const std::vector<TokenId> kPrefix = [] {
+      std::vector<TokenId> v;
+      for (int i = 0; i < 64; ++i) v.push_back(1000 + i);
+      return v;
+    }();
+    std::vector<TokenId> p;
+    const int prefix_len = in_.ConsumeIntegralInRange<int>(0, 40);
+    p.assign(kPrefix.begin(), kPrefix.begin() + prefix_len);
+    const int suffix = in_.ConsumeIntegralInRange<int>(0, 24);
+    for (int i = 0; i < suffix; ++i) {
+      p.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
+    }
+    return p;
+  }
+
+  // Picks a live sequence id, a stale/unknown one now and then.
+  SeqId Pick() {
+    if (ref_.empty() || in_.ConsumeIntegralInRange<int>(0, 31) == 0) {
+      return SeqId(in_.ConsumeIntegral<uint64_t>());
+    }
+    auto it = ref_.begin();
+    std::advance(it, in_.ConsumeIntegralInRange<size_t>(0, ref_.size() - 1));
+    return SeqId(it->first);
+  }
+
+  bool Live(SeqId s) const { return ref_.count(s.value()) != 0; }
+
+  bool Admittable(SeqId s) const {
+    return ref_.at(s.value()).computed == 0 &&
+           manager_->BlockTable(s, GroupId(0))->empty();
+  }
+
+  Snapshot Take() const {
+    Snapshot s;
+    s.stats = manager_->Stats();
+    for (const auto& [id, r] : ref_) {
+      for (int g = 0; g < manager_->num_groups(); ++g) {
+        auto table = *manager_->BlockTable(SeqId(id), GroupId(g));
+        std::vector<uint32_t> ids;
+        for (BlockId b : table) ids.push_back(b.value());
+        s.tables[id].push_back(std::move(ids));
+      }
+    }
+    const BlockPool& pool = manager_->pool();
+    for (uint32_t b = 0; b <= pool.num_blocks(); ++b) {
+      s.ref_counts.push_back(pool.ref_count(BlockId(b)));
+      s.states.push_back(pool.state(BlockId(b)));
+    }
+    return s;
+  }
+
+  // A failed operation: state unchanged; allocation_failures may count it.
+  void ExpectUnchanged(const Snapshot& before, const absl::Status& st) {
+    const Snapshot after = Take();
+    FUZZ_CHECK(SameState(before, after), "failed operation changed state: %s",
+               std::string(st.ToString()).c_str());
+    const uint64_t failures =
+        after.stats.allocation_failures - before.stats.allocation_failures;
+    FUZZ_CHECK(
+        failures ==
+            (st.code() == absl::StatusCode::kResourceExhausted ? 1u : 0u),
+        "allocation_failures moved by %llu for %s",
+        static_cast<unsigned long long>(failures),
+        std::string(st.ToString()).c_str());
+  }
+
+  // The engine's work for a step: copies first, then the new tokens.
+  void WriteStep(SeqId id, int64_t from, int64_t to) {
+    for (const BlockCopy& copy : manager_->DrainCopies()) {
+      FUZZ_CHECK(copy.src != kNullBlock && copy.dst != kNullBlock,
+                 "copy names the null block");
+      FUZZ_CHECK(copy.src != copy.dst, "copy onto itself");
+      for (int i = 0; i < bs_; ++i) {
+        shadow_[copy.dst.value() * bs_ + i] =
+            shadow_[copy.src.value() * bs_ + i];
+      }
+    }
+    const RefSeq& r = ref_.at(id.value());
+    for (int g = 0; g < manager_->num_groups(); ++g) {
+      auto table = *manager_->BlockTable(id, GroupId(g));
+      for (int64_t p = from; p < to; ++p) {
+        const BlockId b = table[p / bs_];
+        FUZZ_CHECK(b != kNullBlock,
+                   "seq %llu group %d: new token %lld lands in a null slot",
+                   static_cast<unsigned long long>(id.value()), g,
+                   static_cast<long long>(p));
+        FUZZ_CHECK(manager_->pool().ref_count(b) == 1,
+                   "writing token %lld into block %u shared by %u holders",
+                   static_cast<long long>(p), b.value(),
+                   manager_->pool().ref_count(b));
+        shadow_[b.value() * bs_ + p % bs_] = r.tokens[p];
+      }
+    }
+  }
+
+  void CheckAll() {
+    FUZZ_CHECK_OK(manager_->Verify());
+    // Copies must be drained right after the operation that made them.
+    FUZZ_CHECK(manager_->DrainCopies().empty(), "undrained copies");
+    manager_->DrainEvents();
+    const KVCacheStats stats = manager_->Stats();
+    FUZZ_CHECK(stats.num_sequences == ref_.size(), "num_sequences %llu vs %zu",
+               static_cast<unsigned long long>(stats.num_sequences),
+               ref_.size());
+    for (const auto& [id, r] : ref_) {
+      const SeqId s(id);
+      FUZZ_CHECK(*manager_->NumKnownTokens(s) == int64_t(r.tokens.size()),
+                 "known tokens of %llu", static_cast<unsigned long long>(id));
+      FUZZ_CHECK(*manager_->NumComputedTokens(s) == r.computed,
+                 "computed tokens of %llu",
+                 static_cast<unsigned long long>(id));
+      for (int g = 0; g < manager_->num_groups(); ++g) {
+        auto table = *manager_->BlockTable(s, GroupId(g));
+        FUZZ_CHECK(int64_t(table.size()) * bs_ >= r.computed,
+                   "table too short");
+        // The next token attends to the last window - 1 computed tokens (all
+        // of them for full attention): their blocks must be held.
+        const KVCacheGroupSpec& spec = manager_->config().groups[g];
+        const int64_t window_start =
+            spec.kind == KVCacheGroupSpec::Kind::kSlidingWindow
+                ? std::max<int64_t>(0, r.computed - (spec.sliding_window - 1))
+                : 0;
+        for (int64_t p = window_start; p < r.computed; ++p) {
+          FUZZ_CHECK(table[p / bs_] != kNullBlock,
+                     "seq %llu group %d: token %lld of %lld computed is in the "
+                     "window but its slot is null",
+                     static_cast<unsigned long long>(id), g,
+                     static_cast<long long>(p),
+                     static_cast<long long>(r.computed));
+        }
+        for (int64_t p = 0; p < r.computed; ++p) {
+          const BlockId b = table[p / bs_];
+          if (b == kNullBlock) continue;  // out of the window
+          FUZZ_CHECK(shadow_[b.value() * bs_ + p % bs_] == r.tokens[p],
+                     "seq %llu group %d position %lld reads the wrong KV from "
+                     "block %u",
+                     static_cast<unsigned long long>(id), g,
+                     static_cast<long long>(p), b.value());
+        }
+      }
+    }
+  }
+
+  // With PAGEKV_FUZZ_TRACE set, prints each operation and the tables after
+  // it (for minimizing a crash input by hand).
+  void Dump() const {
+    for (const auto& [id, r] : ref_) {
+      std::fprintf(stderr, "  seq %llu: known %zu computed %lld",
+                   static_cast<unsigned long long>(id), r.tokens.size(),
+                   static_cast<long long>(r.computed));
+      for (int g = 0; g < manager_->num_groups(); ++g) {
+        std::fprintf(stderr, " | g%d:", g);
+        const auto table = *manager_->BlockTable(SeqId(id), GroupId(g));
+        for (BlockId b : table) {
+          std::fprintf(stderr, " %u", b.value());
+        }
+      }
+      std::fprintf(stderr, "\n");
+    }
+  }
+
+  void Step() {
+    clock_.Advance(in_.ConsumeIntegralInRange<int64_t>(0, 1000));
+    const int op = in_.ConsumeIntegralInRange<int>(0, 12);
+    if (trace_) std::fprintf(stderr, "op %d\n", op);
+    const Snapshot before = Take();
+    switch (op) {
+      case 0: {  // add
+        auto prompt = Prompt();
+        SequenceOptions options;
+        options.hash_extras.cache_salt =
+            in_.ConsumeIntegralInRange<int>(0, 5) == 0;
+        options.retention_priority =
+            in_.ConsumeIntegralInRange<int32_t>(0, 100);
+        options.retention_duration_us =
+            in_.ConsumeIntegralInRange<int64_t>(-1, 3000);
+        auto s = manager_->AddSequence(prompt, options);
+        FUZZ_CHECK(s.ok(), "add");
+        FUZZ_CHECK(!Live(*s), "reused a live id");
+        ref_[s->value()] = {prompt, 0};
+        break;
+      }
+      case 1: {  // match (read-only)
+        const SeqId s = Pick();
+        auto m = manager_->MatchPrefix(s);
+        FUZZ_CHECK(SameState(before, Take()), "MatchPrefix changed state");
+        if (!Live(s) || !Admittable(s)) {
+          FUZZ_CHECK(!m.ok(), "match of an unknown or admitted sequence");
+          break;
+        }
+        FUZZ_CHECK(m.ok(), "match");
+        const int64_t known = ref_.at(s.value()).tokens.size();
+        FUZZ_CHECK(m->num_tokens == int64_t{m->num_blocks} * bs_, "align");
+        FUZZ_CHECK(m->num_tokens <= std::max<int64_t>(0, known - 1),
+                   "hit %lld of %lld tokens",
+                   static_cast<long long>(m->num_tokens),
+                   static_cast<long long>(known));
+        break;
+      }
+      case 2: {  // admit
+        const SeqId s = Pick();
+        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 40);
+        Admit({{s, n, 0}}, before);
+        break;
+      }
+      case 3: {  // admit a batch (maybe with a duplicate)
+        std::vector<ReserveRequest> batch;
+        const int k = in_.ConsumeIntegralInRange<int>(1, 4);
+        for (int i = 0; i < k; ++i) {
+          batch.push_back({Pick(), in_.ConsumeIntegralInRange<int64_t>(0, 30),
+                           in_.ConsumeIntegralInRange<int64_t>(0, 3)});
+        }
+        Admit(batch, before);
+        break;
+      }
+      case 4: {  // append
+        const SeqId s = Pick();
+        std::vector<TokenId> t;
+        const int k = in_.ConsumeIntegralInRange<int>(0, 5);
+        for (int i = 0; i < k; ++i) {
+          t.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
+        }
+        const absl::Status st = manager_->AppendTokens(s, t);
+        if (!Live(s)) {
+          FUZZ_CHECK(!st.ok(), "append to an unknown sequence");
+          ExpectUnchanged(before, st);
+          break;
+        }
+        FUZZ_CHECK_OK(st);
+        auto& tokens = ref_.at(s.value()).tokens;
+        tokens.insert(tokens.end(), t.begin(), t.end());
+        break;
+      }
+      case 5:
+      case 6: {  // reserve (prefill chunk or decode) with lookahead
+        const SeqId s = Pick();
+        int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 12);
+        const int64_t lookahead =
+            in_.ConsumeBool() ? 0 : in_.ConsumeIntegralInRange<int64_t>(0, 6);
+        if (Live(s) && op == 6) {  // decode: append then compute what's left
+          RefSeq& r = ref_.at(s.value());
+          if (r.computed == int64_t(r.tokens.size())) {
+            const TokenId t = in_.ConsumeIntegralInRange<TokenId>(0, 3);
+            FUZZ_CHECK_OK(manager_->AppendTokens(s, {t}));
+            r.tokens.push_back(t);
+          }
+          n = int64_t(r.tokens.size()) - r.computed;
+        }
+        Reserve(s, n, lookahead);
+        break;
+      }
+      case 7: {  // fork
+        const SeqId s = Pick();
+        auto child = manager_->Fork(s);
+        if (!Live(s)) {
+          FUZZ_CHECK(!child.ok(), "fork of an unknown sequence");
+          ExpectUnchanged(before, child.status());
+          break;
+        }
+        FUZZ_CHECK(child.ok(), "fork");
+        FUZZ_CHECK(!Live(*child), "fork reused a live id");
+        ref_[child->value()] = ref_.at(s.value());
+        break;
+      }
+      case 8: {  // truncate
+        const SeqId s = Pick();
+        const int64_t known =
+            Live(s) ? int64_t(ref_.at(s.value()).tokens.size()) : 0;
+        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, known + 1);
+        if (Live(s) && n >= 0 && n <= known && TruncateHitsKnownBug(s, n)) {
+          break;
+        }
+        const absl::Status st = manager_->Truncate(s, n);
+        if (trace_) {
+          std::fprintf(stderr, "truncate %llu to %lld: %s\n",
+                       static_cast<unsigned long long>(s.value()),
+                       static_cast<long long>(n), st.ToString().c_str());
+        }
+        if (!Live(s) || n < 0 || n > known) {
+          FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument,
+                     "truncate to %lld of %lld: %s", static_cast<long long>(n),
+                     static_cast<long long>(known),
+                     std::string(st.ToString()).c_str());
+        }
+        if (!st.ok()) {
+          FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument ||
+                         st.code() == absl::StatusCode::kFailedPrecondition,
+                     "truncate: %s", std::string(st.ToString()).c_str());
+          ExpectUnchanged(before, st);
+          break;
+        }
+        RefSeq& r = ref_.at(s.value());
+        r.tokens.resize(n);
+        r.computed = std::min(r.computed, n);
+        break;
+      }
+      case 9:
+      case 10: {  // release
+        const SeqId s = Pick();
+        const absl::Status st = manager_->Release(s);
+        if (!Live(s)) {
+          FUZZ_CHECK(!st.ok(), "release of an unknown sequence");
+          ExpectUnchanged(before, st);
+          break;
+        }
+        FUZZ_CHECK_OK(st);
+        ref_.erase(s.value());
+        break;
+      }
+      case 11: {  // reset
+        const absl::Status st = manager_->Reset();
+        if (!ref_.empty()) {
+          FUZZ_CHECK(st.code() == absl::StatusCode::kFailedPrecondition,
+                     "reset with live sequences");
+          ExpectUnchanged(before, st);
+          break;
+        }
+        FUZZ_CHECK_OK(st);
+        FUZZ_CHECK(manager_->pool().NumCached() == 0, "cached after reset");
+        break;
+      }
+      default: {  // dry runs only: must not change anything
+        const SeqId s = Pick();
+        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 20);
+        (void)manager_->BlocksToReserve(s, n, 1);
+        (void)manager_->BlocksToAdmit(s, n);
+        const ReserveRequest reqs[] = {{s, n, 0}, {s, 1, 1}};
+        (void)manager_->CanReserve(reqs);
+        FUZZ_CHECK(SameState(before, Take()), "a dry run changed state");
+        break;
+      }
+    }
+  }
+
+  // Known bug (reported; limits_test.cc
+  // DISABLED_TruncateIntoDroppedWindowFromTheStartIsRejected): Truncate()
+  // only refuses to cut into a sliding window's released blocks when the new
+  // window starts after token 0, so truncating a long sequence to fewer than
+  // window - 1 tokens succeeds and leaves null slots inside the window.
+  // Skipped here so the fuzzer keeps looking for other bugs; define
+  // PAGEKV_FUZZ_NO_KNOWN_BUG_GUARDS to hit it.
+  bool TruncateHitsKnownBug(SeqId s, int64_t n) const {
+#ifdef PAGEKV_FUZZ_NO_KNOWN_BUG_GUARDS
+    return false;
+#else
+    const RefSeq& r = ref_.at(s.value());
+    const int64_t computed = std::min(r.computed, n);
+    if (computed >= r.computed) return false;
+    for (int g = 0; g < manager_->num_groups(); ++g) {
+      const KVCacheGroupSpec& spec = manager_->config().groups[g];
+      if (spec.kind != KVCacheGroupSpec::Kind::kSlidingWindow) continue;
+      const auto table = *manager_->BlockTable(s, GroupId(g));
+      const int64_t lo =
+          std::max<int64_t>(0, computed - (spec.sliding_window - 1));
+      for (int64_t p = lo; p < computed; ++p) {
+        if (table[p / bs_] == kNullBlock) return true;
+      }
+    }
+    return false;
+#endif
+  }
+
+  void Reserve(SeqId s, int64_t n, int64_t lookahead) {
+    if (trace_) {
+      std::fprintf(stderr, "reserve %llu %lld +%lld\n",
+                   static_cast<unsigned long long>(s.value()),
+                   static_cast<long long>(n),
+                   static_cast<long long>(lookahead));
+    }
+    const Snapshot before = Take();
+    auto need = manager_->BlocksToReserve(s, n, lookahead);
+    const absl::Status st = manager_->Reserve(s, n, lookahead);
+    if (!Live(s) || n < 0) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument,
+                 "bad reserve accepted: %s",
+                 std::string(st.ToString()).c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    RefSeq& r = ref_.at(s.value());
+    if (r.computed + n > int64_t(r.tokens.size())) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument,
+                 "reserve past the known tokens: %s",
+                 std::string(st.ToString()).c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    FUZZ_CHECK(need.ok(), "dry run failed");
+    const bool fits = *need <= static_cast<int64_t>(before.stats.free_blocks +
+                                                    before.stats.cached_blocks);
+    if (!st.ok()) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kResourceExhausted && !fits,
+                 "reserve of %lld (+%lld) needing %lld blocks: %s",
+                 static_cast<long long>(n), static_cast<long long>(lookahead),
+                 static_cast<long long>(*need),
+                 std::string(st.ToString()).c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    FUZZ_CHECK(fits, "reserve succeeded though the dry run said %lld blocks",
+               static_cast<long long>(*need));
+    const uint64_t taken =
+        manager_->Stats().blocks_allocated - before.stats.blocks_allocated;
+    FUZZ_CHECK(
+        int64_t(taken) == *need, "dry run said %lld blocks, reserve took %llu",
+        static_cast<long long>(*need), static_cast<unsigned long long>(taken));
+    WriteStep(s, r.computed, r.computed + n);
+    r.computed += n;
+  }
+
+  void Admit(const std::vector<ReserveRequest>& batch, const Snapshot& before) {
+    bool valid = true;
+    std::vector<uint64_t> seen;
+    for (const ReserveRequest& q : batch) {
+      if (!Live(q.seq) || q.num_new_tokens < 0 || !Admittable(q.seq) ||
+          std::find(seen.begin(), seen.end(), q.seq.value()) != seen.end()) {
+        valid = false;
+      }
+      seen.push_back(q.seq.value());
+    }
+    int64_t single_need = -1;
+    if (valid && batch.size() == 1 && batch[0].num_lookahead_tokens == 0) {
+      single_need =
+          *manager_->BlocksToAdmit(batch[0].seq, batch[0].num_new_tokens);
+    }
+    auto admitted = manager_->AdmitBatch(batch);
+    if (trace_) {
+      for (const ReserveRequest& q : batch) {
+        std::fprintf(stderr, "admit %llu %lld +%lld\n",
+                     static_cast<unsigned long long>(q.seq.value()),
+                     static_cast<long long>(q.num_new_tokens),
+                     static_cast<long long>(q.num_lookahead_tokens));
+      }
+      std::fprintf(stderr, "  -> %s\n", admitted.status().ToString().c_str());
+    }
+    if (!valid) {
+      FUZZ_CHECK(!admitted.ok() && admitted.status().code() !=
+                                       absl::StatusCode::kResourceExhausted,
+                 "invalid admission batch accepted or reported as capacity");
+      ExpectUnchanged(before, admitted.status());
+      return;
+    }
+    const int64_t available =
+        int64_t(before.stats.free_blocks + before.stats.cached_blocks);
+    if (!admitted.ok()) {
+      FUZZ_CHECK(
+          admitted.status().code() == absl::StatusCode::kResourceExhausted,
+          "admit: %s", std::string(admitted.status().ToString()).c_str());
+      FUZZ_CHECK(single_need < 0 || single_need > available,
+                 "admit failed though the dry run said %lld of %lld",
+                 static_cast<long long>(single_need),
+                 static_cast<long long>(available));
+      ExpectUnchanged(before, admitted.status());
+      return;
+    }
+    FUZZ_CHECK(single_need < 0 || single_need <= available,
+               "admit succeeded though the dry run said %lld of %lld",
+               static_cast<long long>(single_need),
+               static_cast<long long>(available));
+    FUZZ_CHECK(admitted->size() == batch.size(), "admission count");
+    // Copies (none expected) are drained by the first WriteStep.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Admission& a = (*admitted)[i];
+      RefSeq& r = ref_.at(batch[i].seq.value());
+      const int64_t known = r.tokens.size();
+      FUZZ_CHECK(a.hit.num_tokens == int64_t{a.hit.num_blocks} * bs_ &&
+                     a.hit.num_tokens <= std::max<int64_t>(0, known - 1),
+                 "hit of %lld tokens for a %lld-token prompt",
+                 static_cast<long long>(a.hit.num_tokens),
+                 static_cast<long long>(known));
+      FUZZ_CHECK(a.num_new_tokens >= 0 &&
+                     a.num_new_tokens <= batch[i].num_new_tokens &&
+                     a.hit.num_tokens + a.num_new_tokens <= known,
+                 "admitted %lld new tokens",
+                 static_cast<long long>(a.num_new_tokens));
+      if (single_need >= 0) {
+        const uint64_t taken =
+            manager_->Stats().blocks_allocated - before.stats.blocks_allocated;
+        FUZZ_CHECK(int64_t(taken) == single_need - a.hit.num_evictable_blocks,
+                   "dry run said %lld blocks (%d evictable hits), admit took "
+                   "%llu",
+                   static_cast<long long>(single_need),
+                   a.hit.num_evictable_blocks,
+                   static_cast<unsigned long long>(taken));
+      }
+      r.computed = a.hit.num_tokens;
+      WriteStep(batch[i].seq, a.hit.num_tokens,
+                a.hit.num_tokens + a.num_new_tokens);
+      r.computed = a.hit.num_tokens + a.num_new_tokens;
+    }
+  }
+
+  FuzzedDataProvider& in_;
+  const bool trace_ = std::getenv("PAGEKV_FUZZ_TRACE") != nullptr;
+  ManualClock clock_;
+  std::unique_ptr<KVCacheManager> manager_;
+  int bs_ = 1;
+  std::map<uint64_t, RefSeq> ref_;
+  std::vector<TokenId> shadow_;
+};
+
+}  // namespace
+}  // namespace pagekv
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  FuzzedDataProvider in(data, size);
+  pagekv::Harness h(in);
+  if (!h.Init()) return 0;
+  h.Run();
+  return 0;
+}
