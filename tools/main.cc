@@ -4,6 +4,7 @@
 #include "CLI/CLI.hpp"
 #include "cache_command.h"
 #include "plan_command.h"
+#include "simulate_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   pagekv::tools::AddPlanCommand(app, &exit_code);
+  pagekv::tools::AddSimulateCommand(app, &exit_code);
   pagekv::tools::AddCacheCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

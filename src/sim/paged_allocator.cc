@@ -1,0 +1,118 @@
+// The paged SimAllocator: a thin adapter over KVCacheManager.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "check.h"
+#include "fmt/format.h"
+#include "pagekv/kv_cache_manager.h"
+#include "pagekv/sim_allocator.h"
+
+namespace pagekv {
+namespace internal {
+namespace {
+
+class PagedAllocator final : public SimAllocator {
+ public:
+  PagedAllocator(std::unique_ptr<KVCacheManager> manager, double bytes_per_slot)
+      : manager_(std::move(manager)), bytes_per_slot_(bytes_per_slot) {}
+
+  AllocatorKind kind() const override { return AllocatorKind::kPaged; }
+
+  absl::Status CheckFits(int64_t prompt_tokens,
+                         int64_t final_tokens) const override {
+    // Conservative: every group holds ceil(final / block_size) blocks (a
+    // sliding-window group may need fewer, but a long prefill chunk holds
+    // more than its window while it is computed).
+    const int64_t bs = manager_->block_size();
+    const int64_t need = (final_tokens + bs - 1) / bs * manager_->num_groups();
+    const int64_t have = static_cast<int64_t>(manager_->Stats().total_blocks);
+    if (need > have) {
+      return absl::ResourceExhaustedError(fmt::format(
+          "prompt of {} tokens growing to {} tokens needs {} blocks of {} "
+          "tokens; the whole cache has {}",
+          prompt_tokens, final_tokens, need, bs, have));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
+                                    int64_t /*final_tokens*/,
+                                    const SequenceOptions& options) override {
+    return manager_->AddSequence(prompt, options);
+  }
+
+  bool CanAdmitWholePrompt(SeqId seq) const override {
+    absl::StatusOr<int64_t> known = manager_->NumKnownTokens(seq);
+    if (!known.ok()) return false;
+    absl::StatusOr<int64_t> need = manager_->BlocksToAdmit(seq, *known);
+    if (!need.ok()) return false;
+    const KVCacheStats stats = manager_->Stats();
+    return *need <=
+           static_cast<int64_t>(stats.free_blocks + stats.cached_blocks);
+  }
+
+  absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens) override {
+    return manager_->Admit(seq, max_new_tokens);
+  }
+
+  absl::Status Reserve(SeqId seq, int64_t num_new_tokens) override {
+    return manager_->Reserve(seq, num_new_tokens);
+  }
+
+  absl::Status AppendToken(SeqId seq, TokenId token) override {
+    return manager_->AppendTokens(seq, absl::MakeConstSpan(&token, 1));
+  }
+
+  absl::Status Release(SeqId seq) override { return manager_->Release(seq); }
+
+  absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
+                              StepFootprint* footprint) const override {
+    return manager_->AddToFootprint(seq, new_tokens, footprint);
+  }
+
+  MemoryBreakdown Memory() const override {
+    const KVCacheStats s = manager_->Stats();
+    const auto bs = static_cast<int64_t>(s.block_size);
+    MemoryBreakdown m;
+    m.token_states = static_cast<int64_t>(s.used_token_slots);
+    m.internal_fragmentation = static_cast<int64_t>(s.empty_token_slots);
+    m.cached = static_cast<int64_t>(s.cached_blocks) * bs;
+    m.free = static_cast<int64_t>(s.free_blocks) * bs;
+    m.bytes_per_slot = bytes_per_slot_;
+    PAGEKV_DCHECK(m.capacity() == static_cast<int64_t>(s.total_blocks) * bs,
+                  "paged breakdown adds up to {} slots, the pool has {}",
+                  m.capacity(), s.total_blocks * s.block_size);
+    return m;
+  }
+
+  PrefixCacheStats PrefixStats() const override {
+    return manager_->Stats().prefix;
+  }
+
+ private:
+  std::unique_ptr<KVCacheManager> manager_;
+  double bytes_per_slot_;
+};
+
+}  // namespace
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<SimAllocator>> MakePagedAllocator(
+    KVCacheConfig config, double kv_bytes_per_slot) {
+  if (!(kv_bytes_per_slot >= 0)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "kv_bytes_per_slot must be >= 0, got {}", kv_bytes_per_slot));
+  }
+  absl::StatusOr<std::unique_ptr<KVCacheManager>> manager =
+      KVCacheManager::Create(std::move(config));
+  if (!manager.ok()) return manager.status();
+  return std::unique_ptr<SimAllocator>(
+      std::make_unique<internal::PagedAllocator>(*std::move(manager),
+                                                 kv_bytes_per_slot));
+}
+
+}  // namespace pagekv

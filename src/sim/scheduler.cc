@@ -1,0 +1,308 @@
+#include "pagekv/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "check.h"
+#include "fmt/format.h"
+#include "pagekv/footprint.h"
+
+namespace pagekv {
+
+// One request's scheduling state.
+struct Scheduler::Entry {
+  const Request* request = nullptr;
+  int64_t prompt_tokens = 0;  // of the original request
+  int64_t final_tokens = 0;   // prompt + output
+  // Tokens generated so far (sampled); survives preemption.
+  int64_t generated = 0;
+  // The allocator's sequence; valid while has_seq.
+  bool has_seq = false;
+  SeqId seq;
+  // Of the current sequence: known = prompt + generated (<= final),
+  // computed <= known. Running iff admitted.
+  int64_t known = 0;
+  int64_t computed = 0;
+  bool admitted = false;
+  uint64_t admit_order = 0;
+  int64_t preemptions = 0;
+  // Tokens scheduled in the current step (0 = not scheduled).
+  int64_t step_tokens = 0;
+  bool finished = false;
+};
+
+std::string_view PreemptionPolicyName(PreemptionPolicy policy) {
+  return policy == PreemptionPolicy::kLastAdmitted ? "last-admitted"
+                                                   : "lowest-priority";
+}
+
+absl::StatusOr<PreemptionPolicy> ParsePreemptionPolicy(std::string_view name) {
+  if (name == "last-admitted") return PreemptionPolicy::kLastAdmitted;
+  if (name == "lowest-priority") return PreemptionPolicy::kLowestPriority;
+  return absl::InvalidArgumentError(
+      fmt::format("unknown preemption policy '{}'; expected last-admitted or "
+                  "lowest-priority",
+                  std::string(name)));
+}
+
+absl::Status SchedulerConfig::Validate() const {
+  if (max_batch_tokens < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("SchedulerConfig.max_batch_tokens must be >= 1, got {}",
+                    max_batch_tokens));
+  }
+  if (max_num_seqs < 1) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SchedulerConfig.max_num_seqs must be >= 1, got {}", max_num_seqs));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t OutputContentId(const Request& request) {
+  // Mixed with the salt so output tokens of different tenants differ too.
+  return workload_internal::Mix64(request.id ^ 0x6f7574707574ULL) ^
+         request.cache_salt;
+}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
+    const SchedulerConfig& config, SimAllocator* allocator,
+    const CostHook* cost_hook, ManualClock* clock) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  if (allocator == nullptr || cost_hook == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError(
+        "Scheduler needs an allocator, a cost hook and a clock");
+  }
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(config, allocator, cost_hook, clock));
+}
+
+Scheduler::Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
+                     const CostHook* cost_hook, ManualClock* clock)
+    : config_(config),
+      allocator_(allocator),
+      cost_hook_(cost_hook),
+      clock_(clock) {
+  now_s_ = static_cast<double>(clock->NowMicros()) * 1e-6;
+}
+
+Scheduler::~Scheduler() = default;
+
+bool Scheduler::Submit(const Request& request) {
+  auto e = std::make_unique<Entry>();
+  e->request = &request;
+  e->prompt_tokens = request.PromptTokens();
+  e->final_tokens = e->prompt_tokens + request.output_tokens;
+  PAGEKV_CHECK(e->prompt_tokens >= 1 && request.output_tokens >= 1,
+               "request {} has {} prompt and {} output tokens; both must be "
+               ">= 1 (validate the workload first)",
+               request.id, e->prompt_tokens, request.output_tokens);
+  if (absl::Status fits =
+          allocator_->CheckFits(e->prompt_tokens, e->final_tokens);
+      !fits.ok()) {
+    rejections_.push_back({request.id, std::string(fits.message())});
+    return false;
+  }
+  waiting_.push_back(e.get());
+  entries_.push_back(std::move(e));
+  return true;
+}
+
+bool Scheduler::HasWork() const {
+  return !running_.empty() || !waiting_.empty();
+}
+
+void Scheduler::AdvanceTo(double t) {
+  PAGEKV_CHECK(t >= now_s_, "time goes back: {} < {}", t, now_s_);
+  now_s_ = t;
+  clock_->Set(static_cast<int64_t>(std::llround(now_s_ * 1e6)));
+}
+
+absl::Status Scheduler::EnsureSequence(Entry* e) {
+  if (e->has_seq) return absl::OkStatus();
+  scratch_tokens_.clear();
+  e->request->MaterializePrompt(&scratch_tokens_);
+  const uint64_t out_id = OutputContentId(*e->request);
+  for (int64_t i = 0; i < e->generated; ++i) {
+    scratch_tokens_.push_back(SynthesizeToken(out_id, i));
+  }
+  SequenceOptions options;
+  options.hash_extras.cache_salt = e->request->cache_salt;
+  options.retention_priority = e->request->priority;
+  options.resumed_after_preemption = e->preemptions > 0;
+  absl::StatusOr<SeqId> seq =
+      allocator_->AddSequence(scratch_tokens_, e->final_tokens, options);
+  if (!seq.ok()) return seq.status();
+  e->seq = *seq;
+  e->has_seq = true;
+  e->known = static_cast<int64_t>(scratch_tokens_.size());
+  e->computed = 0;
+  return absl::OkStatus();
+}
+
+Scheduler::Entry* Scheduler::PickVictim() {
+  PAGEKV_DCHECK(!running_.empty(), "no running request to preempt");
+  Entry* victim = running_.back();
+  if (config_.preemption_policy == PreemptionPolicy::kLowestPriority) {
+    for (Entry* e : running_) {
+      // Lower priority wins; ties go to the later admission.
+      if (e->request->priority < victim->request->priority ||
+          (e->request->priority == victim->request->priority &&
+           e->admit_order > victim->admit_order)) {
+        victim = e;
+      }
+    }
+  }
+  return victim;
+}
+
+absl::Status Scheduler::Preempt(Entry* victim, StepResult* result) {
+  if (absl::Status s = allocator_->Release(victim->seq); !s.ok()) return s;
+  victim->has_seq = false;
+  victim->admitted = false;
+  victim->known = victim->computed = 0;
+  victim->step_tokens = 0;
+  ++victim->preemptions;
+  ++num_preemptions_;
+  running_.erase(std::find(running_.begin(), running_.end(), victim));
+  waiting_.push_front(victim);
+  result->preempted.push_back(victim->request->id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> Scheduler::Step() {
+  StepResult result;
+  result.start_s = now_s_;
+  int64_t budget = config_.max_batch_tokens;
+  std::vector<Entry*> scheduled;
+  scheduled.reserve(running_.size() + 8);
+  bool preempted = false;
+
+  // 1. Running requests: decodes (one token left to compute) first, then
+  // prefill chunks. running_ may shrink under us (preemption), so walk a
+  // snapshot and skip entries that left.
+  const std::vector<Entry*> snapshot = running_;
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool decode_pass = pass == 0;
+    for (Entry* e : snapshot) {
+      if (!e->admitted || e->step_tokens > 0) continue;
+      const int64_t left = e->known - e->computed;
+      PAGEKV_DCHECK(left >= 1, "running request {} has nothing to compute",
+                    e->request->id);
+      if ((left == 1) != decode_pass) continue;
+      const int64_t n = std::min(left, budget);
+      if (n <= 0) break;
+      while (true) {
+        absl::Status st = allocator_->Reserve(e->seq, n);
+        if (st.ok()) {
+          e->step_tokens = n;
+          budget -= n;
+          scheduled.push_back(e);
+          break;
+        }
+        if (!absl::IsResourceExhausted(st)) return st;
+        Entry* victim = PickVictim();
+        if (victim->step_tokens > 0) budget += victim->step_tokens;
+        if (absl::Status s = Preempt(victim, &result); !s.ok()) return s;
+        preempted = true;
+        if (victim == e) break;
+      }
+    }
+  }
+  // Preempted victims that had been scheduled leave the batch.
+  std::erase_if(scheduled, [](Entry* e) { return !e->admitted; });
+
+  // 2. Admission, unless this step had to preempt.
+  while (!preempted && !waiting_.empty() && budget > 0 &&
+         static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
+    Entry* e = waiting_.front();
+    if (absl::Status s = EnsureSequence(e); !s.ok()) return s;
+    if (config_.require_full_prompt_fit &&
+        !allocator_->CanAdmitWholePrompt(e->seq)) {
+      result.admission_blocked_by_memory = true;
+      break;
+    }
+    absl::StatusOr<Admission> admission = allocator_->Admit(e->seq, budget);
+    if (!admission.ok()) {
+      if (!absl::IsResourceExhausted(admission.status())) {
+        return admission.status();
+      }
+      result.admission_blocked_by_memory = true;
+      break;
+    }
+    waiting_.pop_front();
+    e->admitted = true;
+    e->admit_order = next_admit_order_++;
+    // The chunk's tokens count as computed once the step has run.
+    e->computed = admission->hit.num_tokens;
+    running_.push_back(e);
+    if (admission->num_new_tokens > 0) {
+      e->step_tokens = admission->num_new_tokens;
+      budget -= e->step_tokens;
+      scheduled.push_back(e);
+    }
+  }
+
+  result.num_running = static_cast<int32_t>(running_.size());
+  result.num_waiting = static_cast<int32_t>(waiting_.size());
+  result.memory = allocator_->Memory();
+  if (scheduled.empty()) return result;
+
+  // 3. Cost of the step, then its outcome.
+  StepFootprint footprint;
+  footprint.sequences.reserve(scheduled.size());
+  for (Entry* e : scheduled) {
+    if (e->step_tokens == 1) {
+      ++result.num_decodes;
+    } else {
+      ++result.num_prefills;
+      result.prefill_tokens += e->step_tokens;
+    }
+    absl::Status s = allocator_->AddToFootprint(
+        e->seq, static_cast<int32_t>(e->step_tokens), &footprint);
+    if (!s.ok()) return s;
+  }
+  const StepCost cost = cost_hook_->Estimate(footprint);
+  result.duration_s = cost.seconds;
+  AdvanceTo(now_s_ + cost.seconds);
+
+  bool any_finished = false;
+  for (Entry* e : scheduled) {
+    e->computed += e->step_tokens;
+    e->step_tokens = 0;
+    PAGEKV_DCHECK(e->computed <= e->known,
+                  "request {} computed {} of {} known tokens", e->request->id,
+                  e->computed, e->known);
+    if (e->computed < e->known) continue;
+    // The step computed the last known token: one token is sampled.
+    if (e->generated == 0) result.first_tokens.push_back(e->request->id);
+    ++e->generated;
+    if (e->prompt_tokens + e->generated >= e->final_tokens) {
+      if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
+      e->has_seq = false;
+      e->admitted = false;
+      e->finished = true;
+      any_finished = true;
+      result.finished.push_back(e->request->id);
+      continue;
+    }
+    const TokenId token =
+        SynthesizeToken(OutputContentId(*e->request), e->generated - 1);
+    if (absl::Status s = allocator_->AppendToken(e->seq, token); !s.ok()) {
+      return s;
+    }
+    ++e->known;
+  }
+  if (any_finished) {
+    std::erase_if(running_, [](Entry* e) { return e->finished; });
+  }
+  return result;
+}
+
+}  // namespace pagekv

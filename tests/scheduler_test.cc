@@ -1,0 +1,239 @@
+#include "pagekv/scheduler.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pagekv/clock.h"
+#include "pagekv/cost_hook.h"
+#include "pagekv/kv_cache_config.h"
+#include "pagekv/sim_allocator.h"
+#include "pagekv/workload.h"
+
+namespace pagekv {
+namespace {
+
+// Every step takes 10 ms.
+class FixedCost final : public CostHook {
+ public:
+  StepCost Estimate(const StepFootprint& fp) const override {
+    StepCost c;
+    c.seconds = fp.sequences.empty() ? 0 : 0.010;
+    return c;
+  }
+};
+
+Request MakeRequest(uint64_t id, int32_t prompt, int32_t output,
+                    uint64_t content = 0, int32_t priority = 50) {
+  Request r;
+  r.id = id;
+  r.output_tokens = output;
+  r.priority = priority;
+  r.segments = {{content == 0 ? 1000 + id : content, prompt}};
+  return r;
+}
+
+struct Harness {
+  explicit Harness(int64_t num_blocks, int32_t block_size = 4,
+                   SchedulerConfig sc = {}) {
+    KVCacheConfig kv;
+    kv.num_blocks = num_blocks;
+    kv.block_size = block_size;
+    kv.clock = &clock;
+    allocator = *MakePagedAllocator(kv, 1.0);
+    scheduler = *Scheduler::Create(sc, allocator.get(), &cost, &clock);
+  }
+  // Steps until no work is left; returns the results.
+  std::vector<StepResult> RunAll(int max_steps = 10000) {
+    std::vector<StepResult> out;
+    while (scheduler->HasWork() && max_steps-- > 0) {
+      absl::StatusOr<StepResult> s = scheduler->Step();
+      EXPECT_TRUE(s.ok()) << s.status();
+      if (!s.ok()) break;
+      out.push_back(*std::move(s));
+    }
+    EXPECT_FALSE(scheduler->HasWork()) << "did not finish";
+    return out;
+  }
+
+  ManualClock clock;
+  FixedCost cost;
+  std::unique_ptr<SimAllocator> allocator;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+TEST(SchedulerConfigTest, ValidateNamesTheField) {
+  SchedulerConfig c;
+  EXPECT_TRUE(c.Validate().ok());
+  c.max_batch_tokens = 0;
+  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("max_batch_tokens"));
+  c = {};
+  c.max_num_seqs = 0;
+  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("max_num_seqs"));
+  EXPECT_FALSE(ParsePreemptionPolicy("random").ok());
+  EXPECT_EQ(*ParsePreemptionPolicy("lowest-priority"),
+            PreemptionPolicy::kLowestPriority);
+}
+
+TEST(SchedulerTest, ChunkedPrefillRespectsTheTokenBudget) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 64;
+  Harness h(1000, 4, sc);
+  const Request r = MakeRequest(0, 200, 3);
+  ASSERT_TRUE(h.scheduler->Submit(r));
+  std::vector<StepResult> steps = h.RunAll();
+  ASSERT_EQ(steps.size(), 6u);  // 4 prefill chunks + 2 decodes
+  EXPECT_EQ(steps[0].prefill_tokens, 64);
+  EXPECT_EQ(steps[1].prefill_tokens, 64);
+  EXPECT_EQ(steps[2].prefill_tokens, 64);
+  EXPECT_EQ(steps[3].prefill_tokens, 8);
+  EXPECT_THAT(steps[3].first_tokens, testing::ElementsAre(0u));
+  EXPECT_EQ(steps[4].num_decodes, 1);
+  EXPECT_THAT(steps[5].finished, testing::ElementsAre(0u));
+  for (const StepResult& s : steps) {
+    EXPECT_LE(s.prefill_tokens + s.num_decodes, 64);
+  }
+  EXPECT_NEAR(h.scheduler->now_s(), 0.060, 1e-9);
+}
+
+TEST(SchedulerTest, DecodesRunBeforePrefillChunks) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 32;
+  Harness h(1000, 4, sc);
+  const Request a = MakeRequest(0, 8, 10);
+  const Request b = MakeRequest(1, 100, 2);
+  ASSERT_TRUE(h.scheduler->Submit(a));
+  absl::StatusOr<StepResult> s = h.scheduler->Step();  // a's prefill
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->prefill_tokens, 8);
+  ASSERT_TRUE(h.scheduler->Submit(b));
+  s = h.scheduler->Step();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->num_decodes, 1);      // a decodes first ...
+  EXPECT_EQ(s->prefill_tokens, 31);  // ... b gets what is left
+  s = h.scheduler->Step();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->num_decodes, 1);
+  EXPECT_EQ(s->prefill_tokens, 31);
+}
+
+TEST(SchedulerTest, MaxNumSeqsLimitsRunningRequests) {
+  SchedulerConfig sc;
+  sc.max_num_seqs = 2;
+  Harness h(1000, 4, sc);
+  std::vector<Request> rs;
+  for (uint64_t i = 0; i < 5; ++i) rs.push_back(MakeRequest(i, 4, 5));
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  for (const StepResult& s : h.RunAll()) EXPECT_LE(s.num_running, 2);
+}
+
+TEST(SchedulerTest, PreemptsUnderPressureAndTheVictimCompletesLater) {
+  // 8 usable blocks of 4 tokens; each request grows to 20 tokens (5 blocks).
+  Harness h(9, 4);
+  const Request a = MakeRequest(0, 8, 12);
+  const Request b = MakeRequest(1, 8, 12);
+  ASSERT_TRUE(h.scheduler->Submit(a));
+  ASSERT_TRUE(h.scheduler->Submit(b));
+  std::vector<StepResult> steps = h.RunAll();
+  EXPECT_GE(h.scheduler->num_preemptions(), 1);
+  std::vector<uint64_t> preempted, finished;
+  int64_t first_tokens = 0;
+  for (const StepResult& s : steps) {
+    preempted.insert(preempted.end(), s.preempted.begin(), s.preempted.end());
+    finished.insert(finished.end(), s.finished.begin(), s.finished.end());
+    first_tokens += static_cast<int64_t>(s.first_tokens.size());
+  }
+  // The last admitted (b) is the victim; both finish, each exactly once,
+  // and each first token is reported once despite the recompute.
+  ASSERT_FALSE(preempted.empty());
+  EXPECT_EQ(preempted.front(), 1u);
+  EXPECT_THAT(finished, testing::UnorderedElementsAre(0u, 1u));
+  EXPECT_EQ(first_tokens, 2);
+  // The resumed request's hits are counted apart.
+  EXPECT_GT(h.allocator->PrefixStats().resumed_queries, 0u);
+  EXPECT_EQ(h.allocator->PrefixStats().queries, 2u);
+}
+
+TEST(SchedulerTest, LowestPriorityPolicyPicksTheLowPriorityVictim) {
+  SchedulerConfig sc;
+  sc.preemption_policy = PreemptionPolicy::kLowestPriority;
+  Harness h(9, 4, sc);
+  const Request a = MakeRequest(0, 8, 12, 0, /*priority=*/10);
+  const Request b = MakeRequest(1, 8, 12, 0, /*priority=*/90);
+  ASSERT_TRUE(h.scheduler->Submit(a));
+  ASSERT_TRUE(h.scheduler->Submit(b));
+  std::vector<StepResult> steps = h.RunAll();
+  std::vector<uint64_t> preempted;
+  for (const StepResult& s : steps) {
+    preempted.insert(preempted.end(), s.preempted.begin(), s.preempted.end());
+  }
+  ASSERT_FALSE(preempted.empty());
+  EXPECT_EQ(preempted.front(), 0u);
+}
+
+TEST(SchedulerTest, RejectsARequestThatCanNeverFit) {
+  Harness h(9, 4);  // 32 slots
+  const Request big = MakeRequest(0, 40, 2);
+  const Request ok = MakeRequest(1, 8, 2);
+  EXPECT_FALSE(h.scheduler->Submit(big));
+  ASSERT_EQ(h.scheduler->rejections().size(), 1u);
+  EXPECT_EQ(h.scheduler->rejections()[0].request_id, 0u);
+  EXPECT_THAT(h.scheduler->rejections()[0].reason,
+              testing::HasSubstr("whole cache"));
+  EXPECT_TRUE(h.scheduler->Submit(ok));
+  h.RunAll();
+}
+
+TEST(SchedulerTest, FullPromptGateWaitsUntilTheWholePromptFits) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 8;
+  sc.require_full_prompt_fit = true;
+  Harness h(9, 4, sc);
+  const Request a = MakeRequest(0, 8, 10);  // 18 tokens: 5 blocks at most
+  const Request b = MakeRequest(1, 16, 2);  // needs 4 blocks for its prompt
+  ASSERT_TRUE(h.scheduler->Submit(a));
+  ASSERT_TRUE(h.scheduler->Submit(b));
+  absl::StatusOr<StepResult> s = h.scheduler->Step();
+  ASSERT_TRUE(s.ok());
+  h.RunAll();
+  EXPECT_TRUE(h.allocator->Memory().allocated() == 0);
+}
+
+TEST(SchedulerTest, ContiguousAllocatorReservesTheFinalLength) {
+  ContiguousAllocatorOptions o;
+  o.kind = AllocatorKind::kPow2;
+  o.capacity_tokens = 100;
+  std::unique_ptr<SimAllocator> a = *MakeContiguousAllocator(o);
+  std::vector<TokenId> prompt(10, 1);
+  SeqId s = *a->AddSequence(prompt, 20, {});
+  EXPECT_TRUE(a->CanAdmitWholePrompt(s));
+  Admission adm = *a->Admit(s, 4);
+  EXPECT_EQ(adm.num_new_tokens, 4);
+  MemoryBreakdown m = a->Memory();
+  EXPECT_EQ(m.token_states, 4);
+  EXPECT_EQ(m.reserved, 16);
+  EXPECT_EQ(m.internal_fragmentation, 12);  // 32 - 20
+  EXPECT_EQ(m.free, 68);
+  // A second 32-slot region fits, a third after it does not (36 left).
+  SeqId t = *a->AddSequence(prompt, 20, {});
+  ASSERT_TRUE(a->Admit(t, 1).ok());
+  SeqId u = *a->AddSequence(prompt, 20, {});
+  ASSERT_TRUE(a->Admit(u, 1).ok());
+  SeqId v = *a->AddSequence(prompt, 20, {});
+  EXPECT_TRUE(absl::IsResourceExhausted(a->Admit(v, 1).status()));
+  // Freeing the middle region leaves two holes: external fragmentation.
+  ASSERT_TRUE(a->Release(t).ok());
+  m = a->Memory();
+  EXPECT_EQ(m.free, 32);
+  EXPECT_EQ(m.external_fragmentation, 4);
+  EXPECT_EQ(m.capacity(), 100);
+  ASSERT_TRUE(a->Release(s).ok());
+  ASSERT_TRUE(a->Release(u).ok());
+  EXPECT_EQ(a->Memory().free, 100);
+  EXPECT_FALSE(a->CheckFits(60, 65).ok());  // pow2 -> 128 > 100
+}
+
+}  // namespace
+}  // namespace pagekv
