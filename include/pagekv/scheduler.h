@@ -160,6 +160,7 @@ class Scheduler {
   std::deque<Entry*> waiting_;   // front = next to admit
   uint64_t next_admit_order_ = 0;
   int64_t num_preemptions_ = 0;
+  uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
   std::vector<Rejection> rejections_;
   std::vector<TokenId> scratch_tokens_;
 };

@@ -36,6 +36,12 @@ struct Scheduler::Entry {
   // Tokens scheduled in the current step (0 = not scheduled).
   int64_t step_tokens = 0;
   bool finished = false;
+  // The last admission failure: the release epoch and token budget it
+  // happened at. Without a release since, memory has only shrunk, so an
+  // admission with no more budget fails again and is not retried (each
+  // retry would walk the prefix index of a possibly long prompt).
+  uint64_t blocked_epoch = ~uint64_t{0};
+  int64_t blocked_budget = 0;
 };
 
 std::string_view PreemptionPolicyName(PreemptionPolicy policy) {
@@ -164,6 +170,7 @@ Scheduler::Entry* Scheduler::PickVictim() {
 
 absl::Status Scheduler::Preempt(Entry* victim, StepResult* result) {
   if (absl::Status s = allocator_->Release(victim->seq); !s.ok()) return s;
+  ++release_epoch_;
   victim->has_seq = false;
   victim->admitted = false;
   victim->known = victim->computed = 0;
@@ -222,10 +229,16 @@ absl::StatusOr<StepResult> Scheduler::Step() {
   while (!preempted && !waiting_.empty() && budget > 0 &&
          static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
     Entry* e = waiting_.front();
+    if (e->blocked_epoch == release_epoch_ && budget >= e->blocked_budget) {
+      result.admission_blocked_by_memory = true;
+      break;
+    }
     if (absl::Status s = EnsureSequence(e); !s.ok()) return s;
     if (config_.require_full_prompt_fit &&
         !allocator_->CanAdmitWholePrompt(e->seq)) {
       result.admission_blocked_by_memory = true;
+      e->blocked_epoch = release_epoch_;
+      e->blocked_budget = 0;  // the gate does not depend on the budget
       break;
     }
     absl::StatusOr<Admission> admission = allocator_->Admit(e->seq, budget);
@@ -234,6 +247,8 @@ absl::StatusOr<StepResult> Scheduler::Step() {
         return admission.status();
       }
       result.admission_blocked_by_memory = true;
+      e->blocked_epoch = release_epoch_;
+      e->blocked_budget = budget;
       break;
     }
     waiting_.pop_front();
@@ -285,6 +300,7 @@ absl::StatusOr<StepResult> Scheduler::Step() {
     ++e->generated;
     if (e->prompt_tokens + e->generated >= e->final_tokens) {
       if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
+      ++release_epoch_;
       e->has_seq = false;
       e->admitted = false;
       e->finished = true;
