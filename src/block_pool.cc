@@ -55,6 +55,7 @@ absl::Status BlockPool::Allocate(absl::Span<BlockId> out, int64_t now_us) {
       id = free_stack_[--num_free_];
     } else {
       id = policy_->PickVictim(now_us).value();
+      --num_cached_;
       PAGEKV_DCHECK(state_[id] == BlockState::kCached,
                     "policy {} chose block {} which is not cached",
                     policy_->name(), id);
@@ -75,6 +76,7 @@ void BlockPool::Acquire(BlockId block) {
   if (state_[id] == BlockState::kCached) {
     policy_->OnReused(block);
     state_[id] = BlockState::kInUse;
+    --num_cached_;
     ++num_in_use_;
   } else {
     PAGEKV_CHECK(state_[id] == BlockState::kInUse,
@@ -92,6 +94,7 @@ void BlockPool::Release(BlockId block, const EvictionHints& hints) {
   --num_in_use_;
   if (keeps_content_[id]) {
     state_[id] = BlockState::kCached;
+    ++num_cached_;
     policy_->OnEvictable(block, hints);
   } else {
     state_[id] = BlockState::kFree;
@@ -111,6 +114,7 @@ void BlockPool::DropCached(BlockId block) {
   PAGEKV_CHECK(state_[id] == BlockState::kCached,
                "DropCached({}) on a block that is not cached", id);
   policy_->OnReused(block);
+  --num_cached_;
   keeps_content_[id] = 0;
   state_[id] = BlockState::kFree;
   free_stack_[num_free_++] = id;
@@ -118,6 +122,7 @@ void BlockPool::DropCached(BlockId block) {
 
 void BlockPool::DropAllCached() {
   policy_->Init(num_blocks_);
+  num_cached_ = 0;
   for (uint32_t id = 1; id < num_blocks_; ++id) {
     if (state_[id] != BlockState::kCached) continue;
     keeps_content_[id] = 0;
@@ -162,8 +167,8 @@ absl::Status BlockPool::Verify() const {
             fmt::format("block {} is marked as a second null block", id));
     }
   }
-  if (free != num_free_ || in_use != num_in_use_ || cached != NumCached() ||
-      free + cached + in_use != num_blocks()) {
+  if (free != num_free_ || in_use != num_in_use_ || cached != num_cached_ ||
+      cached != policy_->size() || free + cached + in_use != num_blocks()) {
     return absl::InternalError(fmt::format(
         "accounting broken: counted free {} cached {} in use {}, recorded "
         "free {} cached {} in use {}, pool of {}",

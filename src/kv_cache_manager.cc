@@ -3,6 +3,8 @@
 // leaves the manager exactly as it was.
 #include "pagekv/kv_cache_manager.h"
 
+#include <limits>
+
 #include "absl/container/flat_hash_set.h"
 #include "check.h"
 #include "fmt/format.h"
@@ -95,6 +97,16 @@ absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
   state_->WalkPrefix(**s, &walk);
   return PrefixMatch{walk.num_blocks * block_size(),
                      static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
+}
+
+PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
+                                        const BlockHashExtras& extras) const {
+  ManagerState& st = *state_;
+  st.scratch_keys.clear();
+  st.WalkPrefix(prompt, extras, st.scratch_keys, &st.scratch_walk);
+  return PrefixMatch{st.scratch_walk.num_blocks * block_size(),
+                     static_cast<int32_t>(st.scratch_walk.num_blocks),
+                     st.scratch_walk.num_evictable};
 }
 
 absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
@@ -199,7 +211,65 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
     return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
+  if (num_new_tokens != 1 || num_lookahead_tokens != 0 ||
+      !st.TryReserveOneFast(sq)) {
+    st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::Status KVCacheManager::AppendDecodeTokens(
+    absl::Span<const SeqId> seqs, absl::Span<const TokenId> tokens) {
+  ManagerState& st = *state_;
+  if (seqs.size() != tokens.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
+  }
+  // Pass 1: validate and count, changing nothing.
+  const uint64_t epoch = ++st.batch_epoch;
+  int64_t need = 0;
+  for (SeqId id : seqs) {
+    Sequence* s = st.Find(id);
+    if (s == nullptr) return st.Lookup(id).status();
+    if (s->batch_mark == epoch) {
+      return absl::InvalidArgumentError(fmt::format(
+          "sequence {} appears twice in one decode batch", id.value()));
+    }
+    s->batch_mark = epoch;
+    if (s->num_computed != static_cast<int64_t>(s->tokens.size())) {
+      return absl::FailedPreconditionError(fmt::format(
+          "sequence {} has {} known tokens but {} computed: finish its "
+          "prefill before decoding",
+          id.value(), s->tokens.size(), s->num_computed));
+    }
+    if (s->tokens.size() >= size_t{std::numeric_limits<int32_t>::max()}) {
+      return absl::InvalidArgumentError(fmt::format(
+          "sequence {} is at the 2^31 - 1 token limit", id.value()));
+    }
+    // The token will be known when Reserve's rule is applied.
+    const int64_t bs = block_size();
+    const int64_t c = s->num_computed;
+    for (const auto& table : s->tables) {
+      const int64_t size = static_cast<int64_t>(table.size());
+      if (c / bs >= size) {
+        ++need;
+      } else if (st.pool->ref_count(table[c / bs]) > 1) {
+        ++need;
+      }
+    }
+  }
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, "decode step");
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  // Pass 2: apply.
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    Sequence& s = *st.Find(seqs[i]);
+    s.tokens.push_back(tokens[i]);
+    if (!st.TryReserveOneFast(s)) st.DoReserve(s, 1, 0);
+  }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
 }
@@ -256,8 +326,11 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   const int64_t computed = std::min(sq.num_computed, num_tokens);
   for (size_t g = 0; g < st.groups.size(); ++g) {
     if (!st.groups[g].sliding()) continue;
+    // The next write at `computed` reads back to lo; those blocks must still
+    // be held.
     const int64_t lo = computed - (st.groups[g].spec.sliding_window - 1);
-    if (lo > 0 && lo / bs < sq.dropped[g] && computed < sq.num_computed) {
+    const int64_t first_needed = std::max<int64_t>(0, lo) / bs;
+    if (first_needed < sq.dropped[g] && computed < sq.num_computed) {
       return absl::FailedPreconditionError(fmt::format(
           "cannot truncate sequence {} to {} tokens: group {} already "
           "released the sliding-window blocks before token {}",

@@ -28,6 +28,7 @@ ManagerState::ManagerState(KVCacheConfig config_in,
       g.index = std::make_unique<PrefixIndex>(pool->num_blocks() + 1,
                                               config.block_size);
     }
+    all_full_attention = all_full_attention && !g.sliding();
     groups.push_back(std::move(g));
   }
   pool->set_eviction_listener(this);
@@ -95,7 +96,9 @@ void ManagerState::EnsureKeys(const Sequence& s, size_t num_blocks) const {
       s.options.hash_extras, &s.keys);
 }
 
-void ManagerState::WalkPrefix(const Sequence& s, Walk* walk) const {
+void ManagerState::WalkPrefix(absl::Span<const TokenId> tokens,
+                              const BlockHashExtras& extras,
+                              std::vector<uint64_t>& keys, Walk* walk) const {
   const size_t bs = static_cast<size_t>(config.block_size);
   const size_t num_groups = groups.size();
   walk->num_blocks = 0;
@@ -103,15 +106,17 @@ void ManagerState::WalkPrefix(const Sequence& s, Walk* walk) const {
   walk->blocks.resize(num_groups);
   walk->dropped.assign(num_groups, 0);
   for (auto& blocks : walk->blocks) blocks.clear();
-  if (!config.enable_prefix_caching || s.tokens.empty()) return;
+  if (!config.enable_prefix_caching || tokens.empty()) return;
   // The last known token is always computed, so at most (n - 1) / bs blocks.
-  size_t limit = (s.tokens.size() - 1) / bs;
+  size_t limit = (tokens.size() - 1) / bs;
   if (limit == 0) return;
-  EnsureKeys(s, limit);
-  const uint64_t root = hasher.RootKey(s.options.hash_extras);
-  auto parent_key = [&](size_t i) { return i == 0 ? root : s.keys[i - 1]; };
+  if (keys.size() < limit) {
+    hasher.ExtendKeys(tokens.subspan(0, limit * bs), extras, &keys);
+  }
+  const uint64_t root = hasher.RootKey(extras);
+  auto parent_key = [&](size_t i) { return i == 0 ? root : keys[i - 1]; };
   auto tokens_of = [&](size_t i) {
-    return absl::MakeConstSpan(s.tokens.data() + i * bs, bs);
+    return absl::MakeConstSpan(tokens.data() + i * bs, bs);
   };
 
   // Full attention: the longest chain from the root, each block verified
@@ -124,9 +129,9 @@ void ManagerState::WalkPrefix(const Sequence& s, Walk* walk) const {
     size_t i = 0;
     for (; i < limit; ++i) {
       if (i + kPrefetchDistance < limit) {
-        index.Prefetch(s.keys[i + kPrefetchDistance]);
+        index.Prefetch(keys[i + kPrefetchDistance]);
       }
-      BlockId b = index.Find(s.keys[i]);
+      BlockId b = index.Find(keys[i]);
       if (b == kNullBlock ||
           !index.Matches(b, prev, parent_key(i), tokens_of(i)))
         break;
@@ -159,7 +164,7 @@ void ManagerState::WalkPrefix(const Sequence& s, Walk* walk) const {
         size_t missing = l;  // l means none missing
         BlockId next = kNullBlock;
         for (size_t i = l; i-- > start;) {
-          BlockId b = index.Find(s.keys[i]);
+          BlockId b = index.Find(keys[i]);
           if (b == kNullBlock ||
               !index.Matches(b, kNullBlock, parent_key(i), tokens_of(i))) {
             missing = i;
@@ -323,6 +328,44 @@ void ManagerState::DoReserve(Sequence& s, int64_t num_new,
   s.num_computed = c + num_new;
   IndexFullBlocks(s);
   ReleaseOutOfWindow(s, c);
+}
+
+// The decode fast path. Cost: per group one ref-count and one keeps-content
+// load for the last block, or one free-stack pop every block_size tokens.
+bool ManagerState::TryReserveOneFast(Sequence& s) {
+  if (!all_full_attention) return false;
+  const int64_t bs = config.block_size;
+  const int64_t c = s.num_computed;
+  const size_t j = static_cast<size_t>(c / bs);
+  for (const std::vector<BlockId>& table : s.tables) {
+    if (j < table.size()) {
+      BlockId b = table[j];
+      if (pool->ref_count(b) != 1 || pool->KeepsContent(b)) return false;
+    }
+  }
+  for (std::vector<BlockId>& table : s.tables) {
+    BlockId b;
+    if (j < table.size()) {
+      b = table[j];
+    } else {
+      absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
+      PAGEKV_CHECK(st.ok(),
+                   "decode allocation failed after the capacity "
+                   "check passed: {}",
+                   st.ToString());
+      fill[b.value()] = 0;
+      table.push_back(b);
+      ++blocks_allocated;
+    }
+    // Assign rather than increment: a block shared before a truncation may
+    // still count the tokens its other holder wrote.
+    const uint32_t new_fill = static_cast<uint32_t>(c - int64_t(j) * bs + 1);
+    used_slots = used_slots + new_fill - fill[b.value()];
+    fill[b.value()] = static_cast<uint16_t>(new_fill);
+  }
+  s.num_computed = c + 1;
+  if (s.num_computed % bs == 0) IndexFullBlocks(s);
+  return true;
 }
 
 void ManagerState::IndexFullBlocks(Sequence& s) {

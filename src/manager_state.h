@@ -54,6 +54,8 @@ struct Sequence {
   size_t num_indexed = 0;
   absl::InlinedVector<std::vector<BlockId>, 1> tables;  // one per group
   absl::InlinedVector<uint32_t, 1> dropped;             // one per group
+  // Batch operations stamp the sequences they visit, to find duplicates.
+  uint64_t batch_mark = 0;
 };
 
 // The outcome of one walk of the prefix index for a sequence.
@@ -69,14 +71,27 @@ struct ManagerState final : public EvictionListener {
 
   // --- sequence slots ---
   absl::StatusOr<Sequence*> Lookup(SeqId seq);
+  // Lookup without building a Status: null for an unknown or stale id.
+  Sequence* Find(SeqId seq) {
+    const uint64_t slot = seq.value() & 0xffffffffu;
+    if (slot >= slots.size()) return nullptr;
+    Sequence* s = slots[slot].get();
+    return s->live && s->generation == (seq.value() >> 32) ? s : nullptr;
+  }
   absl::StatusOr<const Sequence*> Lookup(SeqId seq) const;
   SeqId NewSequence(Sequence** out);
   void FreeSequence(SeqId seq);
 
   // --- prefix matching ---
   void EnsureKeys(const Sequence& s, size_t num_blocks) const;
-  // One walk: the longest verified prefix over every group.
-  void WalkPrefix(const Sequence& s, Walk* walk) const;
+  // One walk: the longest verified prefix of `tokens` over every group.
+  // `keys` memoizes the block keys of `tokens` (extended as needed).
+  void WalkPrefix(absl::Span<const TokenId> tokens,
+                  const BlockHashExtras& extras, std::vector<uint64_t>& keys,
+                  Walk* walk) const;
+  void WalkPrefix(const Sequence& s, Walk* walk) const {
+    WalkPrefix(s.tokens, s.options.hash_extras, s.keys, walk);
+  }
   void ClaimHit(Sequence& s, const Walk& walk);
   void CountQuery(const Sequence& s, const Walk& walk);
 
@@ -86,6 +101,9 @@ struct ManagerState final : public EvictionListener {
   // REQUIRES: BlocksForReserve(s, ...) <= pool->NumAvailable().
   void DoReserve(Sequence& s, int64_t num_new, int64_t num_lookahead);
   void IndexFullBlocks(Sequence& s);
+  // Gives one new token of `s` a slot when no copy, unindexing or window
+  // release is involved, and returns true; false means "use DoReserve".
+  bool TryReserveOneFast(Sequence& s);
   void ReleaseOutOfWindow(Sequence& s, int64_t first_new);
   void ReleaseTail(Sequence& s, size_t keep_blocks);
 
@@ -118,6 +136,13 @@ struct ManagerState final : public EvictionListener {
   std::vector<BlockCopy> copies;
   std::vector<KVEvent> events;
   std::vector<BlockId> scratch;  // reused by allocations
+  // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
+  mutable std::vector<uint64_t> scratch_keys;
+  mutable Walk scratch_walk;
+
+  uint64_t batch_epoch = 0;  // stamp of the current batch operation
+  // True when every group is full attention: decode steps take the fast path.
+  bool all_full_attention = true;
 
   uint64_t blocks_allocated = 0;
   uint64_t cow_copies = 0;

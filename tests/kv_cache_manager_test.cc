@@ -262,6 +262,61 @@ TEST(KVCacheManagerTest, CanReserveIsADryRun) {
   EXPECT_EQ(m->Stats().in_use_blocks, 2u);
 }
 
+TEST(KVCacheManagerTest, DecodeBatchEqualsAppendPlusReserve) {
+  auto batched = MakeManager(SmallConfig(64));
+  auto single = MakeManager(SmallConfig(64));
+  std::vector<SeqId> a, b;
+  for (int i = 0; i < 3; ++i) {
+    a.push_back(*batched->AddSequence(Iota(3 + i, 100 * i)));
+    b.push_back(*single->AddSequence(Iota(3 + i, 100 * i)));
+    PAGEKV_ASSERT_OK(batched->Admit(a.back(), 100).status());
+    PAGEKV_ASSERT_OK(single->Admit(b.back(), 100).status());
+  }
+  for (TokenId t = 0; t < 9; ++t) {
+    std::vector<TokenId> tokens = {t, t + 1, t + 2};
+    PAGEKV_ASSERT_OK(batched->AppendDecodeTokens(a, tokens));
+    for (int i = 0; i < 3; ++i) {
+      PAGEKV_ASSERT_OK(single->AppendTokens(b[i], {tokens[i]}));
+      PAGEKV_ASSERT_OK(single->Reserve(b[i], 1));
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Ids(*batched->BlockTable(a[i], GroupId(0))),
+              Ids(*single->BlockTable(b[i], GroupId(0))));
+    EXPECT_EQ(*batched->NumComputedTokens(a[i]), 12 + i);
+  }
+  EXPECT_EQ(batched->Stats().used_token_slots,
+            single->Stats().used_token_slots);
+  PAGEKV_ASSERT_OK(batched->Verify());
+}
+
+TEST(KVCacheManagerTest, DecodeBatchIsAllOrNothing) {
+  auto m = MakeManager(SmallConfig(4));  // 3 usable blocks of 4
+  SeqId a = *m->AddSequence(Iota(4));
+  SeqId b = *m->AddSequence(Iota(4, 50));
+  SeqId pending = *m->AddSequence(Iota(4, 90));
+  PAGEKV_ASSERT_OK(m->Admit(a, 4).status());
+  PAGEKV_ASSERT_OK(m->Admit(b, 4).status());
+  PAGEKV_ASSERT_OK(m->Admit(pending, 2).status());
+  std::vector<SeqId> both = {a, b};
+  std::vector<TokenId> tokens = {1, 2};
+  // Both need a new block; only... none is left after pending's.
+  EXPECT_EQ(m->AppendDecodeTokens(both, tokens).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(*m->NumKnownTokens(a), 4);
+  EXPECT_EQ(*m->NumKnownTokens(b), 4);
+  std::vector<SeqId> twice = {a, a};
+  EXPECT_EQ(m->AppendDecodeTokens(twice, tokens).code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<SeqId> unfinished = {pending};
+  EXPECT_EQ(m->AppendDecodeTokens(unfinished, {{7}}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(m->AppendDecodeTokens(both, {{7}}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*m->NumKnownTokens(a), 4);
+  PAGEKV_ASSERT_OK(m->Verify());
+}
+
 TEST(KVCacheManagerTest, FootprintCountsPartialLastPage) {
   KVCacheConfig c = SmallConfig(16);
   auto m = MakeManager(c);

@@ -9,6 +9,7 @@
 // referenced all show up as a wrong token. Beside that, the reference tracks
 // known/computed token counts, failed operations must change nothing, and
 // Verify() must pass after every step.
+#include <iostream>
 #include <map>
 #include <random>
 #include <variant>
@@ -62,7 +63,10 @@ class ManagerStressTest : public ::testing::TestWithParam<StressParam> {
     for (int g = 0; g < manager_->num_groups(); ++g) {
       auto table = *manager_->BlockTable(id, GroupId(g));
       for (int64_t p = from; p < to; ++p) {
-        ASSERT_NE(table[p / 4], kNullBlock) << "writing into a null slot";
+        ASSERT_NE(table[p / 4], kNullBlock)
+            << "writing into a null slot: group " << g << " position " << p
+            << " of " << r.tokens.size() << " tokens, range [" << from << ", "
+            << to << "), table of " << table.size();
         shadow_[table[p / 4].value() * 4 + p % 4] = r.tokens[p];
       }
     }
@@ -143,7 +147,7 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
     const int op = static_cast<int>(rng() % 100);
     const Snapshot before = Take();
     absl::Status st;
-    if (ids.empty() || op < 12) {  // add + admit a first chunk
+    if (ids.empty() || op < 14) {  // add + admit a first chunk
       auto prompt = RandomPrompt(rng);
       SeqId s = *manager_->AddSequence(prompt);
       ref_[s.value()] = {prompt, 0};
@@ -158,7 +162,7 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
         ASSERT_EQ(manager_->Release(s), absl::OkStatus());
         ref_.erase(s.value());
       }
-    } else if (op < 55) {  // decode or prefill chunk
+    } else if (op < 50) {  // decode or prefill chunk
       SeqId s(pick);
       RefSeq& r = ref_[pick];
       if (r.computed == int64_t(r.tokens.size())) {
@@ -174,6 +178,24 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
         WriteStep(s, r.computed, r.computed + n);
         r.computed += n;
       }
+    } else if (op < 56) {  // batched decode over every caught-up sequence
+      std::vector<SeqId> batch;
+      std::vector<TokenId> tokens;
+      for (const auto& [id, r] : ref_) {
+        if (r.computed == int64_t(r.tokens.size()) && rng() % 2 == 0) {
+          batch.push_back(SeqId(id));
+          tokens.push_back(static_cast<TokenId>(rng() % 6));
+        }
+      }
+      st = manager_->AppendDecodeTokens(batch, tokens);
+      if (st.ok()) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          RefSeq& r = ref_[batch[i].value()];
+          r.tokens.push_back(tokens[i]);
+          WriteStep(batch[i], r.computed, r.computed + 1);
+          r.computed += 1;
+        }
+      }
     } else if (op < 63) {  // fork
       auto child = manager_->Fork(SeqId(pick));
       ASSERT_TRUE(child.ok());
@@ -188,10 +210,10 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
         r.computed = std::min<int64_t>(r.computed, int64_t(r.tokens.size()));
         ++truncates;
       }
-    } else if (op < 92) {  // release
+    } else if (op < 86) {  // release
       ASSERT_TRUE(manager_->Release(SeqId(pick)).ok());
       ref_.erase(pick);
-    } else if (op < 93 && ref_.empty()) {
+    } else if (op < 87 && ref_.empty()) {
       ASSERT_TRUE(manager_->Reset().ok());
     } else {  // bad calls: must fail and change nothing
       EXPECT_FALSE(manager_->Reserve(SeqId(pick), -1).ok());
@@ -205,7 +227,7 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
           << st;
       ++exhausted;
       if (st.code() == absl::StatusCode::kResourceExhausted &&
-          !(ids.empty() || op < 12)) {
+          !(ids.empty() || op < 14)) {
         ASSERT_TRUE(Take() == before) << "a failed operation changed state";
       }
     }
@@ -215,6 +237,8 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
   }
   // The run must have exercised what it claims to.
   EXPECT_GT(exhausted, 100);
+  std::cout << "exhausted " << exhausted << " hits " << hits << " forks "
+            << forks << " truncates " << truncates << "\n";
   EXPECT_GT(forks, 100);
   EXPECT_GT(truncates, 100);
   if (GetParam().prefix_caching) {

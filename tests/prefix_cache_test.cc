@@ -46,6 +46,21 @@ TEST(PrefixCacheTest, SecondRequestReusesTheSharedPrefix) {
   PAGEKV_ASSERT_OK(m->Verify());
 }
 
+TEST(PrefixCacheTest, PromptMatchNeedsNoSequence) {
+  auto m = MakeManager(SmallConfig(32));
+  SeqId a = *m->AddSequence(Iota(13));
+  AdmitAll(*m, a);
+  const uint64_t before = m->Stats().num_sequences;
+  EXPECT_EQ(m->MatchPrefix(Iota(13)).num_tokens, 12);
+  BlockHashExtras lora;
+  lora.lora_id = 3;
+  EXPECT_EQ(m->MatchPrefix(Iota(13), lora).num_tokens, 0);
+  EXPECT_EQ(m->MatchPrefix(Iota(6)).num_tokens, 4);
+  EXPECT_EQ(m->MatchPrefix(std::vector<TokenId>{}).num_tokens, 0);
+  EXPECT_EQ(m->Stats().num_sequences, before);
+  EXPECT_EQ(m->Stats().prefix.queries, 1u);  // probes are not counted
+}
+
 TEST(PrefixCacheTest, HitIsCappedBeforeTheLastToken) {
   auto m = MakeManager(SmallConfig(32));
   SeqId a = *m->AddSequence(Iota(8));

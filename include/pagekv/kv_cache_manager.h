@@ -105,6 +105,12 @@ class KVCacheManager {
   // references, changes no recency. REQUIRES: seq has no computed tokens.
   absl::StatusOr<PrefixMatch> MatchPrefix(SeqId seq) const;
 
+  // The longest cached prefix of `prompt` for a request with `extras`, with
+  // no sequence (e.g. for a router probing where a prompt would hit).
+  // Read-only. Hashes the prompt's blocks on every call.
+  PrefixMatch MatchPrefix(absl::Span<const TokenId> prompt,
+                          const BlockHashExtras& extras = {}) const;
+
   // Claims the longest cached prefix of `seq` (one index walk) and reserves
   // slots for up to `max_new_tokens` known tokens after it (fewer if the
   // prompt ends first). All-or-nothing: ResourceExhausted changes nothing.
@@ -126,6 +132,15 @@ class KVCacheManager {
   // REQUIRES: computed + num_new_tokens <= known tokens.
   absl::Status Reserve(SeqId seq, int64_t num_new_tokens,
                        int64_t num_lookahead_tokens = 0);
+
+  // One decode step's bookkeeping in one call: appends tokens[i] to seqs[i]
+  // and gives it a slot, as AppendTokens(seqs[i], {tokens[i]}) followed by
+  // Reserve(seqs[i], 1) would, for the whole batch. All-or-nothing: on
+  // ResourceExhausted or a bad argument nothing changes.
+  // REQUIRES: seqs.size() == tokens.size(); every sequence has all its known
+  // tokens computed; no sequence appears twice.
+  absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                  absl::Span<const TokenId> tokens);
 
   // Dry run of Reserve(): the blocks it would take from the pool.
   absl::StatusOr<int64_t> BlocksToReserve(SeqId seq, int64_t num_new_tokens,
