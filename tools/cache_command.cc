@@ -229,14 +229,13 @@ int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err) {
 
   const bool sweep = capacities.size() > 1 || policies.size() > 1;
   if (!args.json.empty()) {
-    nlohmann::ordered_json j = rows;
+    nlohmann::ordered_json j;
     if (!sweep) {
-      j = rows[0];
-      nlohmann::ordered_json head;
-      head["trace"] = workload->name;
-      head["block_size"] = block_size;
-      j.insert(j.begin(), head.begin(), head.end());
+      j["trace"] = workload->name;
+      j["block_size"] = block_size;
+      for (const auto& [key, value] : rows[0].items()) j[key] = value;
     } else {
+      j = rows;
       for (auto& row : j) row["block_size"] = block_size;
     }
     if (!WriteOutput(args.json, j.dump(2) + "\n", out)) {
