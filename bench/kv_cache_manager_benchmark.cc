@@ -33,19 +33,18 @@ Batch MakeBatch(int n, bool prefix_caching) {
   return b;
 }
 
-// One decode step: every sequence appends its sampled token and reserves its
-// slot (a new block every 16 steps; full blocks hashed and indexed).
+// One decode step through AppendDecodeTokens: every sequence appends its
+// sampled token and gets its slot (a new block every 16 steps; with prefix
+// caching, full blocks hashed and indexed).
 void BM_DecodeStep(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   Batch b = MakeBatch(n, state.range(1) != 0);
-  TokenId token = 7;
+  std::vector<TokenId> tokens(n, 7);
   int steps = 0;
   for (auto _ : state) {
-    for (SeqId s : b.seqs) {
-      (void)b.manager->AppendTokens(s, absl::MakeConstSpan(&token, 1));
-      (void)b.manager->Reserve(s, 1);
-    }
-    ++token;
+    absl::Status st = b.manager->AppendDecodeTokens(b.seqs, tokens);
+    benchmark::DoNotOptimize(st);
+    for (TokenId& t : tokens) ++t;
     if (++steps == (1 << 16) - 16) {  // stay inside the pool
       state.PauseTiming();
       b = MakeBatch(n, state.range(1) != 0);
@@ -56,6 +55,31 @@ void BM_DecodeStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_DecodeStep)
+    ->ArgsProduct({{1024}, {0, 1}})
+    ->ArgNames({"seqs", "prefix_caching"});
+
+// The same step as one AppendTokens + Reserve(seq, 1) pair per sequence.
+void BM_DecodeStepPerSequence(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  Batch b = MakeBatch(n, state.range(1) != 0);
+  TokenId token = 7;
+  int steps = 0;
+  for (auto _ : state) {
+    for (SeqId s : b.seqs) {
+      (void)b.manager->AppendTokens(s, absl::MakeConstSpan(&token, 1));
+      (void)b.manager->Reserve(s, 1);
+    }
+    ++token;
+    if (++steps == (1 << 16) - 16) {
+      state.PauseTiming();
+      b = MakeBatch(n, state.range(1) != 0);
+      steps = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_DecodeStepPerSequence)
     ->ArgsProduct({{1024}, {0, 1}})
     ->ArgNames({"seqs", "prefix_caching"});
 

@@ -63,7 +63,6 @@ void BlockHasher::ExtendKeys(absl::Span<const TokenId> tokens,
   const size_t full = tokens.size() / static_cast<size_t>(block_size_);
   if (first >= full) return;
   uint64_t parent = first == 0 ? RootKey(extras) : keys->back();
-  keys->reserve(full);
   for (size_t i = first; i < full; ++i) {
     const int64_t begin = static_cast<int64_t>(i) * block_size_;
     uint64_t h = hash_fn_(tokens.data() + begin, block_size_, seed_);

@@ -247,14 +247,11 @@ absl::Status KVCacheManager::AppendDecodeTokens(
       return absl::InvalidArgumentError(fmt::format(
           "sequence {} is at the 2^31 - 1 token limit", id.value()));
     }
-    // The token will be known when Reserve's rule is applied.
-    const int64_t bs = block_size();
-    const int64_t c = s->num_computed;
+    // A new block where the table ends, a copy where the block is shared.
+    const int64_t j = st.BlockOf(s->num_computed);
     for (const auto& table : s->tables) {
-      const int64_t size = static_cast<int64_t>(table.size());
-      if (c / bs >= size) {
-        ++need;
-      } else if (st.pool->ref_count(table[c / bs]) > 1) {
+      if (j >= static_cast<int64_t>(table.size()) ||
+          st.pool->ref_count(table[j]) > 1) {
         ++need;
       }
     }

@@ -1,6 +1,7 @@
 #include "manager_state.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "check.h"
 #include "fmt/format.h"
@@ -32,6 +33,9 @@ ManagerState::ManagerState(KVCacheConfig config_in,
     groups.push_back(std::move(g));
   }
   pool->set_eviction_listener(this);
+  if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
+    block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));
+  }
 }
 
 // --- sequence slots ---------------------------------------------------------
@@ -334,18 +338,18 @@ void ManagerState::DoReserve(Sequence& s, int64_t num_new,
 // load for the last block, or one free-stack pop every block_size tokens.
 bool ManagerState::TryReserveOneFast(Sequence& s) {
   if (!all_full_attention) return false;
-  const int64_t bs = config.block_size;
   const int64_t c = s.num_computed;
-  const size_t j = static_cast<size_t>(c / bs);
+  const int64_t j = BlockOf(c);
+  const int64_t offset = c - j * config.block_size;  // in block j
   for (const std::vector<BlockId>& table : s.tables) {
-    if (j < table.size()) {
+    if (static_cast<size_t>(j) < table.size()) {
       BlockId b = table[j];
       if (pool->ref_count(b) != 1 || pool->KeepsContent(b)) return false;
     }
   }
   for (std::vector<BlockId>& table : s.tables) {
     BlockId b;
-    if (j < table.size()) {
+    if (static_cast<size_t>(j) < table.size()) {
       b = table[j];
     } else {
       absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
@@ -359,12 +363,12 @@ bool ManagerState::TryReserveOneFast(Sequence& s) {
     }
     // Assign rather than increment: a block shared before a truncation may
     // still count the tokens its other holder wrote.
-    const uint32_t new_fill = static_cast<uint32_t>(c - int64_t(j) * bs + 1);
+    const uint32_t new_fill = static_cast<uint32_t>(offset + 1);
     used_slots = used_slots + new_fill - fill[b.value()];
     fill[b.value()] = static_cast<uint16_t>(new_fill);
   }
   s.num_computed = c + 1;
-  if (s.num_computed % bs == 0) IndexFullBlocks(s);
+  if (offset + 1 == config.block_size) IndexFullBlocks(s);
   return true;
 }
 

@@ -143,6 +143,13 @@ struct ManagerState final : public EvictionListener {
   uint64_t batch_epoch = 0;  // stamp of the current batch operation
   // True when every group is full attention: decode steps take the fast path.
   bool all_full_attention = true;
+  // log2(block_size) when it is a power of two, else -1: positions map to
+  // blocks by a shift instead of a 64-bit division on the decode path.
+  int block_shift = -1;
+  int64_t BlockOf(int64_t position) const {
+    return block_shift >= 0 ? position >> block_shift
+                            : position / config.block_size;
+  }
 
   uint64_t blocks_allocated = 0;
   uint64_t cow_copies = 0;
