@@ -47,6 +47,7 @@ namespace {
 struct RefSeq {
   std::vector<TokenId> tokens;  // known tokens
   int64_t computed = 0;
+  BlockHashExtras extras;
 };
 
 // What a failed operation must leave untouched.
@@ -317,7 +318,7 @@ class Harness {
 
   void Step() {
     clock_.Advance(in_.ConsumeIntegralInRange<int64_t>(0, 1000));
-    const int op = in_.ConsumeIntegralInRange<int>(0, 12);
+    const int op = in_.ConsumeIntegralInRange<int>(0, 13);
     if (trace_) std::fprintf(stderr, "op %d\n", op);
     const Snapshot before = Take();
     switch (op) {
@@ -333,7 +334,7 @@ class Harness {
         auto s = manager_->AddSequence(prompt, options);
         FUZZ_CHECK(s.ok(), "add");
         FUZZ_CHECK(!Live(*s), "reused a live id");
-        ref_[s->value()] = {prompt, 0};
+        ref_[s->value()] = {prompt, 0, options.hash_extras};
         break;
       }
       case 1: {  // match (read-only)
@@ -345,6 +346,20 @@ class Harness {
           break;
         }
         FUZZ_CHECK(m.ok(), "match");
+        {
+          const RefSeq& r = ref_.at(s.value());
+          const PrefixMatch by_prompt =
+              manager_->MatchPrefix(r.tokens, r.extras);
+          FUZZ_CHECK(
+              by_prompt.num_tokens == m->num_tokens &&
+                  by_prompt.num_blocks == m->num_blocks &&
+                  by_prompt.num_evictable_blocks == m->num_evictable_blocks,
+              "MatchPrefix(prompt) %lld vs MatchPrefix(seq) %lld",
+              static_cast<long long>(by_prompt.num_tokens),
+              static_cast<long long>(m->num_tokens));
+          FUZZ_CHECK(SameState(before, Take()),
+                     "MatchPrefix(prompt) changed state");
+        }
         const int64_t known = ref_.at(s.value()).tokens.size();
         FUZZ_CHECK(m->num_tokens == int64_t{m->num_blocks} * bs_, "align");
         FUZZ_CHECK(m->num_tokens <= std::max<int64_t>(0, known - 1),
@@ -423,9 +438,6 @@ class Harness {
         const int64_t known =
             Live(s) ? int64_t(ref_.at(s.value()).tokens.size()) : 0;
         const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, known + 1);
-        if (Live(s) && n >= 0 && n <= known && TruncateHitsKnownBug(s, n)) {
-          break;
-        }
         const absl::Status st = manager_->Truncate(s, n);
         if (trace_) {
           std::fprintf(stderr, "truncate %llu to %lld: %s\n",
@@ -475,6 +487,18 @@ class Harness {
         FUZZ_CHECK(manager_->pool().NumCached() == 0, "cached after reset");
         break;
       }
+      case 13: {  // one decode step for a batch
+        std::vector<SeqId> seqs;
+        std::vector<TokenId> tokens;
+        const int k = in_.ConsumeIntegralInRange<int>(0, 6);
+        for (int i = 0; i < k; ++i) {
+          seqs.push_back(Pick());
+          tokens.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
+        }
+        if (in_.ConsumeIntegralInRange<int>(0, 15) == 0) tokens.push_back(1);
+        DecodeBatch(seqs, tokens, before);
+        break;
+      }
       default: {  // dry runs only: must not change anything
         const SeqId s = Pick();
         const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 20);
@@ -488,32 +512,43 @@ class Harness {
     }
   }
 
-  // Known bug (reported; limits_test.cc
-  // DISABLED_TruncateIntoDroppedWindowFromTheStartIsRejected): Truncate()
-  // only refuses to cut into a sliding window's released blocks when the new
-  // window starts after token 0, so truncating a long sequence to fewer than
-  // window - 1 tokens succeeds and leaves null slots inside the window.
-  // Skipped here so the fuzzer keeps looking for other bugs; define
-  // PAGEKV_FUZZ_NO_KNOWN_BUG_GUARDS to hit it.
-  bool TruncateHitsKnownBug(SeqId s, int64_t n) const {
-#ifdef PAGEKV_FUZZ_NO_KNOWN_BUG_GUARDS
-    return false;
-#else
-    const RefSeq& r = ref_.at(s.value());
-    const int64_t computed = std::min(r.computed, n);
-    if (computed >= r.computed) return false;
-    for (int g = 0; g < manager_->num_groups(); ++g) {
-      const KVCacheGroupSpec& spec = manager_->config().groups[g];
-      if (spec.kind != KVCacheGroupSpec::Kind::kSlidingWindow) continue;
-      const auto table = *manager_->BlockTable(s, GroupId(g));
-      const int64_t lo =
-          std::max<int64_t>(0, computed - (spec.sliding_window - 1));
-      for (int64_t p = lo; p < computed; ++p) {
-        if (table[p / bs_] == kNullBlock) return true;
+  void DecodeBatch(const std::vector<SeqId>& seqs,
+                   const std::vector<TokenId>& tokens, const Snapshot& before) {
+    bool valid = seqs.size() == tokens.size();
+    std::vector<uint64_t> seen;
+    for (SeqId s : seqs) {
+      if (!Live(s) ||
+          std::find(seen.begin(), seen.end(), s.value()) != seen.end()) {
+        valid = false;
+      } else {
+        const RefSeq& r = ref_.at(s.value());
+        if (r.computed != int64_t(r.tokens.size())) valid = false;
       }
+      seen.push_back(s.value());
     }
-    return false;
-#endif
+    const absl::Status st = manager_->AppendDecodeTokens(seqs, tokens);
+    if (trace_) {
+      std::fprintf(stderr, "decode batch of %zu: %s\n", seqs.size(),
+                   st.ToString().c_str());
+    }
+    if (!valid) {
+      FUZZ_CHECK(!st.ok() && st.code() != absl::StatusCode::kResourceExhausted,
+                 "invalid decode batch: %s", st.ToString().c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    if (!st.ok()) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kResourceExhausted,
+                 "decode batch: %s", st.ToString().c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      RefSeq& r = ref_.at(seqs[i].value());
+      r.tokens.push_back(tokens[i]);
+      WriteStep(seqs[i], r.computed, r.computed + 1);
+      ++r.computed;
+    }
   }
 
   void Reserve(SeqId s, int64_t n, int64_t lookahead) {

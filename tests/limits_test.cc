@@ -244,7 +244,7 @@ TEST(LimitsTest, LargeCountsAreRejectedOrExhausted) {
   PAGEKV_ASSERT_OK(m->Verify());
 }
 
-// --- Known bugs: reproducers, disabled until fixed -------------------------
+// --- Bugs found: reproducers (disabled while open) -------------------------
 
 // BUG: Reserve() checks `num_computed + num_new_tokens > known` in int64, so
 // num_new_tokens near INT64_MAX overflows (UB), passes the check and then
@@ -274,13 +274,12 @@ TEST(LimitsTest, DISABLED_ReserveHugeCountIsRejected) {
   }
 }
 
-// BUG: Truncate() refuses to cut into a sliding window's released blocks only
-// when the new window starts after token 0 (`lo > 0 && lo / bs < dropped`).
-// Truncating a long sequence to fewer than window - 1 tokens therefore
-// succeeds and leaves null slots for computed tokens the next token attends
-// to. Found by fuzz/manager_fuzzer (input kept in
-// fuzz/regressions/manager_fuzzer/). Expected: FailedPrecondition, no change.
-TEST(LimitsTest, DISABLED_TruncateIntoDroppedWindowFromTheStartIsRejected) {
+// Regression: Truncate() used to refuse cutting into a sliding window's
+// released blocks only when the new window started after token 0, so
+// truncating a long sequence to fewer than window - 1 tokens left null slots
+// for computed tokens the next token attends to. Found by
+// fuzz/manager_fuzzer (input in fuzz/regressions/manager_fuzzer/).
+TEST(LimitsTest, TruncateIntoDroppedWindowFromTheStartIsRejected) {
   KVCacheConfig c = SmallConfig(32, 2);
   c.groups = {KVCacheGroupSpec::FullAttention(),
               KVCacheGroupSpec::SlidingWindow(6)};
