@@ -19,6 +19,7 @@
 // allocation_failures is the one stat a failed operation changes: it counts
 // ResourceExhausted results, so it must grow by exactly one for those and not
 // at all otherwise.
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <map>
@@ -52,7 +53,7 @@ struct Config {
 struct Scenario {
   std::unique_ptr<ManualClock> clock = std::make_unique<ManualClock>();
   std::unique_ptr<KVCacheManager> m;
-  SeqId a, b, c, e, f, stale;
+  SeqId a, b, c, e, f, g, h, stale;  // g, h: decoding, h a fork of g
   std::vector<SeqId> probes;
   std::vector<SeqId> live;  // a, b, c, e, f, probes
 };
@@ -101,12 +102,15 @@ std::unique_ptr<Scenario> Build(const Config& cfg, int64_t num_blocks) {
       !km.AppendTokens(s->c, {77, 78}).ok()) {
     return nullptr;
   }
+  s->g = add(Iota(14, 600));
+  if (!km.Admit(s->g, 14).ok()) return nullptr;
+  s->h = *km.Fork(s->g);
   s->e = add(Concat(shared, Iota(9, 700)));
   s->f = add(Iota(30, 900));
   s->probes = {add(Concat(shared, {1, 2, 3, 4, 5, 9, 50, 51})),
                add(Concat(shared, Iota(6, 500))), add(Iota(9, 800)),
                add(Concat(shared, Iota(9, 300)))};
-  s->live = {s->a, s->b, s->c, s->e, s->f};
+  s->live = {s->a, s->b, s->c, s->e, s->f, s->g, s->h};
   s->live.insert(s->live.end(), s->probes.begin(), s->probes.end());
   s->clock->Advance(10);
   km.DrainEvents();
@@ -329,6 +333,27 @@ std::vector<NamedOp> InvalidOps() {
     return StatusOf(s.m->AddSequence(Iota(8), o));
   });
   add("Reset with live sequences", [](Scenario& s) { return s.m->Reset(); });
+  // A decode batch with one bad member fails as a whole.
+  add("AppendDecodeTokens duplicate", [](Scenario& s) {
+    const SeqId seqs[] = {s.g, s.h, s.g};
+    const TokenId tokens[] = {1, 2, 3};
+    return s.m->AppendDecodeTokens(seqs, tokens);
+  });
+  add("AppendDecodeTokens size mismatch", [](Scenario& s) {
+    const SeqId seqs[] = {s.g, s.h};
+    const TokenId tokens[] = {1};
+    return s.m->AppendDecodeTokens(seqs, tokens);
+  });
+  add("AppendDecodeTokens with a stale id", [](Scenario& s) {
+    const SeqId seqs[] = {s.g, s.stale};
+    const TokenId tokens[] = {1, 2};
+    return s.m->AppendDecodeTokens(seqs, tokens);
+  });
+  add("AppendDecodeTokens with a prefilling sequence", [](Scenario& s) {
+    const SeqId seqs[] = {s.g, s.h, s.a};
+    const TokenId tokens[] = {1, 2, 3};
+    return s.m->AppendDecodeTokens(seqs, tokens);
+  });
   return ops;
 }
 
@@ -367,6 +392,19 @@ std::vector<NamedOp> CapacityOps() {
                return StatusOf(s.m->AdmitBatch(r));
              }});
       }
+    }
+  }
+  // g and its fork h share a partial last block: a decode copies it.
+  for (int first : {0, 1}) {
+    for (int n : {1, 2}) {
+      ops.push_back({fmt::format("AppendDecodeTokens {} from {}", n, first),
+                     [first, n](Scenario& s) {
+                       const SeqId seqs[] = {s.g, s.h, s.g};
+                       const TokenId tokens[] = {7, 8, 9};
+                       return s.m->AppendDecodeTokens(
+                           absl::MakeConstSpan(seqs + first, n),
+                           absl::MakeConstSpan(tokens, n));
+                     }});
     }
   }
   ops.push_back({"AdmitBatch every probe", [](Scenario& s) {
@@ -450,6 +488,11 @@ TEST_P(FailureAtomicityTest, ExhaustionAtEveryPoolSizeChangesNothing) {
   }
   EXPECT_GT(failed, 200);
   EXPECT_GT(succeeded, 200);
+  std::printf(
+      "[atomicity %s] pools of %lld..%lld blocks: %d failed operations "
+      "checked, %d succeeded\n",
+      GetParam().name.c_str(), static_cast<long long>(min_blocks),
+      static_cast<long long>(min_blocks + 20), failed, succeeded);
 }
 
 TEST(FailureAtomicitySlidingWindowTest,
