@@ -14,6 +14,9 @@
 // Token lengths are drawn from clamped exponential distributions computed
 // from the raw bits of std::mt19937_64, so the same options give the same
 // workload on every platform and standard library.
+//
+// Thread-safety: the generator shares no state between calls; the options
+// are plain values.
 #ifndef PAGEKV_DEFAULT_WORKLOAD_H_
 #define PAGEKV_DEFAULT_WORKLOAD_H_
 

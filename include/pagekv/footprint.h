@@ -1,4 +1,7 @@
 // What one scheduling step touches in the KV cache: the input of a CostHook.
+//
+// Thread-safety: plain value types, not synchronized; const access from
+// many threads is safe.
 #ifndef PAGEKV_FOOTPRINT_H_
 #define PAGEKV_FOOTPRINT_H_
 

@@ -1,4 +1,6 @@
 // Strong id types shared by every pagekv component.
+//
+// Thread-safety: plain values; safe to copy and read from any thread.
 #ifndef PAGEKV_TYPES_H_
 #define PAGEKV_TYPES_H_
 
