@@ -246,13 +246,14 @@ TEST(LimitsTest, LargeCountsAreRejectedOrExhausted) {
 
 // --- Bugs found: reproducers (disabled while open) -------------------------
 
-// BUG: Reserve() checks `num_computed + num_new_tokens > known` in int64, so
-// num_new_tokens near INT64_MAX overflows (UB), passes the check and then
-// BlocksForReserve asks for a huge table: with prefix caching the manager
-// throws std::length_error out of vector::reserve; without it the call
-// *succeeds*. A huge lookahead overflows the block count the same way.
-// Expected: InvalidArgument (or ResourceExhausted for the lookahead) and no
-// change.
+// BUG (open): Reserve() checks `num_computed + num_new_tokens > known` in
+// int64, so num_new_tokens near INT64_MAX overflows (UB) and passes the
+// check. At 8c9d542 the manager then threw std::length_error from
+// vector::reserve (prefix caching on) or succeeded (off); at e5c90e2 it
+// reads past the token buffer while hashing the "full" blocks and crashes
+// (SIGSEGV in Xxh3BlockHash via IndexFullBlocks). A huge lookahead overflows
+// the block count the same way. Expected: InvalidArgument (ResourceExhausted
+// for the lookahead) and no change.
 TEST(LimitsTest, DISABLED_ReserveHugeCountIsRejected) {
   for (bool prefix_caching : {true, false}) {
     KVCacheConfig c = SmallConfig(8);
