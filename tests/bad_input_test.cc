@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ struct BadInput {
 struct CliRun {
   Command command;
   BadInput input;
+  friend void PrintTo(const CliRun& r, std::ostream* os) {
+    *os << r.input.name;
+  }
 };
 
 constexpr char kMooncakeRow[] =
