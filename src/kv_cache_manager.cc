@@ -26,10 +26,22 @@ absl::Status OutOfBlocks(int64_t need, const BlockPool& pool,
 }
 
 absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
-  if (num_new < 0 || num_lookahead < 0) {
+  if (num_new < 0 || num_lookahead < 0 || num_lookahead > kMaxSequenceTokens) {
     return absl::InvalidArgumentError(fmt::format(
-        "token counts must be non-negative, got {} new and {} lookahead",
+        "token counts must be in [0, 2^31 - 1], got {} new and {} lookahead",
         num_new, num_lookahead));
+  }
+  return absl::OkStatus();
+}
+
+// Reserve's precondition, written so that no sum can overflow.
+absl::Status CheckReservable(SeqId seq, const Sequence& s, int64_t num_new) {
+  const int64_t known = static_cast<int64_t>(s.tokens.size());
+  if (num_new > known - s.num_computed) {
+    return absl::InvalidArgumentError(fmt::format(
+        "sequence {} has {} known tokens, {} computed: cannot compute {} "
+        "more; append the tokens first",
+        seq.value(), known, s.num_computed, num_new));
   }
   return absl::OkStatus();
 }
@@ -197,12 +209,8 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
     return c;
   }
   Sequence& sq = **s;
-  if (sq.num_computed + num_new_tokens >
-      static_cast<int64_t>(sq.tokens.size())) {
-    return absl::InvalidArgumentError(fmt::format(
-        "sequence {} has {} known tokens, {} computed: cannot compute {} "
-        "more; append the tokens first",
-        seq.value(), sq.tokens.size(), sq.num_computed, num_new_tokens));
+  if (absl::Status c = CheckReservable(seq, sq, num_new_tokens); !c.ok()) {
+    return c;
   }
   const int64_t need =
       st.BlocksForReserve(sq, num_new_tokens, num_lookahead_tokens);
@@ -277,6 +285,9 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
   if (!s.ok()) return s.status();
   if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
       !c.ok()) {
+    return c;
+  }
+  if (absl::Status c = CheckReservable(seq, **s, num_new_tokens); !c.ok()) {
     return c;
   }
   return state_->BlocksForReserve(**s, num_new_tokens, num_lookahead_tokens);

@@ -236,7 +236,11 @@ TEST(LimitsTest, LargeCountsAreRejectedOrExhausted) {
   const KVCacheStats before = m->Stats();
   EXPECT_EQ(m->Reserve(a, int64_t{1} << 40).code(),
             absl::StatusCode::kInvalidArgument);
+  // Lookahead beyond the per-sequence limit is a bad argument; within it,
+  // more than the pool holds is exhaustion.
   EXPECT_EQ(m->Reserve(a, 1, int64_t{1} << 40).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->Reserve(a, 1, kMaxSequenceTokens).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(m->Truncate(a, std::numeric_limits<int64_t>::max()).code(),
             absl::StatusCode::kInvalidArgument);
@@ -244,17 +248,13 @@ TEST(LimitsTest, LargeCountsAreRejectedOrExhausted) {
   PAGEKV_ASSERT_OK(m->Verify());
 }
 
-// --- Bugs found: reproducers (disabled while open) -------------------------
+// --- Regressions of bugs found ----------------------------------------------
 
-// BUG (open): Reserve() checks `num_computed + num_new_tokens > known` in
-// int64, so num_new_tokens near INT64_MAX overflows (UB) and passes the
-// check. At 8c9d542 the manager then threw std::length_error from
-// vector::reserve (prefix caching on) or succeeded (off); at e5c90e2 it
-// reads past the token buffer while hashing the "full" blocks and crashes
-// (SIGSEGV in Xxh3BlockHash via IndexFullBlocks). A huge lookahead overflows
-// the block count the same way. Expected: InvalidArgument (ResourceExhausted
-// for the lookahead) and no change.
-TEST(LimitsTest, DISABLED_ReserveHugeCountIsRejected) {
+// Reserve() used to check `num_computed + num_new_tokens > known` in int64,
+// so a count near INT64_MAX overflowed and passed; the manager then read
+// past the token buffer while hashing. Counts are now checked without sums
+// and lookahead is bounded by kMaxSequenceTokens.
+TEST(LimitsTest, ReserveHugeCountIsRejected) {
   for (bool prefix_caching : {true, false}) {
     KVCacheConfig c = SmallConfig(8);
     c.enable_prefix_caching = prefix_caching;

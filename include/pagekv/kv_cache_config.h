@@ -1,4 +1,6 @@
 // Configuration of a KVCacheManager and of the sequences it manages.
+//
+// Thread-safety: plain value types; const access from many threads is safe.
 #ifndef PAGEKV_KV_CACHE_CONFIG_H_
 #define PAGEKV_KV_CACHE_CONFIG_H_
 
@@ -12,6 +14,9 @@
 #include "pagekv/eviction_policy.h"
 
 namespace pagekv {
+
+// The most tokens a sequence may hold (known tokens plus lookahead slots).
+inline constexpr int64_t kMaxSequenceTokens = (int64_t{1} << 31) - 1;
 
 // A KV-cache group: the layers that share one block table per sequence.
 struct KVCacheGroupSpec {

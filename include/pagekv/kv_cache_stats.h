@@ -1,5 +1,7 @@
 // Statistics of a KVCacheManager: memory use at block and token level, and
 // counters since creation.
+//
+// Thread-safety: plain value types; const access from many threads is safe.
 #ifndef PAGEKV_KV_CACHE_STATS_H_
 #define PAGEKV_KV_CACHE_STATS_H_
 

@@ -1,6 +1,8 @@
 // KV events: what a manager reports about its cache content, in the shape
 // cluster routers consume (vLLM's BlockStored / BlockRemoved /
 // AllBlocksCleared). Buffered by the manager, drained once per step.
+//
+// Thread-safety: plain value types; const access from many threads is safe.
 #ifndef PAGEKV_KV_EVENTS_H_
 #define PAGEKV_KV_EVENTS_H_
 
