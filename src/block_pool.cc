@@ -30,20 +30,20 @@ BlockPool::BlockPool(uint32_t num_blocks,
                      std::unique_ptr<EvictionPolicy> policy)
     : num_blocks_(num_blocks),
       policy_(std::move(policy)),
-      ref_count_(num_blocks, 0),
-      state_(num_blocks, BlockState::kFree),
-      keeps_content_(num_blocks, 0),
+      meta_(num_blocks),
       free_stack_(num_blocks - 1),
       num_free_(num_blocks - 1) {
-  state_[0] = BlockState::kNull;
+  meta_[0].state = BlockState::kNull;
   // Lowest ids on top of the stack, so a fresh pool hands out 1, 2, 3, ...
   for (uint32_t i = 0; i < num_free_; ++i) free_stack_[i] = num_free_ - i;
   policy_->Init(num_blocks);
 }
 
-// Cost: one bounds test, then per block a pop and two stores (free path), or
-// a virtual PickVictim plus the listener (eviction path).
-absl::Status BlockPool::Allocate(absl::Span<BlockId> out, int64_t now_us) {
+// The inline Allocate handles out.size() <= num_free_; this is the rest.
+// Cost: per block a pop and two stores (free path), or a virtual PickVictim
+// plus the listener (eviction path).
+absl::Status BlockPool::AllocateSlow(absl::Span<BlockId> out,
+                                     int64_t now_us) {
   if (out.size() > NumAvailable()) {
     return absl::ResourceExhaustedError(
         fmt::format("out of KV blocks: need {}, {} free and {} cached of {}",
@@ -56,15 +56,15 @@ absl::Status BlockPool::Allocate(absl::Span<BlockId> out, int64_t now_us) {
     } else {
       id = policy_->PickVictim(now_us).value();
       --num_cached_;
-      PAGEKV_DCHECK(state_[id] == BlockState::kCached,
+      PAGEKV_DCHECK(meta_[id].state == BlockState::kCached,
                     "policy {} chose block {} which is not cached",
                     policy_->name(), id);
       if (listener_ != nullptr) listener_->OnBlockEvicted(BlockId(id));
-      keeps_content_[id] = 0;
+      meta_[id].keeps_content = 0;
       ++num_evictions_;
     }
-    state_[id] = BlockState::kInUse;
-    ref_count_[id] = 1;
+    meta_[id].state = BlockState::kInUse;
+    meta_[id].ref_count = 1;
     slot = BlockId(id);
   }
   num_in_use_ += static_cast<uint32_t>(out.size());
@@ -73,50 +73,51 @@ absl::Status BlockPool::Allocate(absl::Span<BlockId> out, int64_t now_us) {
 
 void BlockPool::Acquire(BlockId block) {
   uint32_t id = block.value();
-  if (state_[id] == BlockState::kCached) {
+  if (meta_[id].state == BlockState::kCached) {
     policy_->OnReused(block);
-    state_[id] = BlockState::kInUse;
+    meta_[id].state = BlockState::kInUse;
     --num_cached_;
     ++num_in_use_;
   } else {
-    PAGEKV_CHECK(state_[id] == BlockState::kInUse,
+    PAGEKV_CHECK(meta_[id].state == BlockState::kInUse,
                  "Acquire({}) on a block that is neither cached nor in use",
                  id);
   }
-  ++ref_count_[id];
+  ++meta_[id].ref_count;
 }
 
-void BlockPool::Release(BlockId block, const EvictionHints& hints) {
+// The inline Release handles in-use blocks without cached content.
+void BlockPool::ReleaseSlow(BlockId block, const EvictionHints& hints) {
   uint32_t id = block.value();
-  PAGEKV_CHECK(state_[id] == BlockState::kInUse,
+  PAGEKV_CHECK(meta_[id].state == BlockState::kInUse,
                "Release({}) on a block that is not in use (double free?)", id);
-  if (--ref_count_[id] > 0) return;
+  if (--meta_[id].ref_count > 0) return;
   --num_in_use_;
-  if (keeps_content_[id]) {
-    state_[id] = BlockState::kCached;
+  if (meta_[id].keeps_content) {
+    meta_[id].state = BlockState::kCached;
     ++num_cached_;
     policy_->OnEvictable(block, hints);
   } else {
-    state_[id] = BlockState::kFree;
+    meta_[id].state = BlockState::kFree;
     free_stack_[num_free_++] = id;
   }
 }
 
 void BlockPool::SetKeepsContent(BlockId block, bool keeps) {
-  PAGEKV_CHECK(state_[block.value()] == BlockState::kInUse,
+  PAGEKV_CHECK(meta_[block.value()].state == BlockState::kInUse,
                "SetKeepsContent({}) on a block that is not in use",
                block.value());
-  keeps_content_[block.value()] = keeps ? 1 : 0;
+  meta_[block.value()].keeps_content = keeps ? 1 : 0;
 }
 
 void BlockPool::DropCached(BlockId block) {
   uint32_t id = block.value();
-  PAGEKV_CHECK(state_[id] == BlockState::kCached,
+  PAGEKV_CHECK(meta_[id].state == BlockState::kCached,
                "DropCached({}) on a block that is not cached", id);
   policy_->OnReused(block);
   --num_cached_;
-  keeps_content_[id] = 0;
-  state_[id] = BlockState::kFree;
+  meta_[id].keeps_content = 0;
+  meta_[id].state = BlockState::kFree;
   free_stack_[num_free_++] = id;
 }
 
@@ -124,40 +125,40 @@ void BlockPool::DropAllCached() {
   policy_->Init(num_blocks_);
   num_cached_ = 0;
   for (uint32_t id = 1; id < num_blocks_; ++id) {
-    if (state_[id] != BlockState::kCached) continue;
-    keeps_content_[id] = 0;
-    state_[id] = BlockState::kFree;
+    if (meta_[id].state != BlockState::kCached) continue;
+    meta_[id].keeps_content = 0;
+    meta_[id].state = BlockState::kFree;
     free_stack_[num_free_++] = id;
   }
 }
 
 absl::Status BlockPool::Verify() const {
-  if (state_[0] != BlockState::kNull || ref_count_[0] != 0 ||
-      keeps_content_[0] != 0) {
+  if (meta_[0].state != BlockState::kNull || meta_[0].ref_count != 0 ||
+      meta_[0].keeps_content != 0) {
     return absl::InternalError("the null block was handed out or changed");
   }
   uint32_t free = 0, cached = 0, in_use = 0;
   for (uint32_t id = 1; id < num_blocks_; ++id) {
-    switch (state_[id]) {
+    switch (meta_[id].state) {
       case BlockState::kFree:
         ++free;
-        if (ref_count_[id] != 0 || keeps_content_[id] != 0) {
+        if (meta_[id].ref_count != 0 || meta_[id].keeps_content != 0) {
           return absl::InternalError(
               fmt::format("free block {} has ref count {} or keeps content", id,
-                          ref_count_[id]));
+                          meta_[id].ref_count));
         }
         break;
       case BlockState::kCached:
         ++cached;
-        if (ref_count_[id] != 0 || keeps_content_[id] == 0) {
+        if (meta_[id].ref_count != 0 || meta_[id].keeps_content == 0) {
           return absl::InternalError(
               fmt::format("cached block {} has ref count {} or no content", id,
-                          ref_count_[id]));
+                          meta_[id].ref_count));
         }
         break;
       case BlockState::kInUse:
         ++in_use;
-        if (ref_count_[id] == 0) {
+        if (meta_[id].ref_count == 0) {
           return absl::InternalError(
               fmt::format("in-use block {} has ref count 0", id));
         }
@@ -178,7 +179,7 @@ absl::Status BlockPool::Verify() const {
   std::vector<bool> on_stack(num_blocks_, false);
   for (uint32_t i = 0; i < num_free_; ++i) {
     uint32_t id = free_stack_[i];
-    if (id == 0 || id >= num_blocks_ || state_[id] != BlockState::kFree ||
+    if (id == 0 || id >= num_blocks_ || meta_[id].state != BlockState::kFree ||
         on_stack[id]) {
       return absl::InternalError(
           fmt::format("free stack slot {} holds block {}, which is not free "
