@@ -11,34 +11,31 @@ namespace pagekv::internal {
 
 PrefixIndex::PrefixIndex(uint32_t num_blocks, int32_t block_size)
     : block_size_(block_size),
-      key_(num_blocks, 0),
-      parent_key_(num_blocks, 0),
-      parent_(num_blocks, 0),
-      parent_gen_(num_blocks, 0),
-      gen_(num_blocks, 0),
-      indexed_(num_blocks, 0),
+      meta_(num_blocks),
       tokens_(static_cast<size_t>(num_blocks) * block_size, 0) {
-  uint64_t capacity = std::bit_ceil(std::max<uint64_t>(16, 2ull * num_blocks));
+  // Tags are 32 bits, so at most 2^32 slots (still > num_blocks).
+  uint64_t capacity = std::min<uint64_t>(
+      uint64_t{1} << 32,
+      std::bit_ceil(std::max<uint64_t>(16, 2ull * num_blocks)));
   table_.assign(capacity, Slot{0, 0});
   mask_ = static_cast<uint32_t>(capacity - 1);
-  shift_ = 64 - std::countr_zero(capacity);
+  tag_shift_ = 32 - std::countr_zero(capacity);
 }
 
 uint64_t PrefixIndex::BytesPerBlock(int32_t block_size) {
-  return 2 * sizeof(Slot) + 2 * sizeof(uint64_t) + 3 * sizeof(uint32_t) + 1 +
+  return 2 * sizeof(Slot) + sizeof(BlockMeta) +
          sizeof(TokenId) * static_cast<uint64_t>(block_size);
 }
 
 BlockId PrefixIndex::Find(uint64_t key) const {
-  for (size_t i = SlotOf(key);; i = (i + 1) & mask_) {
+  const uint32_t tag = TagOf(key);
+  for (size_t i = HomeOf(tag);; i = (i + 1) & mask_) {
     const Slot& slot = table_[i];
     if (slot.block == 0) return kNullBlock;
-    if (slot.key == key) return BlockId(slot.block);
+    if (slot.tag == tag && meta_[slot.block].key == key) {
+      return BlockId(slot.block);
+    }
   }
-}
-
-void PrefixIndex::Prefetch(uint64_t key) const {
-  __builtin_prefetch(&table_[SlotOf(key)]);
 }
 
 absl::Span<const TokenId> PrefixIndex::tokens(BlockId block) const {
@@ -49,12 +46,13 @@ absl::Span<const TokenId> PrefixIndex::tokens(BlockId block) const {
 
 bool PrefixIndex::Matches(BlockId block, BlockId parent, uint64_t parent_key,
                           absl::Span<const TokenId> query) const {
-  const uint32_t b = block.value();
-  if (parent_key_[b] != parent_key) return false;
-  if (parent != kNullBlock &&
-      (parent_[b] != parent.value() || parent_gen_[b] != gen_[parent.value()] ||
-       !indexed_[parent.value()])) {
-    return false;
+  const BlockMeta& m = meta_[block.value()];
+  if (m.parent_key != parent_key) return false;
+  if (parent != kNullBlock) {
+    const BlockMeta& p = meta_[parent.value()];
+    if (m.parent != parent.value() || m.parent_gen != p.gen || !p.indexed) {
+      return false;
+    }
   }
   return std::memcmp(tokens(block).data(), query.data(),
                      sizeof(TokenId) * block_size_) == 0;
@@ -64,23 +62,27 @@ bool PrefixIndex::Insert(BlockId block, uint64_t key, BlockId parent,
                          uint64_t parent_key,
                          absl::Span<const TokenId> tokens) {
   const uint32_t b = block.value();
-  PAGEKV_CHECK(b != 0 && !indexed_[b],
+  BlockMeta& m = meta_[b];
+  PAGEKV_CHECK(b != 0 && !m.indexed,
                "block {} is the null block or already indexed", b);
   PAGEKV_DCHECK(tokens.size() == static_cast<size_t>(block_size_),
                 "indexing {} tokens into a block of {}", tokens.size(),
                 block_size_);
-  size_t i = SlotOf(key);
+  const uint32_t tag = TagOf(key);
+  size_t i = HomeOf(tag);
   for (; table_[i].block != 0; i = (i + 1) & mask_) {
-    if (table_[i].key == key) return false;
+    if (table_[i].tag == tag && meta_[table_[i].block].key == key) {
+      return false;
+    }
   }
-  table_[i] = Slot{key, b};
+  table_[i] = Slot{tag, b};
   ++size_;
-  key_[b] = key;
-  parent_key_[b] = parent_key;
-  parent_[b] = parent.value();
-  parent_gen_[b] = gen_[parent.value()];
-  ++gen_[b];
-  indexed_[b] = 1;
+  m.key = key;
+  m.parent_key = parent_key;
+  m.parent = parent.value();
+  m.parent_gen = meta_[parent.value()].gen;
+  ++m.gen;
+  m.indexed = 1;
   std::memcpy(tokens_.data() + static_cast<size_t>(b) * block_size_,
               tokens.data(), sizeof(TokenId) * block_size_);
   return true;
@@ -88,14 +90,15 @@ bool PrefixIndex::Insert(BlockId block, uint64_t key, BlockId parent,
 
 void PrefixIndex::Erase(BlockId block) {
   const uint32_t b = block.value();
-  PAGEKV_CHECK(indexed_[b], "erasing block {}, which is not indexed", b);
-  size_t i = SlotOf(key_[b]);
+  BlockMeta& m = meta_[b];
+  PAGEKV_CHECK(m.indexed, "erasing block {}, which is not indexed", b);
+  size_t i = HomeOf(TagOf(m.key));
   while (table_[i].block != b) i = (i + 1) & mask_;
   // Backward-shift deletion: pull later entries of the probe run into the
   // hole when their home slot is at or before it.
   for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
     if (table_[j].block == 0) break;
-    size_t home = SlotOf(table_[j].key);
+    size_t home = HomeOf(table_[j].tag);
     // Distance from home to j versus from home to the hole i (mod capacity).
     if (((j - home) & mask_) >= ((j - i) & mask_)) {
       table_[i] = table_[j];
@@ -104,16 +107,16 @@ void PrefixIndex::Erase(BlockId block) {
   }
   table_[i] = Slot{0, 0};
   --size_;
-  indexed_[b] = 0;
-  ++gen_[b];  // children that name this generation no longer verify
+  m.indexed = 0;
+  ++m.gen;  // children that name this generation no longer verify
 }
 
 void PrefixIndex::Clear() {
   std::fill(table_.begin(), table_.end(), Slot{0, 0});
-  for (size_t b = 0; b < indexed_.size(); ++b) {
-    if (indexed_[b]) {
-      indexed_[b] = 0;
-      ++gen_[b];
+  for (BlockMeta& m : meta_) {
+    if (m.indexed) {
+      m.indexed = 0;
+      ++m.gen;
     }
   }
   size_ = 0;
@@ -125,23 +128,24 @@ absl::Status PrefixIndex::Verify() const {
     const Slot& slot = table_[i];
     if (slot.block == 0) continue;
     ++occupied;
-    if (slot.block >= indexed_.size() || !indexed_[slot.block] ||
-        key_[slot.block] != slot.key) {
+    if (slot.block >= meta_.size() || !meta_[slot.block].indexed ||
+        TagOf(meta_[slot.block].key) != slot.tag) {
       return absl::InternalError(fmt::format(
-          "index slot {} names block {} which is not indexed under key {:#x}",
-          i, slot.block, slot.key));
+          "index slot {} names block {} which is not indexed under tag {:#x}",
+          i, slot.block, slot.tag));
     }
   }
   uint32_t indexed = 0;
-  for (size_t b = 0; b < indexed_.size(); ++b) {
-    if (!indexed_[b]) continue;
+  for (size_t b = 0; b < meta_.size(); ++b) {
+    const BlockMeta& m = meta_[b];
+    if (!m.indexed) continue;
     ++indexed;
-    if (Find(key_[b]) != BlockId(static_cast<uint32_t>(b))) {
+    if (Find(m.key) != BlockId(static_cast<uint32_t>(b))) {
       return absl::InternalError(fmt::format(
-          "indexed block {} is not found under its key {:#x}", b, key_[b]));
+          "indexed block {} is not found under its key {:#x}", b, m.key));
     }
-    uint32_t p = parent_[b];
-    if (p != 0 && parent_gen_[b] == gen_[p] && !indexed_[p]) {
+    uint32_t p = m.parent;
+    if (p != 0 && m.parent_gen == meta_[p].gen && !meta_[p].indexed) {
       return absl::InternalError(fmt::format(
           "block {} names parent {} at its current generation, but the "
           "parent is not indexed",
