@@ -1,6 +1,9 @@
 #include "pagekv/model_spec.h"
 
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <string_view>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,6 +13,15 @@ namespace pagekv {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Matches an absl::Status with `code` whose message matches `message` (a
+// string for equality, or a matcher).
+MATCHER_P2(StatusIs, code, message, "") {
+  *result_listener << "status " << arg.ToString();
+  return arg.code() == code &&
+         ::testing::Matcher<const std::string&>(message).Matches(
+             std::string(arg.message()));
+}
 
 constexpr double kKiB = 1024.0;
 constexpr double kMiB = 1024.0 * kKiB;
@@ -184,8 +196,138 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"bad_value_model.json", "'num_kv_heads'"},
         BadFile{"bad_group_model.json", "'layer_groups[0].sliding_window'"},
         BadFile{"bad_hardware.json", "'memory_efficiency'"},
-        BadFile{"not_json.json", "not valid JSON"},
+        BadFile{"not_json.json", "invalid JSON at line "},
         BadFile{"missing.json", "cannot open"}));
+
+absl::Status ModelJsonError(std::string_view json) {
+  return ParseModelSpecJson(json, "m.json").status();
+}
+absl::Status HardwareJsonError(std::string_view json) {
+  return ParseHardwareSpecJson(json, "h.json").status();
+}
+
+TEST(SpecJsonTest, DuplicateKeysAreRejectedWithFileAndKey) {
+  EXPECT_THAT(
+      ModelJsonError(
+          R"({"base": "llama-3-8b", "num_layers": 32, "num_layers": 16})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "m.json: duplicate field 'num_layers'"));
+  EXPECT_THAT(
+      HardwareJsonError(R"({"base": "h100-sxm", "hbm_gb": 80, "hbm_gb": 40})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "h.json: duplicate field 'hbm_gb'"));
+  // Inside a layer group, named by its path.
+  EXPECT_THAT(ModelJsonError(R"({"base": "llama-3-8b", "layer_groups": [
+                  {"num_layers": 16}, {"num_layers": 8, "num_layers": 16}]})"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "m.json: duplicate field 'layer_groups[1].num_layers'"));
+  // The same key in two objects is fine.
+  EXPECT_TRUE(ParseModelSpecJson(R"({"base": "llama-3-8b", "layer_groups": [
+                  {"num_layers": 16}, {"num_layers": 16}]})",
+                                 "m.json")
+                  .ok());
+}
+
+TEST(SpecJsonTest, SyntaxErrorsGiveLineAndColumn) {
+  EXPECT_THAT(
+      ModelJsonError("{\n  \"base\": \"llama-3-8b\",\n  \"num_layers\": "
+                     "32,\n}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("m.json: invalid JSON at line 4, column 1: "
+                         "syntax error")));
+  EXPECT_THAT(
+      ModelJsonError("{\"base\": \"llama-3-8b\", \"head_dim\": 1e400}"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "m.json: invalid JSON at line 1, column 40: number overflow "
+               "parsing '1e400'"));
+  EXPECT_THAT(HardwareJsonError(""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("h.json: invalid JSON at line 1, column 0")));
+  // Comments stay allowed in spec files.
+  EXPECT_TRUE(
+      ParseHardwareSpecJson("// derated\n{\"base\": \"h100-sxm\"}", "h.json")
+          .ok());
+}
+
+TEST(ModelSpecTest, ValidateRejectsHugeAndNonFiniteParams) {
+  ModelSpec spec = Preset("llama-3-8b");
+  for (double bad :
+       {1e308, 1.0000001e15, std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN(), 0.0, -1.0}) {
+    SCOPED_TRACE(bad);
+    spec.num_params = bad;
+    EXPECT_THAT(
+        spec.Validate(),
+        StatusIs(
+            absl::StatusCode::kInvalidArgument,
+            HasSubstr("field 'num_params' must be in (0, 1000000000000000]")));
+  }
+  spec.num_params = 1e15;
+  EXPECT_TRUE(spec.Validate().ok());
+  spec.active_params = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THAT(spec.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("field 'active_params'")));
+}
+
+TEST(ModelSpecTest, ValidateRejectsAbsurdDimensions) {
+  const ModelSpec base = Preset("llama-3-8b");
+  ModelSpec spec = base;
+  spec.num_layers = (1 << 24) + 1;
+  EXPECT_THAT(spec.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'num_layers' must be in [1, 16777216], "
+                                 "got 16777217")));
+  spec = base;
+  spec.num_attention_heads = std::numeric_limits<int32_t>::max();
+  EXPECT_THAT(spec.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("'num_attention_heads'")));
+  spec = base;
+  spec.max_context = std::numeric_limits<int64_t>::max();
+  EXPECT_THAT(spec.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("'max_context'")));
+  spec = base;
+  spec.max_context = int64_t{1} << 40;
+  EXPECT_TRUE(spec.Validate().ok());
+}
+
+TEST(SpecJsonTest, HugeNumbersNameTheFieldAsWritten) {
+  EXPECT_THAT(
+      ModelJsonError(R"({"base": "llama-3-8b", "num_params": 1e308})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("m.json: model spec 'llama-3-8b': field "
+                         "'num_params' must be in (0, 1000000000000000], "
+                         "got 1e+308")));
+  EXPECT_THAT(
+      ModelJsonError(
+          R"({"base": "llama-3-8b", "max_context": 18446744073709551615})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 'max_context' is out of range: "
+                         "18446744073709551615")));
+  // Hardware fields are checked in the file's units, under the file's names.
+  EXPECT_THAT(
+      HardwareJsonError(R"({"base": "h100-sxm", "hbm_gb": -80})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "h.json: field 'hbm_gb' must be in (0, 1000000], got -80"));
+  EXPECT_THAT(HardwareJsonError(R"({"base": "h100-sxm", "hbm_gb": 1e300})"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("field 'hbm_gb' must be in (0, 1000000]")));
+  EXPECT_THAT(
+      HardwareJsonError(R"({"base": "h100-sxm", "step_overhead_us": 1e308})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 'step_overhead_us'")));
+  // Validate() itself names the struct's fields in SI units.
+  HardwareSpec hw = *FindHardwarePreset("h100-sxm");
+  hw.hbm_bytes = -80e9;
+  EXPECT_THAT(
+      hw.Validate(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 'hbm_bytes' must be in (0, 1000000000000000], "
+                         "got -80000000000")));
+  hw = *FindHardwarePreset("h100-sxm");
+  hw.peak_flops_fp8 = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THAT(hw.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("'peak_flops_fp8'")));
+}
 
 TEST(SpecJsonTest, ResolveFallsBackFromPresetToFile) {
   EXPECT_EQ(ResolveModelSpec("llama-2-7b")->name, "llama-2-7b");

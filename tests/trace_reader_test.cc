@@ -308,7 +308,7 @@ std::vector<BadInput> BadInputs() {
        R"(field "arrival_s": expected a finite number >= 0, got -1)"},
       {"huge arrival", F::kJsonl,
        R"({"arrival_s": 1e999, "prompt_length": 1, "output_length": 5})",
-       "t:1: invalid JSON: number overflow parsing '1e999'"},
+       "t:1: invalid JSON at column 19: number overflow parsing '1e999'"},
       {"azure huge", F::kAzure,
        kAzureHeader + "2023-11-16 18:15:46,1,99999999999\n",
        R"(field "GeneratedTokens": expected an integer in [0, 2147483647], got 99999999999)"},
@@ -373,6 +373,19 @@ std::vector<BadInput> BadInputs() {
       {"backwards azure", F::kAzure,
        kAzureHeader + kGoodAzure + "2023-11-16 18:15:40,10,5\n",
        R"(t:3: field "TIMESTAMP": 2023-11-16 18:15:40 is earlier)"},
+      // Timestamps outside int64 nanoseconds (1677-09-21 to 2262-04-11).
+      {"azure year too late", F::kAzure,
+       kAzureHeader + "2262-01-01 00:00:00,10,5\n",
+       R"(t:2: field "TIMESTAMP": year 2262 is out of range (expected 1678 to 2261))"},
+      {"azure year too early", F::kAzure,
+       kAzureHeader + "1677-12-31 23:59:59.9999999,10,5\n",
+       R"(t:2: field "TIMESTAMP": year 1677 is out of range)"},
+      {"azure year 9999", F::kAzure, kAzureHeader + "9999-12-31 23:59:60,1,1\n",
+       R"(t:2: field "TIMESTAMP": year 9999)"},
+      {"azure rows 293 years apart", F::kAzure,
+       kAzureHeader + "1700-01-01 00:00:00,10,5\n" +
+           "1900-01-01 00:00:00,10,5\n" + "2000-01-01 00:00:00,10,5\n",
+       R"(t:4: field "TIMESTAMP": 2000-01-01 00:00:00 is more than 292 years after the first row's (1700-01-01 00:00:00))"},
   };
 }
 
@@ -383,6 +396,45 @@ TEST(TraceReaderTest, BadInputIsRejectedWithFileLineAndField) {
     ASSERT_FALSE(w.ok());
     EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Message(w.status()), HasSubstr(c.expected));
+  }
+}
+
+TEST(TraceReaderTest, AzureTimestampsAtTheEdgesOfTheRangeAreAccepted) {
+  // The first instant of 1678 and the last of 2261 (with a leap second),
+  // each paired with a row just under 292 years away.
+  absl::StatusOr<Workload> early =
+      ParseTrace(kAzureHeader + "1678-01-01 00:00:00,10,5\n" +
+                     "1969-12-31 23:59:59.999999999,10,5\n",
+                 TraceFormat::kAzure, "t");
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_NEAR(early->requests[1].arrival_s, 9.2146e9, 1e6);
+  absl::StatusOr<Workload> late =
+      ParseTrace(kAzureHeader + "1969-12-31 23:59:59.999999999,10,5\n" +
+                     "2261-12-31 23:59:60.999999999,10,5\n",
+                 TraceFormat::kAzure, "t");
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_NEAR(late->requests[1].arrival_s, 9.2147e9, 1e6);
+}
+
+// Inputs the fuzzer found (fuzz/regressions/azure_fuzzer/): the reader
+// converted timestamps to int64 nanoseconds without a range check and
+// overflowed (UBSan). They must now be rejected at the offending row.
+TEST(TraceReaderTest, AzureFuzzerRegressionsAreRejected) {
+  const std::string dir = kSourceDir + "/fuzz/regressions/azure_fuzzer/";
+  for (const auto& [file, expected] : {
+           std::pair<std::string, std::string>{
+               "year_4046_overflow.csv",
+               R"(:2: field "TIMESTAMP": year 4046 is out of range)"},
+           {"rows_339_years_apart.csv",
+            R"(:3: field "TIMESTAMP": 2023-11-16 18:15:50.9951690 is more )"
+            R"(than 292 years after the first row's)"},
+       }) {
+    SCOPED_TRACE(file);
+    ASSERT_TRUE(Exists(dir + file));
+    absl::StatusOr<Workload> w = ReadWorkload(dir + file, "azure");
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(w.status()), HasSubstr(dir + file + expected));
   }
 }
 

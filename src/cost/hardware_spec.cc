@@ -5,65 +5,70 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "cost/hardware_fields.h"
 #include "cost/str_util.h"
 
 namespace pagekv {
-namespace {
+namespace internal {
 
-absl::Status Bad(const HardwareSpec& spec, std::string_view field, double value,
-                 std::string_view what) {
-  return absl::InvalidArgumentError(internal::Cat("hardware spec '", spec.name,
-                                                  "': field '", field, "' ",
-                                                  what, ", got ", value));
+absl::Span<const HardwareNumberField> HardwareNumberFields() {
+  // 1 PB of memory, 1 PB/s, 1 EFLOP/s per device and a minute per step are
+  // far beyond any device; they bound what a typo such as 1e308 can do.
+  static constexpr HardwareNumberField kFields[] = {
+      {&HardwareSpec::hbm_bytes, "hbm_bytes", "hbm_gb", 1e9, 0, false, 1e15},
+      {&HardwareSpec::hbm_bandwidth, "hbm_bandwidth", "hbm_bandwidth_gbps", 1e9,
+       0, false, 1e15},
+      {&HardwareSpec::peak_flops_bf16, "peak_flops_bf16", "peak_tflops_bf16",
+       1e12, 0, false, 1e18},
+      {&HardwareSpec::peak_flops_fp8, "peak_flops_fp8", "peak_tflops_fp8", 1e12,
+       0, true, 1e18},
+      {&HardwareSpec::peak_flops_int8, "peak_flops_int8", "peak_tflops_int8",
+       1e12, 0, true, 1e18},
+      {&HardwareSpec::interconnect_bandwidth, "interconnect_bandwidth",
+       "interconnect_gbps", 1e9, 0, true, 1e15},
+      {&HardwareSpec::interconnect_latency_seconds,
+       "interconnect_latency_seconds", "interconnect_latency_us", 1e-6, 0, true,
+       60},
+      {&HardwareSpec::memory_efficiency, "memory_efficiency",
+       "memory_efficiency", 1, 0, false, 1},
+      {&HardwareSpec::compute_efficiency, "compute_efficiency",
+       "compute_efficiency", 1, 0, false, 1},
+      {&HardwareSpec::step_overhead_seconds, "step_overhead_seconds",
+       "step_overhead_us", 1e-6, 0, true, 60},
+  };
+  return kFields;
 }
 
-bool Finite(double x) { return std::isfinite(x); }
+std::string HardwareFieldRangeError(const HardwareNumberField& f, double value,
+                                    double unit) {
+  const double min = f.min / unit;
+  const double max = f.max / unit;
+  const bool above_min = f.min_inclusive ? value >= min : value > min;
+  if (std::isfinite(value) && above_min && value <= max) return "";
+  return Cat("must be in ", f.min_inclusive ? "[" : "(", min, ", ", max,
+             "], got ", value);
+}
 
-}  // namespace
+}  // namespace internal
 
 absl::Status HardwareSpec::Validate() const {
   if (name.empty()) {
     return absl::InvalidArgumentError(
         "hardware spec: field 'name' must not be empty");
   }
-  if (!(hbm_bytes > 0) || !Finite(hbm_bytes)) {
-    return Bad(*this, "hbm_bytes", hbm_bytes, "must be > 0");
-  }
-  if (!(hbm_bandwidth > 0) || !Finite(hbm_bandwidth)) {
-    return Bad(*this, "hbm_bandwidth", hbm_bandwidth, "must be > 0");
-  }
-  if (!(peak_flops_bf16 > 0) || !Finite(peak_flops_bf16)) {
-    return Bad(*this, "peak_flops_bf16", peak_flops_bf16, "must be > 0");
-  }
-  if (!(peak_flops_fp8 >= 0) || !Finite(peak_flops_fp8)) {
-    return Bad(*this, "peak_flops_fp8", peak_flops_fp8, "must be >= 0");
-  }
-  if (!(peak_flops_int8 >= 0) || !Finite(peak_flops_int8)) {
-    return Bad(*this, "peak_flops_int8", peak_flops_int8, "must be >= 0");
+  for (const internal::HardwareNumberField& f :
+       internal::HardwareNumberFields()) {
+    const std::string error =
+        internal::HardwareFieldRangeError(f, this->*f.member, 1);
+    if (!error.empty()) {
+      return absl::InvalidArgumentError(internal::Cat(
+          "hardware spec '", name, "': field '", f.name, "' ", error));
+    }
   }
   if (num_devices < 1) {
-    return Bad(*this, "num_devices", num_devices, "must be >= 1");
-  }
-  if (!(interconnect_bandwidth >= 0) || !Finite(interconnect_bandwidth)) {
-    return Bad(*this, "interconnect_bandwidth", interconnect_bandwidth,
-               "must be >= 0");
-  }
-  if (!(interconnect_latency_seconds >= 0) ||
-      !Finite(interconnect_latency_seconds)) {
-    return Bad(*this, "interconnect_latency_seconds",
-               interconnect_latency_seconds, "must be >= 0");
-  }
-  if (!(memory_efficiency > 0 && memory_efficiency <= 1)) {
-    return Bad(*this, "memory_efficiency", memory_efficiency,
-               "must be in (0, 1]");
-  }
-  if (!(compute_efficiency > 0 && compute_efficiency <= 1)) {
-    return Bad(*this, "compute_efficiency", compute_efficiency,
-               "must be in (0, 1]");
-  }
-  if (!(step_overhead_seconds >= 0) || !Finite(step_overhead_seconds)) {
-    return Bad(*this, "step_overhead_seconds", step_overhead_seconds,
-               "must be >= 0");
+    return absl::InvalidArgumentError(internal::Cat(
+        "hardware spec '", name, "': field 'num_devices' must be >= 1, got ",
+        num_devices));
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "check.h"
 #include "cost/str_util.h"
@@ -64,21 +66,40 @@ absl::Status Bad(const ModelSpec& spec, std::string_view field,
       "model spec '", spec.name, "': field '", field, "' ", what));
 }
 
+// Bounds on what a spec may claim. They are far beyond any real model (the
+// largest have ~2e12 parameters, ~100 layers, dimensions ~2e4, 1e7-token
+// contexts) and keep every derived figure finite and the integer arithmetic
+// on them (heads rounded up per device, latent + rope sizes, context search
+// in pages) inside its type.
+constexpr int32_t kMaxDimension = 1 << 24;
+constexpr double kMaxParams = 1e15;
+constexpr int64_t kMaxContext = int64_t{1} << 40;
+
+// Returns an error naming `field` unless min <= value <= kMaxDimension.
+absl::Status CheckDimension(const ModelSpec& spec, std::string_view field,
+                            int64_t value, int64_t min) {
+  if (value >= min && value <= kMaxDimension) return absl::OkStatus();
+  return Bad(spec, field,
+             internal::Cat("must be in [", min, ", ", kMaxDimension, "], got ",
+                           value));
+}
+
 }  // namespace
 
 absl::Status ModelSpec::Validate() const {
   if (name.empty()) return Bad(*this, "name", "must not be empty");
-  if (num_layers <= 0) {
-    return Bad(*this, "num_layers",
-               internal::Cat("must be > 0, got ", num_layers));
-  }
-  if (hidden_size <= 0) {
-    return Bad(*this, "hidden_size",
-               internal::Cat("must be > 0, got ", hidden_size));
-  }
-  if (num_attention_heads <= 0) {
-    return Bad(*this, "num_attention_heads",
-               internal::Cat("must be > 0, got ", num_attention_heads));
+  for (const auto& [field, value, min] : {
+           std::tuple<std::string_view, int32_t, int32_t>{"num_layers",
+                                                          num_layers, 1},
+           {"hidden_size", hidden_size, 1},
+           {"num_attention_heads", num_attention_heads, 1},
+           {"head_dim", head_dim, 1},
+           {"intermediate_size", intermediate_size, 0},
+           {"mla_kv_lora_rank", mla_kv_lora_rank, 0},
+       }) {
+    if (absl::Status s = CheckDimension(*this, field, value, min); !s.ok()) {
+      return s;
+    }
   }
   if (num_kv_heads <= 0 || num_kv_heads > num_attention_heads ||
       num_attention_heads % num_kv_heads != 0) {
@@ -86,35 +107,26 @@ absl::Status ModelSpec::Validate() const {
                internal::Cat("must be > 0 and divide num_attention_heads (",
                              num_attention_heads, "), got ", num_kv_heads));
   }
-  if (head_dim <= 0) {
-    return Bad(*this, "head_dim", internal::Cat("must be > 0, got ", head_dim));
+  if (mla_rope_head_dim < 0 || mla_rope_head_dim > kMaxDimension ||
+      (mla_rope_head_dim > 0 && !uses_mla())) {
+    return Bad(*this, "mla_rope_head_dim",
+               internal::Cat("must be in [0, ", kMaxDimension,
+                             "] and needs mla_kv_lora_rank > 0, got ",
+                             mla_rope_head_dim));
   }
-  if (intermediate_size < 0) {
-    return Bad(*this, "intermediate_size",
-               internal::Cat("must be >= 0, got ", intermediate_size));
-  }
-  if (mla_kv_lora_rank < 0) {
-    return Bad(*this, "mla_kv_lora_rank",
-               internal::Cat("must be >= 0, got ", mla_kv_lora_rank));
-  }
-  if (mla_rope_head_dim < 0 || (mla_rope_head_dim > 0 && !uses_mla())) {
+  if (!(num_params > 0 && num_params <= kMaxParams)) {  // false for NaN
     return Bad(
-        *this, "mla_rope_head_dim",
-        internal::Cat("must be >= 0 and needs mla_kv_lora_rank > 0, got ",
-                      mla_rope_head_dim));
+        *this, "num_params",
+        internal::Cat("must be in (0, ", kMaxParams, "], got ", num_params));
   }
-  if (!(num_params > 0) || !std::isfinite(num_params)) {
-    return Bad(*this, "num_params",
-               internal::Cat("must be > 0, got ", num_params));
-  }
-  if (!(active_params >= 0) || active_params > num_params) {
+  if (!(active_params >= 0 && active_params <= num_params)) {
     return Bad(
         *this, "active_params",
         internal::Cat("must be in [0, num_params], got ", active_params));
   }
-  if (num_experts < 0) {
-    return Bad(*this, "num_experts",
-               internal::Cat("must be >= 0, got ", num_experts));
+  if (absl::Status s = CheckDimension(*this, "num_experts", num_experts, 0);
+      !s.ok()) {
+    return s;
   }
   if (is_moe()) {
     if (experts_per_token <= 0 || experts_per_token >= num_experts) {
@@ -134,19 +146,22 @@ absl::Status ModelSpec::Validate() const {
                internal::Cat("must be 0 without num_experts, got ",
                              experts_per_token));
   }
-  if (kv_scale_group_size < 0) {
-    return Bad(*this, "kv_scale_group_size",
-               internal::Cat("must be >= 0, got ", kv_scale_group_size));
+  if (absl::Status s =
+          CheckDimension(*this, "kv_scale_group_size", kv_scale_group_size, 0);
+      !s.ok()) {
+    return s;
   }
-  if (kv_scale_bytes < 0 || (kv_scale_bytes > 0) != (kv_scale_group_size > 0)) {
+  if (kv_scale_bytes < 0 || kv_scale_bytes > kMaxDimension ||
+      (kv_scale_bytes > 0) != (kv_scale_group_size > 0)) {
     return Bad(*this, "kv_scale_bytes",
-               internal::Cat("must be >= 0 and set together with "
-                             "kv_scale_group_size, got ",
+               internal::Cat("must be in [0, ", kMaxDimension,
+                             "] and set together with kv_scale_group_size, "
+                             "got ",
                              kv_scale_bytes));
   }
-  if (max_context < 0) {
+  if (max_context < 0 || max_context > kMaxContext) {
     return Bad(*this, "max_context",
-               internal::Cat("must be >= 0, got ", max_context));
+               internal::Cat("must be in [0, 2^40], got ", max_context));
   }
   if (!layer_groups.empty()) {
     int64_t layers = 0;

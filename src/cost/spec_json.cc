@@ -11,7 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "cost/hardware_fields.h"
 #include "cost/str_util.h"
+#include "json_util.h"
 #include "nlohmann/json.hpp"
 #include "pagekv/hardware_spec.h"
 #include "pagekv/model_spec.h"
@@ -20,6 +22,11 @@ namespace pagekv {
 namespace {
 
 using nlohmann::json;
+
+#define PAGEKV_RETURN_IF_ERROR(expr)                   \
+  do {                                                 \
+    if (absl::Status s_ = (expr); !s_.ok()) return s_; \
+  } while (false)
 
 // Reads typed fields from one JSON object and remembers which keys it knew.
 class FieldReader {
@@ -41,10 +48,16 @@ class FieldReader {
     if (!v->is_number_integer()) {
       return Error(key, internal::Cat("must be an integer, got ", v->dump()));
     }
-    const int64_t x = v->get<int64_t>();
-    if (x < std::numeric_limits<int32_t>::min() ||
+    // Non-negative integers are stored unsigned; above INT64_MAX they would
+    // wrap in get<int64_t>().
+    const bool huge =
+        v->is_number_unsigned() &&
+        v->get<uint64_t>() >
+            static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    const int64_t x = huge ? 0 : v->get<int64_t>();
+    if (huge || x < std::numeric_limits<int32_t>::min() ||
         x > std::numeric_limits<int32_t>::max()) {
-      return Error(key, internal::Cat("is out of range: ", x));
+      return Error(key, internal::Cat("is out of range: ", v->dump()));
     }
     *out = static_cast<int32_t>(x);
     return absl::OkStatus();
@@ -55,16 +68,35 @@ class FieldReader {
     if (!v->is_number_integer()) {
       return Error(key, internal::Cat("must be an integer, got ", v->dump()));
     }
+    if (v->is_number_unsigned() &&
+        v->get<uint64_t>() >
+            static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Error(key, internal::Cat("is out of range: ", v->dump()));
+    }
     *out = v->get<int64_t>();
     return absl::OkStatus();
   }
-  absl::Status Number(std::string_view key, double* out, double scale = 1) {
+  absl::Status Number(std::string_view key, double* out) {
     const json* v = Find(key);
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_number()) {
       return Error(key, internal::Cat("must be a number, got ", v->dump()));
     }
-    *out = v->get<double>() * scale;
+    *out = v->get<double>();
+    return absl::OkStatus();
+  }
+  // Reads a hardware field in the file's unit, checks its range there (so
+  // the message shows the key and value as written) and stores it in SI.
+  absl::Status Number(const internal::HardwareNumberField& f,
+                      HardwareSpec* spec) {
+    double value = 0;
+    const json* v = Find(f.json_key);
+    if (v == nullptr) return absl::OkStatus();
+    PAGEKV_RETURN_IF_ERROR(Number(f.json_key, &value));
+    const std::string error =
+        internal::HardwareFieldRangeError(f, value, f.json_unit);
+    if (!error.empty()) return Error(f.json_key, error);
+    spec->*f.member = value * f.json_unit;
     return absl::OkStatus();
   }
   absl::Status String(std::string_view key, std::string* out) {
@@ -119,22 +151,20 @@ class FieldReader {
   std::set<std::string, std::less<>> known_;
 };
 
-#define PAGEKV_RETURN_IF_ERROR(expr)                   \
-  do {                                                 \
-    if (absl::Status s_ = (expr); !s_.ok()) return s_; \
-  } while (false)
+absl::Status PrefixSource(const absl::Status& status, std::string_view source) {
+  return absl::Status(
+      status.code(),
+      internal::Cat(source, ": ", std::string(status.message())));
+}
 
 absl::StatusOr<json> ParseObject(std::string_view text,
                                  std::string_view source) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false,
-                         /*ignore_comments=*/true);
-  if (doc.is_discarded()) {
-    return absl::InvalidArgumentError(
-        internal::Cat(source, ": not valid JSON"));
-  }
-  if (!doc.is_object()) {
+  absl::StatusOr<json> doc =
+      internal::ParseJsonDocument(text, /*ignore_comments=*/true);
+  if (!doc.ok()) return PrefixSource(doc.status(), source);
+  if (!doc->is_object()) {
     return absl::InvalidArgumentError(internal::Cat(
-        source, ": expected a JSON object, got ", doc.type_name()));
+        source, ": expected a JSON object, got ", doc->type_name()));
   }
   return doc;
 }
@@ -152,12 +182,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
         internal::Cat("cannot read spec file '", path, "'"));
   }
   return text.str();
-}
-
-absl::Status PrefixSource(const absl::Status& status, std::string_view source) {
-  return absl::Status(
-      status.code(),
-      internal::Cat(source, ": ", std::string(status.message())));
 }
 
 }  // namespace
@@ -239,26 +263,11 @@ absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,
     spec = *preset;
   }
   PAGEKV_RETURN_IF_ERROR(r.String("name", &spec.name));
-  PAGEKV_RETURN_IF_ERROR(r.Number("hbm_gb", &spec.hbm_bytes, 1e9));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("hbm_bandwidth_gbps", &spec.hbm_bandwidth, 1e9));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("peak_tflops_bf16", &spec.peak_flops_bf16, 1e12));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("peak_tflops_fp8", &spec.peak_flops_fp8, 1e12));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("peak_tflops_int8", &spec.peak_flops_int8, 1e12));
+  for (const internal::HardwareNumberField& f :
+       internal::HardwareNumberFields()) {
+    PAGEKV_RETURN_IF_ERROR(r.Number(f, &spec));
+  }
   PAGEKV_RETURN_IF_ERROR(r.Int("num_devices", &spec.num_devices));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("interconnect_gbps", &spec.interconnect_bandwidth, 1e9));
-  PAGEKV_RETURN_IF_ERROR(r.Number("interconnect_latency_us",
-                                  &spec.interconnect_latency_seconds, 1e-6));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("memory_efficiency", &spec.memory_efficiency));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("compute_efficiency", &spec.compute_efficiency));
-  PAGEKV_RETURN_IF_ERROR(
-      r.Number("step_overhead_us", &spec.step_overhead_seconds, 1e-6));
   PAGEKV_RETURN_IF_ERROR(r.RejectUnknown());
   if (absl::Status valid = spec.Validate(); !valid.ok()) {
     return PrefixSource(valid, source);

@@ -36,9 +36,20 @@ bool Consume(std::string_view* s, char c) {
   return true;
 }
 
+// Timestamps become int64 nanoseconds since the Unix epoch, which reach
+// from 1677-09-21 to 2262-04-11; whole years inside that are accepted.
+constexpr int64_t kMinYear = 1678;
+constexpr int64_t kMaxYear = 2261;
+
 // "YYYY-MM-DD HH:MM:SS[.fraction]" (UTC, up to 9 fraction digits) to
-// nanoseconds since the Unix epoch.
-bool ParseTimestampNs(std::string_view s, int64_t* ns) {
+// nanoseconds since the Unix epoch. Returns InvalidArgument (`field
+// "TIMESTAMP": ...`) when malformed or outside [kMinYear, kMaxYear].
+absl::StatusOr<int64_t> ParseTimestampNs(std::string_view text) {
+  const absl::Status malformed = absl::InvalidArgumentError(
+      fmt::format("field \"TIMESTAMP\": expected a time like "
+                  "\"2023-11-16 18:15:46.6805900\", got \"{}\"",
+                  text.substr(0, 40)));
+  std::string_view s = text;
   int64_t year, month, day, hour, minute, second;
   if (!ParseDigits(&s, 4, &year) || !Consume(&s, '-') ||
       !ParseDigits(&s, 2, &month) || !Consume(&s, '-') ||
@@ -46,28 +57,33 @@ bool ParseTimestampNs(std::string_view s, int64_t* ns) {
       !ParseDigits(&s, 2, &hour) || !Consume(&s, ':') ||
       !ParseDigits(&s, 2, &minute) || !Consume(&s, ':') ||
       !ParseDigits(&s, 2, &second)) {
-    return false;
+    return malformed;
   }
   int64_t fraction_ns = 0;
   if (Consume(&s, '.')) {
     const size_t digits_before = s.size();
     int64_t fraction;
-    if (!ParseDigits(&s, 0, &fraction)) return false;
+    if (!ParseDigits(&s, 0, &fraction)) return malformed;
     const size_t digits = digits_before - s.size();
-    if (digits > 9) return false;
+    if (digits > 9) return malformed;
     fraction_ns = fraction;
     for (size_t i = digits; i < 9; ++i) fraction_ns *= 10;
   }
-  if (!s.empty()) return false;
+  if (!s.empty()) return malformed;
   const std::chrono::year_month_day ymd{
       std::chrono::year{static_cast<int>(year)},
       std::chrono::month{static_cast<unsigned>(month)},
       std::chrono::day{static_cast<unsigned>(day)}};
-  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return false;
+  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return malformed;
+  if (year < kMinYear || year > kMaxYear) {
+    return absl::InvalidArgumentError(fmt::format(
+        "field \"TIMESTAMP\": year {} is out of range (expected {} to {})",
+        year, kMinYear, kMaxYear));
+  }
+  // |days| < 2^17 and |seconds| < 2^34 here, so nothing below overflows.
   const int64_t days = std::chrono::sys_days(ymd).time_since_epoch().count();
-  *ns = ((days * 24 + hour) * 60 + minute) * 60 + second;
-  *ns = *ns * 1'000'000'000 + fraction_ns;
-  return true;
+  const int64_t seconds = ((days * 24 + hour) * 60 + minute) * 60 + second;
+  return seconds * 1'000'000'000 + fraction_ns;
 }
 
 // A decimal integer in [min, kMaxLength], the whole field.
@@ -99,6 +115,7 @@ absl::StatusOr<Workload> ParseAzure(std::string_view contents,
   std::string_view line;
   bool have_header = false;
   int64_t first_ns = 0;
+  std::string_view first_timestamp;  // points into `contents`
   int64_t previous_ns = 0;
   while (lines.Next(&line)) {
     const int64_t n = lines.line_number();
@@ -125,14 +142,9 @@ absl::StatusOr<Workload> ParseAzure(std::string_view contents,
           source, n,
           fmt::format("expected 3 comma-separated fields, got {}", num_fields));
     }
-    int64_t ns;
-    if (!ParseTimestampNs(fields[0], &ns)) {
-      return LineError(
-          source, n,
-          fmt::format("field \"TIMESTAMP\": expected a time like "
-                      "\"2023-11-16 18:15:46.6805900\", got \"{}\"",
-                      fields[0].substr(0, 40)));
-    }
+    absl::StatusOr<int64_t> timestamp_ns = ParseTimestampNs(fields[0]);
+    if (!timestamp_ns.ok()) return LineError(source, n, timestamp_ns.status());
+    const int64_t ns = *timestamp_ns;
     absl::StatusOr<int64_t> input = ParseLength(fields[1], "ContextTokens", 1);
     if (!input.ok()) return LineError(source, n, input.status());
     absl::StatusOr<int64_t> output =
@@ -140,11 +152,20 @@ absl::StatusOr<Workload> ParseAzure(std::string_view contents,
     if (!output.ok()) return LineError(source, n, output.status());
     if (workload.requests.empty()) {
       first_ns = ns;
+      first_timestamp = fields[0];
     } else if (ns < previous_ns) {
       return LineError(source, n,
                        fmt::format("field \"TIMESTAMP\": {} is earlier than "
                                    "the previous row's; sort the trace",
                                    fields[0]));
+    } else if (first_ns < 0 &&
+               ns > std::numeric_limits<int64_t>::max() + first_ns) {
+      // ns - first_ns would overflow: more than ~292 years apart.
+      return LineError(
+          source, n,
+          fmt::format("field \"TIMESTAMP\": {} is more than 292 years after "
+                      "the first row's ({})",
+                      fields[0], first_timestamp));
     }
     previous_ns = ns;
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fmt/format.h"
+#include "json_util.h"
 #include "nlohmann/json.hpp"
 
 namespace pagekv::internal {
@@ -28,7 +29,8 @@ class JsonLineParser::Handler {
  public:
   using Json = nlohmann::json;
 
-  explicit Handler(JsonLineParser* parser) : p_(parser) {}
+  Handler(JsonLineParser* parser, std::string_view line)
+      : p_(parser), line_(line) {}
 
   const std::string& error() const { return error_; }
 
@@ -131,27 +133,15 @@ class JsonLineParser::Handler {
     return true;
   }
 
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+  bool parse_error(std::size_t position, const std::string& /*token*/,
                    const nlohmann::detail::exception& ex) {
-    // what() is "[json.exception.parse_error.101] parse error at line 1,
-    // column 7: syntax error ..."; keep "column 7: syntax error ...".
-    // Other errors (number overflow) have no position: drop the tag.
-    std::string_view what = ex.what();
-    if (size_t at = what.find("column "); at != std::string_view::npos) {
-      what.remove_prefix(at);
-      error_ = fmt::format("invalid JSON at {}", what);
-    } else {
-      if (size_t tag = what.find("] "); tag != std::string_view::npos) {
-        what.remove_prefix(tag + 2);
-      }
-      error_ = fmt::format("invalid JSON: {}", what);
-    }
+    error_ = DescribeJsonParseError(line_, position, ex, /*with_line=*/false);
     return false;
   }
 
  private:
   static std::string Quote(const std::string& s) {
-    return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+    return fmt::format("\"{}\"", EscapeJsonText(s));
   }
 
   bool NotAnObject() {
@@ -184,6 +174,7 @@ class JsonLineParser::Handler {
   }
 
   JsonLineParser* p_;
+  std::string_view line_;
   int depth_ = 0;
   int current_ = -1;  // field index of the current key, -1 = skipped
   bool in_array_ = false;
@@ -201,7 +192,7 @@ absl::Status JsonLineParser::Parse(std::string_view line) {
     f.present = false;
     f.ints.clear();
   }
-  Handler handler(this);
+  Handler handler(this, line);
   bool ok = false;
   try {
     ok = nlohmann::json::sax_parse(line.data(), line.data() + line.size(),
