@@ -158,7 +158,11 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
   std::vector<Walk> walks(requests.size());
   std::vector<Admission> result(requests.size());
   int64_t need = 0;
+  // Cached hit blocks leave the evictable set when claimed; count each once
+  // across the batch. A single walk's blocks are distinct, so one request
+  // needs no set: its count is the walk's own.
   absl::flat_hash_set<uint32_t> evictable_hits;
+  int64_t single_evictable = 0;
   for (size_t r = 0; r < requests.size(); ++r) {
     const Sequence& s = *seqs[r];
     Walk& walk = walks[r];
@@ -172,6 +176,10 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
     const int64_t target =
         (hit + num_new + requests[r].num_lookahead_tokens + bs - 1) / bs;
     need += (target - walk.num_blocks) * static_cast<int64_t>(st.groups.size());
+    if (requests.size() == 1) {
+      single_evictable = walk.num_evictable;
+      continue;
+    }
     for (const auto& blocks : walk.blocks) {
       for (BlockId b : blocks) {
         if (b != kNullBlock && st.pool->state(b) == BlockState::kCached) {
@@ -180,7 +188,7 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
       }
     }
   }
-  need += static_cast<int64_t>(evictable_hits.size());
+  need += single_evictable + static_cast<int64_t>(evictable_hits.size());
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, "admission");
@@ -235,9 +243,19 @@ absl::Status KVCacheManager::AppendDecodeTokens(
         fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
   }
   // Pass 1: validate and count, changing nothing.
+  // Each pass visits scattered Sequence objects: prefetch the hot lines of
+  // the one kDecodePrefetch ahead so their misses overlap.
+  constexpr size_t kDecodePrefetch = 8;
+  auto prefetch = [&](size_t i) {
+    if (i + kDecodePrefetch < seqs.size()) {
+      st.PrefetchSequence(seqs[i + kDecodePrefetch]);
+    }
+  };
   const uint64_t epoch = ++st.batch_epoch;
   int64_t need = 0;
-  for (SeqId id : seqs) {
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    prefetch(i);
+    const SeqId id = seqs[i];
     Sequence* s = st.Find(id);
     if (s == nullptr) return st.Lookup(id).status();
     if (s->batch_mark == epoch) {
@@ -271,6 +289,7 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   PAGEKV_EXPENSIVE_VERIFY(st);
   // Pass 2: apply.
   for (size_t i = 0; i < seqs.size(); ++i) {
+    prefetch(i);
     Sequence& s = *st.Find(seqs[i]);
     s.tokens.push_back(tokens[i]);
     if (!st.TryReserveOneFast(s)) st.DoReserve(s, 1, 0);
