@@ -197,7 +197,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"bad_group_model.json", "'layer_groups[0].sliding_window'"},
         BadFile{"bad_hardware.json", "'memory_efficiency'"},
         BadFile{"not_json.json", "invalid JSON at line "},
-        BadFile{"missing.json", "cannot open"}));
+        BadFile{"missing.json", "cannot open"}),
+    [](const ::testing::TestParamInfo<BadFile>& info) {
+      // Named for the file, e.g. bad_type_model_json.
+      std::string name = info.param.file;
+      for (char& c : name) {
+        if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 absl::Status ModelJsonError(std::string_view json) {
   return ParseModelSpecJson(json, "m.json").status();
