@@ -77,11 +77,11 @@ int main() {
       if (computed == 0) {
         auto admitted = kv.Admit(r.seq, kChunk);
         if (!admitted.ok()) return Fail(admitted.status());
-        std::printf("step %2d  %-5s admitted: %lld prompt tokens cached, %lld "
-                    "computed now\n",
-                    step, r.name,
-                    static_cast<long long>(admitted->hit.num_tokens),
-                    static_cast<long long>(admitted->num_new_tokens));
+        std::printf(
+            "step %2d  %-5s admitted: %lld prompt tokens cached, %lld "
+            "computed now\n",
+            step, r.name, static_cast<long long>(admitted->hit.num_tokens),
+            static_cast<long long>(admitted->num_new_tokens));
         chunk = admitted->num_new_tokens;
       } else {
         chunk = std::min<int64_t>(kChunk, known - computed);
@@ -115,13 +115,14 @@ int main() {
     const pagekv::StepCost cost = cost_or->Estimate(footprint);
     clock_ms += cost.seconds * 1e3;
     if (stored + removed > 0 || step % 8 == 0) {
-      std::printf("step %2d  %zu seqs, %lld new tokens, %.2f ms (%s-bound); "
-                  "events: %d blocks stored, %d removed\n",
-                  step, footprint.sequences.size(),
-                  static_cast<long long>(footprint.TotalNewTokens()),
-                  cost.seconds * 1e3,
-                  cost.bound == pagekv::Bound::kMemory ? "memory" : "compute",
-                  stored, removed);
+      std::printf(
+          "step %2d  %zu seqs, %lld new tokens, %.2f ms (%s-bound); "
+          "events: %d blocks stored, %d removed\n",
+          step, footprint.sequences.size(),
+          static_cast<long long>(footprint.TotalNewTokens()),
+          cost.seconds * 1e3,
+          cost.bound == pagekv::Bound::kMemory ? "memory" : "compute", stored,
+          removed);
     }
 
     // Bob samples two continuations from step 10 on: fork shares every block.
@@ -142,9 +143,10 @@ int main() {
       if (absl::Status st = kv.Truncate(carol.seq, n + 1); !st.ok()) {
         return Fail(st);
       }
-      std::printf("step %2d  carol: 4 draft tokens, 1 accepted, rolled back "
-                  "to %lld tokens\n",
-                  step, static_cast<long long>(n + 1));
+      std::printf(
+          "step %2d  carol: 4 draft tokens, 1 accepted, rolled back "
+          "to %lld tokens\n",
+          step, static_cast<long long>(n + 1));
     }
     // Finish requests that generated their tokens.
     for (size_t i = 0; i < live.size();) {

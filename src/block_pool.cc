@@ -42,8 +42,7 @@ BlockPool::BlockPool(uint32_t num_blocks,
 // The inline Allocate handles out.size() <= num_free_; this is the rest.
 // Cost: per block a pop and two stores (free path), or a virtual PickVictim
 // plus the listener (eviction path).
-absl::Status BlockPool::AllocateSlow(absl::Span<BlockId> out,
-                                     int64_t now_us) {
+absl::Status BlockPool::AllocateSlow(absl::Span<BlockId> out, int64_t now_us) {
   if (out.size() > NumAvailable()) {
     return absl::ResourceExhaustedError(
         fmt::format("out of KV blocks: need {}, {} free and {} cached of {}",

@@ -59,7 +59,7 @@ struct alignas(128) Sequence {
   // Keys of the leading full blocks of `tokens`, computed once, on demand.
   // A memo, so it may grow inside const lookups.
   mutable std::vector<uint64_t> keys;
-  absl::InlinedVector<uint32_t, 1> dropped;             // one per group
+  absl::InlinedVector<uint32_t, 1> dropped;  // one per group
 };
 
 // The outcome of one walk of the prefix index for a sequence.

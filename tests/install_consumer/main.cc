@@ -12,7 +12,8 @@ int main() {
   std::vector<pagekv::TokenId> prompt(40, 3);
   auto seq = (*manager)->AddSequence(prompt);
   if (!seq.ok() || !(*manager)->Admit(*seq, 40).ok()) return 1;
-  std::printf("consumer: %llu blocks in use\n",
-              static_cast<unsigned long long>((*manager)->Stats().in_use_blocks));
+  std::printf(
+      "consumer: %llu blocks in use\n",
+      static_cast<unsigned long long>((*manager)->Stats().in_use_blocks));
   return (*manager)->Stats().in_use_blocks == 3 ? 0 : 1;
 }
