@@ -63,29 +63,27 @@ void BM_PrefixMatch(benchmark::State& state) {
 }
 BENCHMARK(BM_PrefixMatch)->Arg(32768)->Unit(benchmark::kMicrosecond);
 
-// Admit a 2048-token prompt whose first half is a shared system prompt, then
-// release it: the steady state of a prefix-cached server.
+// Admit a 2048-token prompt whose first half is a shared system prompt and
+// whose second half is new, then release it: the steady state of a
+// prefix-cached server, with the pool full so every admission evicts.
 void BM_AdmitRelease(benchmark::State& state) {
   KVCacheConfig c;
   c.block_size = 16;
   c.num_blocks = 1 << 14;
   auto m = *KVCacheManager::Create(c);
-  const auto shared = RandomTokens(1024, 3);
-  std::vector<std::vector<TokenId>> prompts;
-  for (int i = 0; i < 64; ++i) {
-    auto p = shared;
-    auto tail = RandomTokens(1024, 100 + i);
-    p.insert(p.end(), tail.begin(), tail.end());
-    prompts.push_back(std::move(p));
-  }
-  size_t i = 0;
+  std::vector<TokenId> prompt = RandomTokens(1024, 3);
+  const auto tail = RandomTokens(1024, 4);
+  prompt.insert(prompt.end(), tail.begin(), tail.end());
+  TokenId unique = 0;
   for (auto _ : state) {
-    SeqId s = *m->AddSequence(prompts[i++ % prompts.size()]);
+    prompt[1024] = ++unique;  // a new tail: its keys differ from every other
+    SeqId s = *m->AddSequence(prompt);
     auto a = m->Admit(s, 1 << 30);
     benchmark::DoNotOptimize(a);
     (void)m->Release(s);
   }
   state.counters["hit_rate"] = m->Stats().prefix.TokenHitRate();
+  state.counters["evictions"] = double(m->Stats().evictions);
 }
 BENCHMARK(BM_AdmitRelease)->Unit(benchmark::kMicrosecond);
 
