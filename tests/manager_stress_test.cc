@@ -138,7 +138,7 @@ class ManagerStressTest : public ::testing::TestWithParam<StressParam> {
 TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
   std::mt19937_64 rng(20261125);
   int exhausted = 0, hits = 0, forks = 0, truncates = 0;
-  constexpr int kSteps = 30000;
+  constexpr int kSteps = 60000;
   for (int step = 0; step < kSteps; ++step) {
     clock_.Advance(1 + rng() % 100);
     std::vector<uint64_t> ids;
