@@ -253,11 +253,13 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   };
   const uint64_t epoch = ++st.batch_epoch;
   int64_t need = 0;
+  st.batch_seqs.clear();
   for (size_t i = 0; i < seqs.size(); ++i) {
     prefetch(i);
     const SeqId id = seqs[i];
     Sequence* s = st.Find(id);
     if (s == nullptr) return st.Lookup(id).status();
+    st.batch_seqs.push_back(s);
     if (s->batch_mark == epoch) {
       return absl::InvalidArgumentError(fmt::format(
           "sequence {} appears twice in one decode batch", id.value()));
@@ -289,8 +291,10 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   PAGEKV_EXPENSIVE_VERIFY(st);
   // Pass 2: apply.
   for (size_t i = 0; i < seqs.size(); ++i) {
-    prefetch(i);
-    Sequence& s = *st.Find(seqs[i]);
+    if (i + kDecodePrefetch < seqs.size()) {
+      __builtin_prefetch(st.batch_seqs[i + kDecodePrefetch]);
+    }
+    Sequence& s = *st.batch_seqs[i];
     s.tokens.push_back(tokens[i]);
     if (!st.TryReserveOneFast(s)) st.DoReserve(s, 1, 0);
   }

@@ -148,6 +148,8 @@ struct ManagerState final : public EvictionListener {
   std::vector<BlockCopy> copies;
   std::vector<KVEvent> events;
   std::vector<BlockId> scratch;  // reused by allocations
+  // The sequences of the decode batch being applied, found once.
+  std::vector<Sequence*> batch_seqs;
   // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
   mutable std::vector<uint64_t> scratch_keys;
   mutable Walk scratch_walk;
