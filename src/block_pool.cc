@@ -1,5 +1,6 @@
 #include "pagekv/block_pool.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "check.h"
@@ -48,23 +49,31 @@ absl::Status BlockPool::AllocateSlow(absl::Span<BlockId> out, int64_t now_us) {
         fmt::format("out of KV blocks: need {}, {} free and {} cached of {}",
                     out.size(), num_free_, NumCached(), num_blocks()));
   }
-  for (BlockId& slot : out) {
-    uint32_t id;
-    if (num_free_ > 0) {
-      id = free_stack_[--num_free_];
-    } else {
-      id = policy_->PickVictim(now_us).value();
-      --num_cached_;
-      PAGEKV_DCHECK(meta_[id].state == BlockState::kCached,
-                    "policy {} chose block {} which is not cached",
-                    policy_->name(), id);
-      if (listener_ != nullptr) listener_->OnBlockEvicted(BlockId(id));
-      meta_[id].keeps_content = 0;
-      ++num_evictions_;
-    }
-    meta_[id].state = BlockState::kInUse;
-    meta_[id].ref_count = 1;
-    slot = BlockId(id);
+  // Empty blocks first; then all the victims the policy picks, announced
+  // together so the listener can prefetch their index entries (each is a
+  // cache miss in a large index) before forgetting them one by one.
+  const size_t from_free = std::min<size_t>(num_free_, out.size());
+  for (size_t i = 0; i < from_free; ++i) {
+    out[i] = BlockId(free_stack_[--num_free_]);
+  }
+  const absl::Span<BlockId> victims = out.subspan(from_free);
+  for (BlockId& victim : victims) {
+    victim = policy_->PickVictim(now_us);
+    PAGEKV_DCHECK(meta_[victim.value()].state == BlockState::kCached,
+                  "policy {} chose block {} which is not cached",
+                  policy_->name(), victim.value());
+  }
+  num_cached_ -= static_cast<uint32_t>(victims.size());
+  num_evictions_ += victims.size();
+  if (listener_ != nullptr && !victims.empty()) {
+    listener_->PrefetchEvicted(victims);
+    for (BlockId victim : victims) listener_->OnBlockEvicted(victim);
+  }
+  for (BlockId block : out) {
+    BlockMeta& m = meta_[block.value()];
+    m.keeps_content = 0;
+    m.state = BlockState::kInUse;
+    m.ref_count = 1;
   }
   num_in_use_ += static_cast<uint32_t>(out.size());
   return absl::OkStatus();

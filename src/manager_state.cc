@@ -388,6 +388,11 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
     BlockStoredEvent* event = nullptr;
     size_t last_stored = SIZE_MAX;
     for (size_t i = s.num_indexed; i < full; ++i) {
+      // The table slot of a key is a cache miss in a large index: start the
+      // one a few blocks ahead (a prompt indexes many blocks at once).
+      if (i + kPrefetchDistance < full) {
+        index.Prefetch(s.keys[i + kPrefetchDistance]);
+      }
       BlockId b = table[i];
       if (b == kNullBlock || index.contains(b)) continue;
       const auto tokens = absl::MakeConstSpan(s.tokens.data() + i * bs, bs);
@@ -502,6 +507,22 @@ void ManagerState::SetFill(BlockId block, uint32_t new_fill) {
     used_slots = used_slots + new_fill - fill[block.value()];
   }
   fill[block.value()] = static_cast<uint16_t>(new_fill);
+}
+
+// Two rounds over the victims: their index records, then (the records having
+// arrived) the table slots their keys hash to, and their fill entries.
+void ManagerState::PrefetchEvicted(absl::Span<const BlockId> blocks) {
+  for (const Group& group : groups) {
+    if (group.index == nullptr) continue;
+    for (BlockId b : blocks) group.index->PrefetchBlock(b, /*tokens=*/false);
+  }
+  for (const Group& group : groups) {
+    if (group.index == nullptr) continue;
+    for (BlockId b : blocks) {
+      if (group.index->contains(b)) group.index->Prefetch(group.index->key(b));
+    }
+  }
+  for (BlockId b : blocks) __builtin_prefetch(&fill[b.value()], 1);
 }
 
 void ManagerState::OnBlockEvicted(BlockId block) {

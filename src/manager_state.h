@@ -126,6 +126,7 @@ struct ManagerState final : public EvictionListener {
   void UnindexBlock(size_t group, BlockId block);
   void SetFill(BlockId block, uint32_t fill);
   void OnBlockEvicted(BlockId block) override;
+  void PrefetchEvicted(absl::Span<const BlockId> blocks) override;
 
   absl::Status Verify() const;
 

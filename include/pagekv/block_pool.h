@@ -44,6 +44,12 @@ class EvictionListener {
  public:
   virtual ~EvictionListener() = default;
   virtual void OnBlockEvicted(BlockId block) = 0;
+  // Called once per allocation with every block it is about to evict,
+  // before the OnBlockEvicted calls, so the listener can start loading what
+  // it will touch. The default does nothing.
+  virtual void PrefetchEvicted(absl::Span<const BlockId> blocks) {
+    (void)blocks;
+  }
 };
 
 enum class BlockState : uint8_t { kNull, kFree, kCached, kInUse };
