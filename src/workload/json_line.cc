@@ -6,6 +6,7 @@
 #include "fmt/format.h"
 #include "json_util.h"
 #include "nlohmann/json.hpp"
+#include "readers.h"
 
 namespace pagekv::internal {
 namespace {
@@ -310,6 +311,27 @@ absl::StatusOr<absl::Span<const int64_t>> JsonLineParser::IntArray(
     }
   }
   return absl::Span<const int64_t>(f.ints);
+}
+
+absl::Status ForEachJsonLine(std::string_view contents, std::string_view source,
+                             JsonLineParser& parser,
+                             absl::FunctionRef<absl::Status()> on_line) {
+  LineSplitter lines(contents);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    const int64_t n = lines.line_number();
+    if (IsBlank(line)) continue;
+    if (line.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
+      return LineError(source, n,
+                       "byte-order mark inside the file (only the first line "
+                       "may start with one)");
+    }
+    if (absl::Status s = parser.Parse(line); !s.ok()) {
+      return LineError(source, n, s);
+    }
+    if (absl::Status s = on_line(); !s.ok()) return LineError(source, n, s);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pagekv::internal

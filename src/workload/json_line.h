@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -85,6 +86,16 @@ class JsonLineParser {
   bool reject_unknown_;
   std::vector<JsonField> fields_;
 };
+
+// Runs the line loop shared by the JSON-lines trace readers: for each
+// non-blank line of `contents`, rejects a byte-order mark (only the file's
+// first line may carry one, and LineSplitter strips it there), parses the
+// line with `parser`, then calls `on_line()`, which reads the
+// fields from `parser`. The first error, from the parser or from on_line,
+// comes back as "source:line: ...".
+absl::Status ForEachJsonLine(std::string_view contents, std::string_view source,
+                             JsonLineParser& parser,
+                             absl::FunctionRef<absl::Status()> on_line);
 
 }  // namespace pagekv::internal
 

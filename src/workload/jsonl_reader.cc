@@ -126,39 +126,28 @@ absl::StatusOr<Workload> ParsePagekvJsonl(std::string_view contents,
   Workload workload;
   workload.name = WorkloadNameFromPath(source);
   JsonLineParser parser(kFieldNames, /*reject_unknown=*/true);
-  LineSplitter lines(contents);
-  std::string_view line;
   double previous_arrival = 0;
-  while (lines.Next(&line)) {
-    const int64_t n = lines.line_number();
-    if (IsBlank(line)) continue;
-    if (line.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
-      return LineError(source, n,
-                       "byte-order mark inside the file (only the first line "
-                       "may start with one)");
-    }
-    if (absl::Status s = parser.Parse(line); !s.ok()) {
-      return LineError(source, n, s);
-    }
-    Request r;
-    r.id = workload.requests.size();
-    if (absl::Status s = FillScalars(parser, r); !s.ok()) {
-      return LineError(source, n, s);
-    }
-    if (absl::Status s = FillPrompt(parser, r); !s.ok()) {
-      return LineError(source, n, s);
-    }
-    if (r.arrival_s < previous_arrival) {
-      return LineError(
-          source, n,
-          parser.FieldError(kArrival,
-                            fmt::format("{} is earlier than the previous "
-                                        "request's {}; sort the trace",
-                                        r.arrival_s, previous_arrival)));
-    }
-    previous_arrival = r.arrival_s;
-    workload.requests.push_back(std::move(r));
-  }
+  absl::Status status =
+      ForEachJsonLine(contents, source, parser, [&]() -> absl::Status {
+        Request r;
+        r.id = workload.requests.size();
+        if (absl::Status s = FillScalars(parser, r); !s.ok()) {
+          return s;
+        }
+        if (absl::Status s = FillPrompt(parser, r); !s.ok()) {
+          return s;
+        }
+        if (r.arrival_s < previous_arrival) {
+          return parser.FieldError(
+              kArrival, fmt::format("{} is earlier than the previous "
+                                    "request's {}; sort the trace",
+                                    r.arrival_s, previous_arrival));
+        }
+        previous_arrival = r.arrival_s;
+        workload.requests.push_back(std::move(r));
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
   if (workload.requests.empty()) {
     return absl::InvalidArgumentError(
         fmt::format("{}: no requests (empty trace)", source));
