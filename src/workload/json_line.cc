@@ -318,9 +318,11 @@ absl::Status ForEachJsonLine(std::string_view contents, std::string_view source,
                              absl::FunctionRef<absl::Status()> on_line) {
   LineSplitter lines(contents);
   std::string_view line;
+  bool any = false;
   while (lines.Next(&line)) {
     const int64_t n = lines.line_number();
     if (IsBlank(line)) continue;
+    any = true;
     if (line.substr(0, kUtf8Bom.size()) == kUtf8Bom) {
       return LineError(source, n,
                        "byte-order mark inside the file (only the first line "
@@ -330,6 +332,10 @@ absl::Status ForEachJsonLine(std::string_view contents, std::string_view source,
       return LineError(source, n, s);
     }
     if (absl::Status s = on_line(); !s.ok()) return LineError(source, n, s);
+  }
+  if (!any) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: no requests (empty trace)", source));
   }
   return absl::OkStatus();
 }

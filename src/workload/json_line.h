@@ -92,7 +92,8 @@ class JsonLineParser {
 // first line may carry one, and LineSplitter strips it there), parses the
 // line with `parser`, then calls `on_line()`, which reads the
 // fields from `parser`. The first error, from the parser or from on_line,
-// comes back as "source:line: ...".
+// comes back as "source:line: ...". A file with no non-blank line is an
+// error ("source: no requests (empty trace)").
 absl::Status ForEachJsonLine(std::string_view contents, std::string_view source,
                              JsonLineParser& parser,
                              absl::FunctionRef<absl::Status()> on_line);

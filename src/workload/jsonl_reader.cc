@@ -148,10 +148,6 @@ absl::StatusOr<Workload> ParsePagekvJsonl(std::string_view contents,
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
-  if (workload.requests.empty()) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: no requests (empty trace)", source));
-  }
   return workload;
 }
 
