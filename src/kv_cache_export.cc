@@ -25,13 +25,13 @@ absl::Status CheckGroup(GroupId group, int32_t num_groups) {
 absl::StatusOr<int64_t> KVCacheManager::NumKnownTokens(SeqId seq) const {
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
-  return static_cast<int64_t>((*s)->tokens.size());
+  return (*s)->num_known();
 }
 
 absl::StatusOr<int64_t> KVCacheManager::NumComputedTokens(SeqId seq) const {
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
-  return (*s)->num_computed;
+  return (*s)->num_computed();
 }
 
 absl::StatusOr<absl::Span<const BlockId>> KVCacheManager::BlockTable(
@@ -93,7 +93,7 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (SeqId seq : seqs) {
     auto s = state_->Lookup(seq);
     if (!s.ok()) return s.status();
-    const int64_t pages = ((*s)->num_computed + bs - 1) / bs;
+    const int64_t pages = ((*s)->num_computed() + bs - 1) / bs;
     total += pages - std::min<int64_t>(pages, (*s)->dropped[group.value()]);
     rows.push_back(*s);
   }
@@ -106,15 +106,15 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (size_t r = 0; r < rows.size(); ++r) {
     const Sequence& s = *rows[r];
     const std::vector<BlockId>& table = s.tables[group.value()];
-    const int64_t pages = (s.num_computed + bs - 1) / bs;
+    const int64_t pages = (s.num_computed() + bs - 1) / bs;
     for (int64_t j = s.dropped[group.value()]; j < pages; ++j) {
       indices[n++] = static_cast<int32_t>(table[j].value());
     }
     indptr[r + 1] = static_cast<int32_t>(n);
     last_page_len[r] =
-        s.num_computed == 0
+        s.num_computed() == 0
             ? 0
-            : static_cast<int32_t>(s.num_computed - (pages - 1) * bs);
+            : static_cast<int32_t>(s.num_computed() - (pages - 1) * bs);
   }
   return n;
 }
@@ -124,13 +124,13 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
   const Sequence& sq = **s;
-  if (new_tokens < 0 || new_tokens > sq.num_computed) {
+  if (new_tokens < 0 || new_tokens > sq.num_computed()) {
     return absl::InvalidArgumentError(fmt::format(
         "sequence {} has {} computed tokens; {} cannot be new this step",
-        seq.value(), sq.num_computed, new_tokens));
+        seq.value(), sq.num_computed(), new_tokens));
   }
   const int64_t bs = block_size();
-  const int64_t end = sq.num_computed;
+  const int64_t end = sq.num_computed();
   const int64_t first_new = end - new_tokens;
   const int64_t end_page = (end + bs - 1) / bs;
   SequenceFootprint fp;
@@ -138,7 +138,7 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   fp.new_tokens = new_tokens;
   fp.cached_tokens = first_new;
   fp.is_prefill =
-      first_new < static_cast<int64_t>(sq.tokens.size()) && new_tokens > 1;
+      first_new < sq.num_known() && new_tokens > 1;
   for (const internal::Group& group : state_->groups) {
     GroupFootprint g;
     int64_t read_from = 0;

@@ -13,6 +13,7 @@
 namespace pagekv {
 
 using internal::ManagerState;
+using internal::SeqHot;
 using internal::Sequence;
 using internal::Walk;
 
@@ -36,12 +37,12 @@ absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
 
 // Reserve's precondition, written so that no sum can overflow.
 absl::Status CheckReservable(SeqId seq, const Sequence& s, int64_t num_new) {
-  const int64_t known = static_cast<int64_t>(s.tokens.size());
-  if (num_new > known - s.num_computed) {
+  const int64_t known = s.num_known();
+  if (num_new > known - s.num_computed()) {
     return absl::InvalidArgumentError(fmt::format(
         "sequence {} has {} known tokens, {} computed: cannot compute {} "
         "more; append the tokens first",
-        seq.value(), known, s.num_computed, num_new));
+        seq.value(), known, s.num_computed(), num_new));
   }
   return absl::OkStatus();
 }
@@ -79,7 +80,10 @@ absl::StatusOr<SeqId> KVCacheManager::AddSequence(
   Sequence* s = nullptr;
   SeqId id = state_->NewSequence(&s);
   s->options = options;
-  s->tokens.assign(prompt.begin(), prompt.end());
+  s->hot->num_known = static_cast<int32_t>(prompt.size());
+  if (state_->config.enable_prefix_caching) {
+    s->tokens.assign(prompt.begin(), prompt.end());
+  }
   return id;
 }
 
@@ -87,20 +91,23 @@ absl::Status KVCacheManager::AppendTokens(SeqId seq,
                                           absl::Span<const TokenId> tokens) {
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
-  if ((*s)->tokens.size() + tokens.size() >
-      size_t{std::numeric_limits<int32_t>::max()}) {
+  Sequence& sq = **s;
+  if (tokens.size() > size_t{kMaxSequenceTokens} - size_t(sq.num_known())) {
     return absl::InvalidArgumentError(
         fmt::format("sequence {}: {} + {} tokens exceeds 2^31 - 1", seq.value(),
-                    (*s)->tokens.size(), tokens.size()));
+                    sq.num_known(), tokens.size()));
   }
-  (*s)->tokens.insert((*s)->tokens.end(), tokens.begin(), tokens.end());
+  sq.hot->num_known += static_cast<int32_t>(tokens.size());
+  if (state_->config.enable_prefix_caching) {
+    sq.tokens.insert(sq.tokens.end(), tokens.begin(), tokens.end());
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
-  if ((*s)->num_computed != 0 || !(*s)->tables[0].empty()) {
+  if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
     return absl::FailedPreconditionError(fmt::format(
         "sequence {} already holds blocks; match before admitting it",
         seq.value()));
@@ -142,7 +149,7 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
         !c.ok()) {
       return c;
     }
-    if ((*s)->num_computed != 0 || !(*s)->tables[0].empty()) {
+    if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
       return absl::FailedPreconditionError(
           fmt::format("sequence {} is already admitted", r.seq.value()));
     }
@@ -168,7 +175,7 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
     Walk& walk = walks[r];
     st.WalkPrefix(s, &walk);
     const int64_t hit = walk.num_blocks * bs;
-    const int64_t remaining = static_cast<int64_t>(s.tokens.size()) - hit;
+    const int64_t remaining = s.num_known() - hit;
     const int64_t num_new = std::min(requests[r].num_new_tokens, remaining);
     result[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
                      walk.num_evictable};
@@ -228,7 +235,7 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   if (num_new_tokens != 1 || num_lookahead_tokens != 0 ||
-      !st.TryReserveOneFast(sq)) {
+      !st.TryReserveOneFast(sq.slot)) {
     st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
@@ -242,46 +249,40 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     return absl::InvalidArgumentError(
         fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
   }
-  // Pass 1: validate and count, changing nothing.
-  // Each pass visits scattered Sequence objects: prefetch the hot lines of
-  // the one kDecodePrefetch ahead so their misses overlap.
-  constexpr size_t kDecodePrefetch = 8;
-  auto prefetch = [&](size_t i) {
-    if (i + kDecodePrefetch < seqs.size()) {
-      st.PrefetchSequence(seqs[i + kDecodePrefetch]);
-    }
-  };
+  // Pass 1: validate and count, changing nothing. It reads only the batch's
+  // hot records (32 bytes each, see SeqHot) and the pool records of their
+  // last blocks.
   const uint64_t epoch = ++st.batch_epoch;
   int64_t need = 0;
-  st.batch_seqs.clear();
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    prefetch(i);
-    const SeqId id = seqs[i];
-    Sequence* s = st.Find(id);
-    if (s == nullptr) return st.Lookup(id).status();
-    st.batch_seqs.push_back(s);
-    if (s->batch_mark == epoch) {
+  st.batch_slots.clear();
+  for (const SeqId id : seqs) {
+    SeqHot* h = st.FindHot(id);
+    if (h == nullptr) return st.Lookup(id).status();
+    if (h->batch_mark == epoch) {
       return absl::InvalidArgumentError(fmt::format(
           "sequence {} appears twice in one decode batch", id.value()));
     }
-    s->batch_mark = epoch;
-    if (s->num_computed != static_cast<int64_t>(s->tokens.size())) {
+    h->batch_mark = epoch;
+    if (h->num_computed != h->num_known) {
       return absl::FailedPreconditionError(fmt::format(
           "sequence {} has {} known tokens but {} computed: finish its "
           "prefill before decoding",
-          id.value(), s->tokens.size(), s->num_computed));
+          id.value(), h->num_known, h->num_computed));
     }
-    if (s->tokens.size() >= size_t{std::numeric_limits<int32_t>::max()}) {
+    if (h->num_known >= kMaxSequenceTokens) {
       return absl::InvalidArgumentError(fmt::format(
           "sequence {} is at the 2^31 - 1 token limit", id.value()));
     }
+    const uint32_t slot = static_cast<uint32_t>(id.value() & 0xffffffffu);
+    st.batch_slots.push_back(slot);
     // A new block where the table ends, a copy where the block is shared.
-    const int64_t j = st.BlockOf(s->num_computed);
-    for (const auto& table : s->tables) {
-      if (j >= static_cast<int64_t>(table.size()) ||
-          st.pool->ref_count(table[j]) > 1) {
-        ++need;
-      }
+    const int64_t j = st.BlockOf(h->num_computed);
+    if (st.single_full_group && j == h->num_blocks) {
+      ++need;
+    } else if (st.single_full_group && j + 1 == h->num_blocks) {
+      need += st.pool->ref_count(h->last_block) > 1 ? 1 : 0;
+    } else {
+      need += st.BlocksForReserve(*st.slots[slot], 1, 0);
     }
   }
   if (need > st.pool->NumAvailable()) {
@@ -290,13 +291,12 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   // Pass 2: apply.
+  const bool keep_tokens = st.config.enable_prefix_caching;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    if (i + kDecodePrefetch < seqs.size()) {
-      __builtin_prefetch(st.batch_seqs[i + kDecodePrefetch]);
-    }
-    Sequence& s = *st.batch_seqs[i];
-    s.tokens.push_back(tokens[i]);
-    if (!st.TryReserveOneFast(s)) st.DoReserve(s, 1, 0);
+    const uint32_t slot = st.batch_slots[i];
+    ++st.Hot(slot).num_known;
+    if (keep_tokens) st.slots[slot]->tokens.push_back(tokens[i]);
+    if (!st.TryReserveOneFast(slot)) st.DoReserve(*st.slots[slot], 1, 0);
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
@@ -327,7 +327,7 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
   const int64_t bs = block_size();
   const int64_t hit = walk.num_blocks * bs;
   const int64_t num_new =
-      std::min(max_new_tokens, static_cast<int64_t>(sq.tokens.size()) - hit);
+      std::min(max_new_tokens, sq.num_known() - hit);
   const int64_t target = (hit + num_new + bs - 1) / bs;
   return (target - walk.num_blocks) * num_groups() + walk.num_evictable;
 }
@@ -348,20 +348,20 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
   Sequence& sq = **s;
-  if (num_tokens < 0 || num_tokens > static_cast<int64_t>(sq.tokens.size())) {
+  if (num_tokens < 0 || num_tokens > sq.num_known()) {
     return absl::InvalidArgumentError(
         fmt::format("cannot truncate sequence {} of {} tokens to {} tokens",
-                    seq.value(), sq.tokens.size(), num_tokens));
+                    seq.value(), sq.num_known(), num_tokens));
   }
   const int64_t bs = block_size();
-  const int64_t computed = std::min(sq.num_computed, num_tokens);
+  const int64_t computed = std::min(sq.num_computed(), num_tokens);
   for (size_t g = 0; g < st.groups.size(); ++g) {
     if (!st.groups[g].sliding()) continue;
     // The next write at `computed` reads back to lo; those blocks must still
     // be held.
     const int64_t lo = computed - (st.groups[g].spec.sliding_window - 1);
     const int64_t first_needed = std::max<int64_t>(0, lo) / bs;
-    if (first_needed < sq.dropped[g] && computed < sq.num_computed) {
+    if (first_needed < sq.dropped[g] && computed < sq.num_computed()) {
       return absl::FailedPreconditionError(fmt::format(
           "cannot truncate sequence {} to {} tokens: group {} already "
           "released the sliding-window blocks before token {}",
@@ -369,10 +369,13 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
     }
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  sq.tokens.resize(static_cast<size_t>(num_tokens));
+  if (st.config.enable_prefix_caching) {
+    sq.tokens.resize(static_cast<size_t>(num_tokens));
+  }
   sq.keys.resize(
       std::min(sq.keys.size(), static_cast<size_t>(num_tokens / bs)));
-  sq.num_computed = computed;
+  sq.hot->num_known = static_cast<int32_t>(num_tokens);
+  sq.hot->num_computed = static_cast<int32_t>(computed);
   sq.num_indexed = std::min(sq.num_indexed, static_cast<size_t>(computed / bs));
   const size_t keep = static_cast<size_t>((num_tokens + bs - 1) / bs);
   st.ReleaseTail(sq, keep);
@@ -400,10 +403,12 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
   child->options = parent.options;
   child->tokens = parent.tokens;
   child->keys = parent.keys;
-  child->num_computed = parent.num_computed;
+  child->hot->num_known = parent.hot->num_known;
+  child->hot->num_computed = parent.hot->num_computed;
   child->num_indexed = parent.num_indexed;
   child->tables = parent.tables;
   child->dropped = parent.dropped;
+  st.SyncTableMirror(*child);
   for (const auto& table : child->tables) {
     for (BlockId b : table) {
       if (b != kNullBlock) st.AcquireBlock(b);

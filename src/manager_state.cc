@@ -29,9 +29,9 @@ ManagerState::ManagerState(KVCacheConfig config_in,
       g.index = std::make_unique<PrefixIndex>(pool->num_blocks() + 1,
                                               config.block_size);
     }
-    all_full_attention = all_full_attention && !g.sliding();
     groups.push_back(std::move(g));
   }
+  single_full_group = groups.size() == 1 && !groups[0].sliding();
   pool->set_eviction_listener(this);
   if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
     block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));
@@ -41,14 +41,11 @@ ManagerState::ManagerState(KVCacheConfig config_in,
 // --- sequence slots ---------------------------------------------------------
 
 absl::StatusOr<Sequence*> ManagerState::Lookup(SeqId seq) {
-  const uint64_t slot = seq.value() & 0xffffffffu;
-  const uint64_t generation = seq.value() >> 32;
-  if (slot >= slots.size() || !slots[slot]->live ||
-      slots[slot]->generation != generation) {
+  if (FindHot(seq) == nullptr) {
     return absl::InvalidArgumentError(fmt::format(
         "unknown sequence {} (never added, or released)", seq.value()));
   }
-  return slots[slot].get();
+  return slots[seq.value() & 0xffffffffu].get();
 }
 
 absl::StatusOr<const Sequence*> ManagerState::Lookup(SeqId seq) const {
@@ -64,29 +61,37 @@ SeqId ManagerState::NewSequence(Sequence** out) {
     free_slots.pop_back();
   } else {
     slot = static_cast<uint32_t>(slots.size());
+    if ((slot >> kHotChunkBits) == hot_chunks.size()) {
+      hot_chunks.push_back(std::make_unique<SeqHot[]>(kHotChunk));
+    }
     slots.push_back(std::make_unique<Sequence>());
+    slots.back()->hot = &Hot(slot);
+    slots.back()->slot = slot;
   }
   Sequence& s = *slots[slot];
-  s.live = true;
+  s.hot->live = true;
   s.tables.resize(groups.size());
   s.dropped.assign(groups.size(), 0);
   ++num_sequences;
   *out = &s;
-  return SeqId((uint64_t{s.generation} << 32) | slot);
+  return SeqId((uint64_t{s.hot->generation} << 32) | slot);
 }
 
 void ManagerState::FreeSequence(SeqId seq) {
   const uint32_t slot = static_cast<uint32_t>(seq.value() & 0xffffffffu);
   Sequence& s = *slots[slot];
   // Clear but keep capacity: a reused slot allocates nothing.
-  s.live = false;
-  ++s.generation;
+  SeqHot& h = *s.hot;
+  h.live = false;
+  ++h.generation;
+  h.num_known = 0;
+  h.num_computed = 0;
   s.options = SequenceOptions();
   s.tokens.clear();
   s.keys.clear();
-  s.num_computed = 0;
   s.num_indexed = 0;
   for (auto& table : s.tables) table.clear();
+  SyncTableMirror(s);
   --num_sequences;
   free_slots.push_back(slot);
 }
@@ -229,8 +234,9 @@ void ManagerState::ClaimHit(Sequence& s, const Walk& walk) {
       if (b != kNullBlock) AcquireBlock(b);
     }
   }
-  s.num_computed = walk.num_blocks * config.block_size;
+  s.hot->num_computed = static_cast<int32_t>(walk.num_blocks * config.block_size);
   s.num_indexed = static_cast<size_t>(walk.num_blocks);
+  SyncTableMirror(s);
 }
 
 void ManagerState::CountQuery(const Sequence& s, const Walk& walk) {
@@ -239,14 +245,14 @@ void ManagerState::CountQuery(const Sequence& s, const Walk& walk) {
       static_cast<uint64_t>(walk.num_blocks) * config.block_size;
   if (s.options.resumed_after_preemption) {
     ++prefix_stats.resumed_queries;
-    prefix_stats.resumed_query_tokens += s.tokens.size();
+    prefix_stats.resumed_query_tokens += s.num_known();
     prefix_stats.resumed_hit_tokens += hit_tokens;
     return;
   }
   ++prefix_stats.queries;
-  prefix_stats.query_tokens += s.tokens.size();
+  prefix_stats.query_tokens += s.num_known();
   prefix_stats.hit_tokens += hit_tokens;
-  prefix_stats.query_blocks += s.tokens.size() / config.block_size;
+  prefix_stats.query_blocks += s.num_known() / config.block_size;
   prefix_stats.hit_blocks += static_cast<uint64_t>(walk.num_blocks);
 }
 
@@ -255,7 +261,7 @@ void ManagerState::CountQuery(const Sequence& s, const Walk& walk) {
 int64_t ManagerState::BlocksForReserve(const Sequence& s, int64_t num_new,
                                        int64_t num_lookahead) const {
   const int64_t bs = config.block_size;
-  const int64_t c = s.num_computed;
+  const int64_t c = s.num_computed();
   const int64_t target = CeilDiv(c + num_new + num_lookahead, bs);
   int64_t need = 0;
   for (const std::vector<BlockId>& table : s.tables) {
@@ -274,7 +280,7 @@ int64_t ManagerState::BlocksForReserve(const Sequence& s, int64_t num_new,
 void ManagerState::DoReserve(Sequence& s, int64_t num_new,
                              int64_t num_lookahead) {
   const int64_t bs = config.block_size;
-  const int64_t c = s.num_computed;
+  const int64_t c = s.num_computed();
   const int64_t target = CeilDiv(c + num_new + num_lookahead, bs);
   const int64_t write_end = CeilDiv(c + num_new, bs);
   int64_t now_us = -1;
@@ -329,57 +335,57 @@ void ManagerState::DoReserve(Sequence& s, int64_t num_new,
               static_cast<uint32_t>(std::min(bs, c + num_new - j * bs)));
     }
   }
-  s.num_computed = c + num_new;
+  s.hot->num_computed = static_cast<int32_t>(c + num_new);
   IndexFullBlocks(s);
   ReleaseOutOfWindow(s, c);
+  SyncTableMirror(s);
 }
 
-// The decode fast path. Cost: per group one ref-count and one keeps-content
-// load for the last block, or one free-stack pop every block_size tokens.
-bool ManagerState::TryReserveOneFast(Sequence& s) {
-  if (!all_full_attention) return false;
-  const int64_t c = s.num_computed;
+// The decode fast path. Cost: the hot record, one pool record (is the last
+// block private and unindexed?) and one fill entry; the Sequence itself only
+// every block_size tokens (a free-stack pop and a table push) or, with
+// prefix caching, to index a block that filled up.
+bool ManagerState::TryReserveOneFast(uint32_t slot) {
+  if (!single_full_group) return false;
+  SeqHot& h = Hot(slot);
+  const int64_t c = h.num_computed;
   const int64_t j = BlockOf(c);
   const int64_t offset = c - j * config.block_size;  // in block j
-  for (const std::vector<BlockId>& table : s.tables) {
-    if (static_cast<size_t>(j) < table.size()) {
-      BlockId b = table[j];
-      if (pool->ref_count(b) != 1 || pool->KeepsContent(b)) return false;
-    }
+  BlockId b;
+  if (j == h.num_blocks) {  // the table ends at c: a new block
+    absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
+    PAGEKV_CHECK(st.ok(),
+                 "decode allocation failed after the capacity check "
+                 "passed: {}",
+                 st.ToString());
+    slots[slot]->tables[0].push_back(b);
+    fill[b.value()] = 0;
+    h.last_block = b;
+    ++h.num_blocks;
+    ++blocks_allocated;
+  } else if (j + 1 == h.num_blocks && pool->IsPrivate(h.last_block)) {
+    b = h.last_block;
+  } else {
+    return false;  // shared or indexed (copy, unindex), or lookahead slots
   }
-  for (std::vector<BlockId>& table : s.tables) {
-    BlockId b;
-    if (static_cast<size_t>(j) < table.size()) {
-      b = table[j];
-    } else {
-      absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
-      PAGEKV_CHECK(st.ok(),
-                   "decode allocation failed after the capacity "
-                   "check passed: {}",
-                   st.ToString());
-      fill[b.value()] = 0;
-      table.push_back(b);
-      ++blocks_allocated;
-    }
-    // Assign rather than increment: a block shared before a truncation may
-    // still count the tokens its other holder wrote.
-    const uint32_t new_fill = static_cast<uint32_t>(offset + 1);
-    used_slots = used_slots + new_fill - fill[b.value()];
-    fill[b.value()] = static_cast<uint16_t>(new_fill);
+  // Assign rather than increment: a block shared before a truncation may
+  // still count the tokens its other holder wrote.
+  const uint32_t new_fill = static_cast<uint32_t>(offset + 1);
+  used_slots = used_slots + new_fill - fill[b.value()];
+  fill[b.value()] = static_cast<uint16_t>(new_fill);
+  h.num_computed = static_cast<int32_t>(c + 1);
+  if (new_fill == static_cast<uint32_t>(config.block_size) &&
+      config.enable_prefix_caching) {
+    IndexFullBlocks(*slots[slot]);
   }
-  s.num_computed = c + 1;
-  if (offset + 1 == config.block_size) IndexFullBlocks(s);
   return true;
 }
 
 void ManagerState::IndexFullBlocks(Sequence& s) {
   const size_t bs = static_cast<size_t>(config.block_size);
-  const size_t full = static_cast<size_t>(s.num_computed) / bs;
+  if (!config.enable_prefix_caching) return;
+  const size_t full = static_cast<size_t>(s.num_computed()) / bs;
   if (full <= s.num_indexed) return;
-  if (!config.enable_prefix_caching) {
-    s.num_indexed = full;
-    return;
-  }
   EnsureKeys(s, full);
   const uint64_t root = hasher.RootKey(s.options.hash_extras);
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -466,6 +472,13 @@ void ManagerState::ReleaseTail(Sequence& s, size_t keep_blocks) {
     }
     s.dropped[g] = std::min<uint32_t>(s.dropped[g], table.size());
   }
+  SyncTableMirror(s);
+}
+
+void ManagerState::SyncTableMirror(Sequence& s) {
+  const std::vector<BlockId>& table = s.tables[0];
+  s.hot->num_blocks = static_cast<int32_t>(table.size());
+  s.hot->last_block = table.empty() ? kNullBlock : table.back();
 }
 
 // --- block bookkeeping ------------------------------------------------------

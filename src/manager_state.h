@@ -10,6 +10,10 @@
 // they fell out of the window and went back to the pool. Full-attention
 // groups never drop. Each non-null entry holds one reference on its block.
 //
+// The fields a decode step reads (counts, generation, the table's length and
+// last block) live apart from the Sequence, in a flat array of 32-byte SeqHot
+// records indexed by slot; see SeqHot.
+//
 // Accounting identities (checked by Verify()):
 //   pool ref_count(b) == number of table entries naming b;
 //   used_slots == sum of fill[b] over in-use blocks;
@@ -41,25 +45,45 @@ struct Group {
   }
 };
 
-// Field order is for the decode step (AppendDecodeTokens), which touches
-// every live sequence twice per step: the fields it reads (the first ~90
-// bytes) come first, in two adjacent cache lines of a 128-byte aligned
-// object; the rest (options, key memo, dropped counts) come after.
-struct alignas(128) Sequence {
-  uint32_t generation = 0;
-  bool live = false;
+// The fields of a sequence a decode step reads, in one 32-byte record per
+// slot. Records sit in fixed-size chunks of a flat array (their addresses
+// never change), two to a cache line: the check pass of a 1024-sequence step
+// reads 32 KiB of consecutive, L1-resident records instead of one scattered
+// Sequence object (and its table) per token. Where a field below also has a
+// home in Sequence, it is a mirror that Verify() compares with the original.
+struct SeqHot {
+  uint32_t generation = 0;  // bumped when the slot is freed
+  // Mirror: the last entry of group 0's table, or the null block.
+  BlockId last_block;
   // Batch operations stamp the sequences they visit, to find duplicates.
   uint64_t batch_mark = 0;
-  int64_t num_computed = 0;     // <= tokens.size(); these have slots
-  std::vector<TokenId> tokens;  // known tokens
+  int32_t num_known = 0;     // known tokens
+  int32_t num_computed = 0;  // <= num_known; these have slots
+  // Mirror: the length of every group's table (all groups have the same).
+  int32_t num_blocks = 0;
+  bool live = false;
+};
+static_assert(sizeof(SeqHot) == 32, "two hot records per cache line");
+
+// The rest of a sequence, read by the slower operations.
+struct Sequence {
+  SeqHot* hot = nullptr;  // this slot's record; stable for the slot's life
+  uint32_t slot = 0;
+  // The known tokens, kept only when prefix caching needs them for hashing
+  // (then tokens.size() == num_known()); empty otherwise.
+  std::vector<TokenId> tokens;
   absl::InlinedVector<std::vector<BlockId>, 1> tables;  // one per group
-  // Leading full computed blocks already offered to the index.
+  // Leading full computed blocks already offered to the index (0 when prefix
+  // caching is off).
   size_t num_indexed = 0;
   SequenceOptions options;
   // Keys of the leading full blocks of `tokens`, computed once, on demand.
   // A memo, so it may grow inside const lookups.
   mutable std::vector<uint64_t> keys;
   absl::InlinedVector<uint32_t, 1> dropped;  // one per group
+
+  int64_t num_known() const { return hot->num_known; }
+  int64_t num_computed() const { return hot->num_computed; }
 };
 
 // The outcome of one walk of the prefix index for a sequence.
@@ -75,20 +99,19 @@ struct ManagerState final : public EvictionListener {
 
   // --- sequence slots ---
   absl::StatusOr<Sequence*> Lookup(SeqId seq);
-  // Lookup without building a Status: null for an unknown or stale id.
-  Sequence* Find(SeqId seq) {
+  // The hot record of a live `seq`, without building a Status: null for an
+  // unknown or stale id.
+  SeqHot* FindHot(SeqId seq) {
     const uint64_t slot = seq.value() & 0xffffffffu;
     if (slot >= slots.size()) return nullptr;
-    Sequence* s = slots[slot].get();
-    return s->live && s->generation == (seq.value() >> 32) ? s : nullptr;
+    SeqHot& h = Hot(static_cast<uint32_t>(slot));
+    return h.live && h.generation == (seq.value() >> 32) ? &h : nullptr;
   }
-  // Starts loading the hot lines of `seq`'s Sequence (any id; no checks).
-  void PrefetchSequence(SeqId seq) const {
-    const uint64_t slot = seq.value() & 0xffffffffu;
-    if (slot >= slots.size()) return;
-    const char* p = reinterpret_cast<const char*>(slots[slot].get());
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
+  SeqHot& Hot(uint32_t slot) {
+    return hot_chunks[slot >> kHotChunkBits][slot & (kHotChunk - 1)];
+  }
+  const SeqHot& Hot(uint32_t slot) const {
+    return hot_chunks[slot >> kHotChunkBits][slot & (kHotChunk - 1)];
   }
   absl::StatusOr<const Sequence*> Lookup(SeqId seq) const;
   SeqId NewSequence(Sequence** out);
@@ -113,11 +136,15 @@ struct ManagerState final : public EvictionListener {
   // REQUIRES: BlocksForReserve(s, ...) <= pool->NumAvailable().
   void DoReserve(Sequence& s, int64_t num_new, int64_t num_lookahead);
   void IndexFullBlocks(Sequence& s);
-  // Gives one new token of `s` a slot when no copy, unindexing or window
-  // release is involved, and returns true; false means "use DoReserve".
-  bool TryReserveOneFast(Sequence& s);
+  // Gives the next known token of the sequence in `slot` a slot when it
+  // goes into the private, unindexed last block of a single full-attention
+  // group, or starts a new block; false (nothing changed) means "use
+  // DoReserve".
+  bool TryReserveOneFast(uint32_t slot);
   void ReleaseOutOfWindow(Sequence& s, int64_t first_new);
   void ReleaseTail(Sequence& s, size_t keep_blocks);
+  // Refreshes the table mirrors of s.hot after its tables changed.
+  void SyncTableMirror(Sequence& s);
 
   // --- block bookkeeping (keeps used_slots and fill in step) ---
   void AcquireBlock(BlockId block);
@@ -139,6 +166,9 @@ struct ManagerState final : public EvictionListener {
   // Sequences live in slots; a SeqId is (generation << 32 | slot), so a stale
   // id (released, slot reused) fails the generation check in O(1).
   std::vector<std::unique_ptr<Sequence>> slots;
+  static constexpr uint32_t kHotChunkBits = 10;
+  static constexpr uint32_t kHotChunk = 1u << kHotChunkBits;
+  std::vector<std::unique_ptr<SeqHot[]>> hot_chunks;  // SeqHot of each slot
   std::vector<uint32_t> free_slots;
   uint64_t num_sequences = 0;
 
@@ -149,15 +179,15 @@ struct ManagerState final : public EvictionListener {
   std::vector<BlockCopy> copies;
   std::vector<KVEvent> events;
   std::vector<BlockId> scratch;  // reused by allocations
-  // The sequences of the decode batch being applied, found once.
-  std::vector<Sequence*> batch_seqs;
+  // The slots of the decode batch being applied, found once.
+  std::vector<uint32_t> batch_slots;
   // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
   mutable std::vector<uint64_t> scratch_keys;
   mutable Walk scratch_walk;
 
   uint64_t batch_epoch = 0;  // stamp of the current batch operation
-  // True when every group is full attention: decode steps take the fast path.
-  bool all_full_attention = true;
+  // One full-attention group (dense models): decode steps take the fast path.
+  bool single_full_group = false;
   // log2(block_size) when it is a power of two, else -1: positions map to
   // blocks by a shift instead of a 64-bit division on the decode path.
   int block_shift = -1;

@@ -14,22 +14,42 @@ absl::Status ManagerState::Verify() const {
   uint64_t live = 0;
   for (size_t slot = 0; slot < slots.size(); ++slot) {
     const Sequence& s = *slots[slot];
-    if (!s.live) continue;
+    const SeqHot& h = *s.hot;
+    if (s.slot != slot || &h != &Hot(static_cast<uint32_t>(slot))) {
+      return absl::InternalError(
+          fmt::format("sequence slot {} points at the wrong hot record", slot));
+    }
+    if (!h.live) continue;
     ++live;
-    if (s.num_computed > static_cast<int64_t>(s.tokens.size()) ||
-        s.num_indexed > size_t(s.num_computed / bs) ||
+    const size_t kept_tokens =
+        config.enable_prefix_caching ? size_t(h.num_known) : 0;
+    if (h.num_computed < 0 || h.num_computed > h.num_known ||
+        s.tokens.size() != kept_tokens ||
+        s.num_indexed > size_t(h.num_computed / bs) ||
         s.keys.size() > s.tokens.size() / size_t(bs)) {
       return absl::InternalError(fmt::format(
-          "sequence slot {}: {} known, {} computed, {} indexed blocks, {} keys",
-          slot, s.tokens.size(), s.num_computed, s.num_indexed, s.keys.size()));
+          "sequence slot {}: {} known, {} computed, {} kept tokens, {} indexed "
+          "blocks, {} keys",
+          slot, h.num_known, h.num_computed, s.tokens.size(), s.num_indexed,
+          s.keys.size()));
+    }
+    const std::vector<BlockId>& first = s.tables[0];
+    if (h.num_blocks != static_cast<int64_t>(first.size()) ||
+        h.last_block != (first.empty() ? kNullBlock : first.back())) {
+      return absl::InternalError(fmt::format(
+          "sequence slot {}: hot record says {} blocks ending in {}, the table "
+          "has {} ending in {}",
+          slot, h.num_blocks, h.last_block.value(), first.size(),
+          first.empty() ? 0 : first.back().value()));
     }
     for (size_t g = 0; g < groups.size(); ++g) {
       const std::vector<BlockId>& table = s.tables[g];
-      if (static_cast<int64_t>(table.size()) * bs < s.num_computed) {
+      if (static_cast<int64_t>(table.size()) * bs < h.num_computed ||
+          table.size() != first.size()) {
         return absl::InternalError(fmt::format(
-            "sequence slot {} group {}: {} blocks cannot hold {} computed "
-            "tokens",
-            slot, g, table.size(), s.num_computed));
+            "sequence slot {} group {}: {} blocks (group 0 has {}) for {} "
+            "computed tokens",
+            slot, g, table.size(), first.size(), h.num_computed));
       }
       if (!groups[g].sliding() && s.dropped[g] != 0) {
         return absl::InternalError(fmt::format(

@@ -123,6 +123,12 @@ class BlockPool {
   // Drops every cached block (for a reset). In-use blocks are untouched.
   void DropAllCached();
 
+  // Held by exactly one reference and not kept for reuse: its holder may
+  // write into it in place. One load of the block's record.
+  bool IsPrivate(BlockId block) const {
+    const BlockMeta m = meta_[block.value()];
+    return m.ref_count == 1 && m.keeps_content == 0;
+  }
   BlockState state(BlockId block) const { return meta_[block.value()].state; }
   uint32_t ref_count(BlockId block) const {
     return meta_[block.value()].ref_count;
