@@ -47,6 +47,26 @@ absl::Status CheckReservable(SeqId seq, const Sequence& s, int64_t num_new) {
   return absl::OkStatus();
 }
 
+// Why `seq` cannot take a token in the decode batch stamped `epoch`: the
+// checks of AppendDecodeTokens' first pass, spelled out for the message.
+[[gnu::cold]] absl::Status RefuseDecode(ManagerState& st, SeqId seq,
+                                        uint64_t epoch) {
+  const SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
+  if (h->batch_mark == epoch) {
+    return absl::InvalidArgumentError(fmt::format(
+        "sequence {} appears twice in one decode batch", seq.value()));
+  }
+  if (h->num_computed != h->num_known) {
+    return absl::FailedPreconditionError(fmt::format(
+        "sequence {} has {} known tokens but {} computed: finish its prefill "
+        "before decoding",
+        seq.value(), h->num_known, h->num_computed));
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "sequence {} is at the 2^31 - 1 token limit", seq.value()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
@@ -234,8 +254,12 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
     return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  if (num_new_tokens != 1 || num_lookahead_tokens != 0 ||
-      !st.TryReserveOneFast(sq.slot)) {
+  const auto kind = num_new_tokens == 1 && num_lookahead_tokens == 0
+                        ? st.ClassifyDecode(*sq.hot)
+                        : ManagerState::DecodeSlot::kGeneral;
+  if (kind != ManagerState::DecodeSlot::kGeneral) {
+    st.WriteDecodeToken(sq.slot, kind);
+  } else {
     st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
@@ -249,39 +273,28 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     return absl::InvalidArgumentError(
         fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
   }
-  // Pass 1: validate and count, changing nothing. It reads only the batch's
-  // hot records (32 bytes each, see SeqHot) and the pool records of their
-  // last blocks.
+  // Pass 1: validate, classify and count, changing nothing. It reads only the
+  // batch's hot records (32 bytes each, see SeqHot) and the pool records of
+  // their last blocks; its error messages are built out of line.
+  using Kind = ManagerState::DecodeSlot;
   const uint64_t epoch = ++st.batch_epoch;
+  st.batch.resize(seqs.size());
+  ManagerState::DecodeEntry* const batch = st.batch.data();
   int64_t need = 0;
-  st.batch_slots.clear();
-  for (const SeqId id : seqs) {
-    SeqHot* h = st.FindHot(id);
-    if (h == nullptr) return st.Lookup(id).status();
-    if (h->batch_mark == epoch) {
-      return absl::InvalidArgumentError(fmt::format(
-          "sequence {} appears twice in one decode batch", id.value()));
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    SeqHot* h = st.FindHot(seqs[i]);
+    if (h == nullptr || h->batch_mark == epoch ||
+        h->num_computed != h->num_known ||
+        h->num_known >= kMaxSequenceTokens) [[unlikely]] {
+      return RefuseDecode(st, seqs[i], epoch);
     }
     h->batch_mark = epoch;
-    if (h->num_computed != h->num_known) {
-      return absl::FailedPreconditionError(fmt::format(
-          "sequence {} has {} known tokens but {} computed: finish its "
-          "prefill before decoding",
-          id.value(), h->num_known, h->num_computed));
-    }
-    if (h->num_known >= kMaxSequenceTokens) {
-      return absl::InvalidArgumentError(fmt::format(
-          "sequence {} is at the 2^31 - 1 token limit", id.value()));
-    }
-    const uint32_t slot = static_cast<uint32_t>(id.value() & 0xffffffffu);
-    st.batch_slots.push_back(slot);
-    // A new block where the table ends, a copy where the block is shared.
-    const int64_t j = st.BlockOf(h->num_computed);
-    if (st.single_full_group && j == h->num_blocks) {
+    const uint32_t slot = static_cast<uint32_t>(seqs[i].value());
+    const Kind kind = st.ClassifyDecode(*h);
+    batch[i] = {slot, kind};
+    if (kind == Kind::kNewBlock) {
       ++need;
-    } else if (st.single_full_group && j + 1 == h->num_blocks) {
-      need += st.pool->ref_count(h->last_block) > 1 ? 1 : 0;
-    } else {
+    } else if (kind == Kind::kGeneral) [[unlikely]] {
       need += st.BlocksForReserve(*st.slots[slot], 1, 0);
     }
   }
@@ -290,13 +303,19 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     return OutOfBlocks(need, *st.pool, "decode step");
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  // Pass 2: apply.
+  // Pass 2: apply. A fast-path class from pass 1 still holds: applying one
+  // sequence's step cannot make another's last block shared or indexed, or
+  // change where its table ends.
   const bool keep_tokens = st.config.enable_prefix_caching;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    const uint32_t slot = st.batch_slots[i];
+    const auto [slot, kind] = batch[i];
     ++st.Hot(slot).num_known;
     if (keep_tokens) st.slots[slot]->tokens.push_back(tokens[i]);
-    if (!st.TryReserveOneFast(slot)) st.DoReserve(*st.slots[slot], 1, 0);
+    if (kind != Kind::kGeneral) {
+      st.WriteDecodeToken(slot, kind);
+    } else {
+      st.DoReserve(*st.slots[slot], 1, 0);
+    }
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();

@@ -341,44 +341,19 @@ void ManagerState::DoReserve(Sequence& s, int64_t num_new,
   SyncTableMirror(s);
 }
 
-// The decode fast path. Cost: the hot record, one pool record (is the last
-// block private and unindexed?) and one fill entry; the Sequence itself only
-// every block_size tokens (a free-stack pop and a table push) or, with
-// prefix caching, to index a block that filled up.
-bool ManagerState::TryReserveOneFast(uint32_t slot) {
-  if (!single_full_group) return false;
-  SeqHot& h = Hot(slot);
-  const int64_t c = h.num_computed;
-  const int64_t j = BlockOf(c);
-  const int64_t offset = c - j * config.block_size;  // in block j
-  BlockId b;
-  if (j == h.num_blocks) {  // the table ends at c: a new block
+void ManagerState::AppendNewBlock(Sequence& s) {
+  for (std::vector<BlockId>& table : s.tables) {
+    BlockId b;
     absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
     PAGEKV_CHECK(st.ok(),
-                 "decode allocation failed after the capacity check "
-                 "passed: {}",
+                 "allocation failed after the capacity check passed: {}",
                  st.ToString());
-    slots[slot]->tables[0].push_back(b);
     fill[b.value()] = 0;
-    h.last_block = b;
-    ++h.num_blocks;
+    table.push_back(b);
     ++blocks_allocated;
-  } else if (j + 1 == h.num_blocks && pool->IsPrivate(h.last_block)) {
-    b = h.last_block;
-  } else {
-    return false;  // shared or indexed (copy, unindex), or lookahead slots
   }
-  // Assign rather than increment: a block shared before a truncation may
-  // still count the tokens its other holder wrote.
-  const uint32_t new_fill = static_cast<uint32_t>(offset + 1);
-  used_slots = used_slots + new_fill - fill[b.value()];
-  fill[b.value()] = static_cast<uint16_t>(new_fill);
-  h.num_computed = static_cast<int32_t>(c + 1);
-  if (new_fill == static_cast<uint32_t>(config.block_size) &&
-      config.enable_prefix_caching) {
-    IndexFullBlocks(*slots[slot]);
-  }
-  return true;
+  ++s.hot->num_blocks;
+  s.hot->last_block = s.tables[0].back();
 }
 
 void ManagerState::IndexFullBlocks(Sequence& s) {

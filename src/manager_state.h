@@ -136,11 +136,48 @@ struct ManagerState final : public EvictionListener {
   // REQUIRES: BlocksForReserve(s, ...) <= pool->NumAvailable().
   void DoReserve(Sequence& s, int64_t num_new, int64_t num_lookahead);
   void IndexFullBlocks(Sequence& s);
-  // Gives the next known token of the sequence in `slot` a slot when it
-  // goes into the private, unindexed last block of a single full-attention
-  // group, or starts a new block; false (nothing changed) means "use
-  // DoReserve".
-  bool TryReserveOneFast(uint32_t slot);
+  // How the next token of a sequence gets its slot in a decode step. The
+  // first two are the decode fast path, for a single full-attention group.
+  enum class DecodeSlot : uint8_t {
+    kLastBlock,  // in its last block, which it holds alone and is unindexed
+    kNewBlock,   // in a new block: the table ends where the token goes
+    kGeneral,    // DoReserve: a copy, an unindex, lookahead slots, or groups
+  };
+  // Reads the hot record and, for kLastBlock, one pool record.
+  DecodeSlot ClassifyDecode(const SeqHot& h) const {
+    if (!single_full_group) return DecodeSlot::kGeneral;
+    const int64_t j = BlockOf(h.num_computed);
+    if (j == h.num_blocks) return DecodeSlot::kNewBlock;
+    if (j + 1 == h.num_blocks && pool->IsPrivate(h.last_block)) {
+      return DecodeSlot::kLastBlock;
+    }
+    return DecodeSlot::kGeneral;
+  }
+  // Gives the next known token of the sequence in `slot` its slot, as
+  // classified (kLastBlock or kNewBlock; still true of the sequence). Cost:
+  // the hot record and one fill entry; the Sequence only every block_size
+  // tokens (a free-stack pop and a table push) or, with prefix caching, to
+  // index a block that filled up.
+  void WriteDecodeToken(uint32_t slot, DecodeSlot kind) {
+    SeqHot& h = Hot(slot);
+    if (kind == DecodeSlot::kNewBlock) AppendNewBlock(*slots[slot]);
+    const int64_t c = h.num_computed;
+    const BlockId b = h.last_block;
+    const uint32_t new_fill =
+        static_cast<uint32_t>(c - BlockOf(c) * config.block_size) + 1;
+    // Assign rather than increment: a block shared before a truncation may
+    // still count the tokens its other holder wrote.
+    used_slots = used_slots + new_fill - fill[b.value()];
+    fill[b.value()] = static_cast<uint16_t>(new_fill);
+    h.num_computed = static_cast<int32_t>(c + 1);
+    if (new_fill == static_cast<uint32_t>(config.block_size) &&
+        config.enable_prefix_caching) {
+      IndexFullBlocks(*slots[slot]);
+    }
+  }
+  // Allocates one empty block at the end of every table of `s`.
+  // REQUIRES: a block is available for each group.
+  void AppendNewBlock(Sequence& s);
   void ReleaseOutOfWindow(Sequence& s, int64_t first_new);
   void ReleaseTail(Sequence& s, size_t keep_blocks);
   // Refreshes the table mirrors of s.hot after its tables changed.
@@ -179,8 +216,13 @@ struct ManagerState final : public EvictionListener {
   std::vector<BlockCopy> copies;
   std::vector<KVEvent> events;
   std::vector<BlockId> scratch;  // reused by allocations
-  // The slots of the decode batch being applied, found once.
-  std::vector<uint32_t> batch_slots;
+  // The decode batch being applied: each sequence's slot and class, found
+  // once by the checking pass.
+  struct DecodeEntry {
+    uint32_t slot;
+    DecodeSlot kind;
+  };
+  std::vector<DecodeEntry> batch;
   // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
   mutable std::vector<uint64_t> scratch_keys;
   mutable Walk scratch_walk;
