@@ -258,7 +258,7 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
                         ? st.ClassifyDecode(*sq.hot)
                         : ManagerState::DecodeSlot::kGeneral;
   if (kind != ManagerState::DecodeSlot::kGeneral) {
-    st.WriteDecodeToken(sq.slot, kind);
+    if (st.WriteDecodeToken(sq.slot, kind)) st.IndexFullBlocks(sq);
   } else {
     st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
   }
@@ -305,18 +305,24 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   PAGEKV_EXPENSIVE_VERIFY(st);
   // Pass 2: apply. A fast-path class from pass 1 still holds: applying one
   // sequence's step cannot make another's last block shared or indexed, or
-  // change where its table ends.
+  // change where its table ends. Blocks that fill up are indexed together
+  // (before any general-path sequence, so the order of insertions is the
+  // batch order).
   const bool keep_tokens = st.config.enable_prefix_caching;
+  st.filled.clear();
   for (size_t i = 0; i < seqs.size(); ++i) {
     const auto [slot, kind] = batch[i];
     ++st.Hot(slot).num_known;
     if (keep_tokens) st.slots[slot]->tokens.push_back(tokens[i]);
     if (kind != Kind::kGeneral) {
-      st.WriteDecodeToken(slot, kind);
+      if (st.WriteDecodeToken(slot, kind)) st.filled.push_back(slot);
     } else {
+      st.IndexFilled(st.filled);
+      st.filled.clear();
       st.DoReserve(*st.slots[slot], 1, 0);
     }
   }
+  st.IndexFilled(st.filled);
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
 }

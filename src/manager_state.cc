@@ -356,6 +356,17 @@ void ManagerState::AppendNewBlock(Sequence& s) {
   s.hot->last_block = s.tables[0].back();
 }
 
+void ManagerState::IndexFilled(absl::Span<const uint32_t> filled) {
+  const size_t bs = static_cast<size_t>(config.block_size);
+  for (const uint32_t slot : filled) {
+    const Sequence& s = *slots[slot];
+    const size_t full = static_cast<size_t>(s.num_computed()) / bs;
+    EnsureKeys(s, full);
+    for (const Group& group : groups) group.index->Prefetch(s.keys[full - 1]);
+  }
+  for (const uint32_t slot : filled) IndexFullBlocks(*slots[slot]);
+}
+
 void ManagerState::IndexFullBlocks(Sequence& s) {
   const size_t bs = static_cast<size_t>(config.block_size);
   if (!config.enable_prefix_caching) return;

@@ -154,11 +154,13 @@ struct ManagerState final : public EvictionListener {
     return DecodeSlot::kGeneral;
   }
   // Gives the next known token of the sequence in `slot` its slot, as
-  // classified (kLastBlock or kNewBlock; still true of the sequence). Cost:
-  // the hot record and one fill entry; the Sequence only every block_size
-  // tokens (a free-stack pop and a table push) or, with prefix caching, to
-  // index a block that filled up.
-  void WriteDecodeToken(uint32_t slot, DecodeSlot kind) {
+  // classified (kLastBlock or kNewBlock; still true of the sequence). Returns
+  // true when the token filled a block that prefix caching must index: the
+  // caller calls IndexFilled() for it (a batch indexes all of a step's full
+  // blocks together, so their index misses overlap). Cost: the hot record
+  // and one fill entry; the Sequence only every block_size tokens (a
+  // free-stack pop and a table push).
+  [[nodiscard]] bool WriteDecodeToken(uint32_t slot, DecodeSlot kind) {
     SeqHot& h = Hot(slot);
     if (kind == DecodeSlot::kNewBlock) AppendNewBlock(*slots[slot]);
     const int64_t c = h.num_computed;
@@ -170,11 +172,12 @@ struct ManagerState final : public EvictionListener {
     used_slots = used_slots + new_fill - fill[b.value()];
     fill[b.value()] = static_cast<uint16_t>(new_fill);
     h.num_computed = static_cast<int32_t>(c + 1);
-    if (new_fill == static_cast<uint32_t>(config.block_size) &&
-        config.enable_prefix_caching) {
-      IndexFullBlocks(*slots[slot]);
-    }
+    return new_fill == static_cast<uint32_t>(config.block_size) &&
+           config.enable_prefix_caching;
   }
+  // Indexes the full blocks of the sequences in `filled` (slots), in order:
+  // hashes them and prefetches their index slots first, then inserts.
+  void IndexFilled(absl::Span<const uint32_t> filled);
   // Allocates one empty block at the end of every table of `s`.
   // REQUIRES: a block is available for each group.
   void AppendNewBlock(Sequence& s);
@@ -223,6 +226,7 @@ struct ManagerState final : public EvictionListener {
     DecodeSlot kind;
   };
   std::vector<DecodeEntry> batch;
+  std::vector<uint32_t> filled;  // its slots whose last block filled up
   // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
   mutable std::vector<uint64_t> scratch_keys;
   mutable Walk scratch_walk;

@@ -212,6 +212,60 @@ TEST(PrefixCacheTest, DecodeBlocksAreCachedWhenTheyFill) {
   EXPECT_EQ(m->MatchPrefix(b)->num_tokens, 4);
 }
 
+// The keys of every BlockStored event, in order.
+std::vector<uint64_t> StoredKeys(const std::vector<KVEvent>& events) {
+  std::vector<uint64_t> keys;
+  for (const KVEvent& e : events) {
+    if (const auto* stored = std::get_if<BlockStoredEvent>(&e)) {
+      keys.insert(keys.end(), stored->block_keys.begin(),
+                  stored->block_keys.end());
+    }
+  }
+  return keys;
+}
+
+TEST(PrefixCacheTest, BatchedDecodeIndexesFilledBlocksInBatchOrder) {
+  // b, a and c (a fork of a) fill identical blocks in one step; a and c
+  // share theirs, so they take the general path (a copies) between b and d,
+  // which take the fast path. The batch must index exactly as one Reserve
+  // per sequence in batch order would: b's block is the canonical copy.
+  KVCacheConfig config = SmallConfig(32);
+  config.enable_kv_events = true;
+  auto batched = MakeManager(config);
+  auto single = MakeManager(config);
+  std::vector<SeqId> in_batched, in_single;
+  for (KVCacheManager* m : {batched.get(), single.get()}) {
+    SeqId a = *m->AddSequence(Iota(3));
+    SeqId b = *m->AddSequence(Iota(3));
+    SeqId d = *m->AddSequence(Iota(7, 50));
+    for (SeqId s : {a, b, d}) AdmitAll(*m, s);
+    SeqId c = *m->Fork(a);
+    (m == batched.get() ? in_batched : in_single) = {b, a, c, d};
+  }
+  const std::vector<TokenId> tokens = {4, 4, 4, 57};
+  PAGEKV_ASSERT_OK(batched->AppendDecodeTokens(in_batched, tokens));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    PAGEKV_ASSERT_OK(single->AppendTokens(in_single[i], {tokens[i]}));
+    PAGEKV_ASSERT_OK(single->Reserve(in_single[i], 1));
+  }
+  EXPECT_EQ(StoredKeys(batched->DrainEvents()),
+            StoredKeys(single->DrainEvents()));
+  EXPECT_THAT(batched->DrainCopies(), SizeIs(1));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_EQ(Ids(*batched->BlockTable(in_batched[i], GroupId(0))),
+              Ids(*single->BlockTable(in_single[i], GroupId(0))));
+  }
+  // Both decoded blocks are hits now, and the first one is b's.
+  SeqId probe = *batched->AddSequence(Iota(5));
+  EXPECT_EQ(AdmitAll(*batched, probe), 4);
+  EXPECT_EQ(batched->BlockTable(probe, GroupId(0))->front(),
+            batched->BlockTable(in_batched[0], GroupId(0))->front());
+  EXPECT_EQ(batched->MatchPrefix(Concat(Iota(7, 50), {57, 0}), {}).num_tokens,
+            8);
+  PAGEKV_ASSERT_OK(batched->Verify());
+  PAGEKV_ASSERT_OK(single->Verify());
+}
+
 TEST(PrefixCacheTest, EventsDescribeWhatHappened) {
   KVCacheConfig c = SmallConfig(4);
   c.enable_kv_events = true;
