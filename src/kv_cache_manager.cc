@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "check.h"
 #include "fmt/format.h"
@@ -281,6 +282,8 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   st.batch.resize(seqs.size());
   ManagerState::DecodeEntry* const batch = st.batch.data();
   int64_t need = 0;
+  // Shared blocks the batch writes into: block -> batch members writing it.
+  absl::flat_hash_map<uint32_t, uint32_t> shared_writes;
   for (size_t i = 0; i < seqs.size(); ++i) {
     SeqHot* h = st.FindHot(seqs[i]);
     if (h == nullptr || h->batch_mark == epoch ||
@@ -295,8 +298,21 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     if (kind == Kind::kNewBlock) {
       ++need;
     } else if (kind == Kind::kGeneral) [[unlikely]] {
-      need += st.BlocksForReserve(*st.slots[slot], 1, 0);
+      const Sequence& s = *st.slots[slot];
+      need += st.BlocksForReserve(s, 1, 0);
+      const size_t j = static_cast<size_t>(st.BlockOf(h->num_computed));
+      for (const std::vector<BlockId>& table : s.tables) {
+        if (j < table.size() && st.pool->ref_count(table[j]) > 1) {
+          ++shared_writes[table[j].value()];
+        }
+      }
     }
+  }
+  // Each holder of a shared block copies it before writing, except the last
+  // one in the batch when the batch holds every reference: by then the block
+  // is its alone.
+  for (const auto& [block, writers] : shared_writes) {
+    if (writers == st.pool->ref_count(BlockId(block))) --need;
   }
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;

@@ -145,6 +145,34 @@ TEST(KVCacheManagerTest, ForkSharesBlocksAndCopiesOnWrite) {
   PAGEKV_ASSERT_OK(m->Verify());
 }
 
+TEST(KVCacheManagerTest, DecodeBatchOfEveryHolderCopiesAllButTheLast) {
+  KVCacheConfig c = SmallConfig(4);  // 3 usable blocks of 4
+  c.enable_prefix_caching = false;
+  auto m = MakeManager(c);
+  SeqId a = *m->AddSequence(Iota(6));
+  PAGEKV_ASSERT_OK(m->Admit(a, 6).status());
+  SeqId b = *m->Fork(a);
+  ASSERT_EQ(m->pool().NumAvailable(), 1u);
+  // a and b hold the partial block together: a copies it, then b finds it
+  // private. One block suffices.
+  const std::vector<SeqId> both = {a, b};
+  PAGEKV_ASSERT_OK(m->AppendDecodeTokens(both, {{7, 8}}));
+  EXPECT_THAT(m->DrainCopies(), SizeIs(1));
+  EXPECT_EQ(m->pool().NumAvailable(), 0u);
+  PAGEKV_ASSERT_OK(m->Verify());
+  // With a third holder left out of the batch, both members must copy.
+  auto m2 = MakeManager(SmallConfig(5));
+  SeqId p = *m2->AddSequence(Iota(6));
+  PAGEKV_ASSERT_OK(m2->Admit(p, 6).status());
+  SeqId q = *m2->Fork(p);
+  (void)*m2->Fork(p);
+  ASSERT_EQ(m2->pool().NumAvailable(), 2u);
+  const std::vector<SeqId> two = {p, q};
+  PAGEKV_ASSERT_OK(m2->AppendDecodeTokens(two, {{7, 8}}));
+  EXPECT_THAT(m2->DrainCopies(), SizeIs(2));
+  PAGEKV_ASSERT_OK(m2->Verify());
+}
+
 TEST(KVCacheManagerTest, CopyOnWriteCountsInTheDryRun) {
   KVCacheConfig c = SmallConfig(4);  // 3 usable
   c.enable_prefix_caching = false;
