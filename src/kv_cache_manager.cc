@@ -37,13 +37,12 @@ absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
 }
 
 // Reserve's precondition, written so that no sum can overflow.
-absl::Status CheckReservable(SeqId seq, const Sequence& s, int64_t num_new) {
-  const int64_t known = s.num_known();
-  if (num_new > known - s.num_computed()) {
+absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
+  if (num_new > h.num_known - h.num_computed) {
     return absl::InvalidArgumentError(fmt::format(
         "sequence {} has {} known tokens, {} computed: cannot compute {} "
         "more; append the tokens first",
-        seq.value(), known, s.num_computed(), num_new));
+        seq.value(), h.num_known, h.num_computed, num_new));
   }
   return absl::OkStatus();
 }
@@ -110,17 +109,18 @@ absl::StatusOr<SeqId> KVCacheManager::AddSequence(
 
 absl::Status KVCacheManager::AppendTokens(SeqId seq,
                                           absl::Span<const TokenId> tokens) {
-  auto s = state_->Lookup(seq);
-  if (!s.ok()) return s.status();
-  Sequence& sq = **s;
-  if (tokens.size() > size_t{kMaxSequenceTokens} - size_t(sq.num_known())) {
+  ManagerState& st = *state_;
+  SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
+  if (tokens.size() > size_t{kMaxSequenceTokens} - size_t(h->num_known)) {
     return absl::InvalidArgumentError(
         fmt::format("sequence {}: {} + {} tokens exceeds 2^31 - 1", seq.value(),
-                    sq.num_known(), tokens.size()));
+                    h->num_known, tokens.size()));
   }
-  sq.hot->num_known += static_cast<int32_t>(tokens.size());
-  if (state_->config.enable_prefix_caching) {
-    sq.tokens.insert(sq.tokens.end(), tokens.begin(), tokens.end());
+  h->num_known += static_cast<int32_t>(tokens.size());
+  if (st.config.enable_prefix_caching) {
+    std::vector<TokenId>& kept = st.SequenceAt(seq).tokens;
+    kept.insert(kept.end(), tokens.begin(), tokens.end());
   }
   return absl::OkStatus();
 }
@@ -238,30 +238,37 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
 absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
                                      int64_t num_lookahead_tokens) {
   ManagerState& st = *state_;
-  auto s = st.Lookup(seq);
-  if (!s.ok()) return s.status();
+  SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
   if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
       !c.ok()) {
     return c;
   }
-  Sequence& sq = **s;
-  if (absl::Status c = CheckReservable(seq, sq, num_new_tokens); !c.ok()) {
+  if (absl::Status c = CheckReservable(seq, *h, num_new_tokens); !c.ok()) {
     return c;
   }
+  // One token with no lookahead (a decode step) is classified from the hot
+  // record alone; the Sequence is read only on the general path.
+  using Kind = ManagerState::DecodeSlot;
+  const Kind kind = num_new_tokens == 1 && num_lookahead_tokens == 0
+                        ? st.ClassifyDecode(*h)
+                        : Kind::kGeneral;
   const int64_t need =
-      st.BlocksForReserve(sq, num_new_tokens, num_lookahead_tokens);
+      kind == Kind::kNewBlock    ? 1
+      : kind == Kind::kLastBlock ? 0
+                                 : st.BlocksForReserve(st.SequenceAt(seq),
+                                                       num_new_tokens,
+                                                       num_lookahead_tokens);
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  const auto kind = num_new_tokens == 1 && num_lookahead_tokens == 0
-                        ? st.ClassifyDecode(*sq.hot)
-                        : ManagerState::DecodeSlot::kGeneral;
-  if (kind != ManagerState::DecodeSlot::kGeneral) {
-    if (st.WriteDecodeToken(sq.slot, kind)) st.IndexFullBlocks(sq);
+  const uint32_t slot = static_cast<uint32_t>(seq.value());
+  if (kind != Kind::kGeneral) {
+    if (st.WriteDecodeToken(slot, kind)) st.IndexFullBlocks(*st.slots[slot]);
   } else {
-    st.DoReserve(sq, num_new_tokens, num_lookahead_tokens);
+    st.DoReserve(*st.slots[slot], num_new_tokens, num_lookahead_tokens);
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
@@ -351,7 +358,8 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
       !c.ok()) {
     return c;
   }
-  if (absl::Status c = CheckReservable(seq, **s, num_new_tokens); !c.ok()) {
+  if (absl::Status c = CheckReservable(seq, *(*s)->hot, num_new_tokens);
+      !c.ok()) {
     return c;
   }
   return state_->BlocksForReserve(**s, num_new_tokens, num_lookahead_tokens);

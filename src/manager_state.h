@@ -107,6 +107,10 @@ struct ManagerState final : public EvictionListener {
     SeqHot& h = Hot(static_cast<uint32_t>(slot));
     return h.live && h.generation == (seq.value() >> 32) ? &h : nullptr;
   }
+  // The Sequence of a live `seq` (checked by FindHot or Lookup first).
+  Sequence& SequenceAt(SeqId seq) {
+    return *slots[static_cast<uint32_t>(seq.value())];
+  }
   SeqHot& Hot(uint32_t slot) {
     return hot_chunks[slot >> kHotChunkBits][slot & (kHotChunk - 1)];
   }
