@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "check.h"
 #include "pagekv/block_hash.h"
 #include "pagekv/block_pool.h"
 #include "pagekv/kv_cache_config.h"
@@ -166,6 +167,9 @@ struct ManagerState final : public EvictionListener {
   // free-stack pop and a table push).
   [[nodiscard]] bool WriteDecodeToken(uint32_t slot, DecodeSlot kind) {
     SeqHot& h = Hot(slot);
+    PAGEKV_DCHECK(kind != DecodeSlot::kGeneral && ClassifyDecode(h) == kind,
+                  "slot {}: a decode token classified {} no longer is", slot,
+                  static_cast<int>(kind));
     if (kind == DecodeSlot::kNewBlock) AppendNewBlock(*slots[slot]);
     const int64_t c = h.num_computed;
     const BlockId b = h.last_block;
