@@ -6,7 +6,9 @@
 // block copies the manager asks for.
 //
 // A sequence's tokens are in two parts: *known* tokens (prompt, sampled
-// tokens) and, of those, *computed* tokens whose KV has slots. The engine loop:
+// tokens) and, of those, *computed* tokens whose KV has slots. The manager
+// keeps the token ids only when prefix caching is on (to hash and verify
+// blocks); otherwise it only counts them. The engine loop:
 //
 //   SeqId s = *manager.AddSequence(prompt);         // known tokens, no blocks
 //   auto admitted = manager.Admit(s, chunk_budget); // prefix hit + first chunk
@@ -139,6 +141,10 @@ class KVCacheManager {
   // ResourceExhausted or a bad argument nothing changes.
   // REQUIRES: seqs.size() == tokens.size(); every sequence has all its known
   // tokens computed; no sequence appears twice.
+  // Cost: about 5 ns per sequence without prefix caching (two passes over
+  // 32-byte per-sequence records; a pool allocation every block_size steps).
+  // With prefix caching, add a kept token per sequence, and the hashing and
+  // indexing of the blocks that fill, done together at the end of the step.
   absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
                                   absl::Span<const TokenId> tokens);
 
