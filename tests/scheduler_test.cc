@@ -1,9 +1,14 @@
 #include "pagekv/scheduler.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pagekv/clock.h"
@@ -61,6 +66,113 @@ struct Harness {
   ManualClock clock;
   FixedCost cost;
   std::unique_ptr<SimAllocator> allocator;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+// Forwards to another allocator and records what the scheduler gives it:
+// every sequence's known tokens (added, then appended).
+class RecordingAllocator final : public SimAllocator {
+ public:
+  explicit RecordingAllocator(SimAllocator* inner) : inner_(inner) {}
+
+  AllocatorKind kind() const override { return inner_->kind(); }
+  absl::Status CheckFits(int64_t prompt_tokens,
+                         int64_t final_tokens) const override {
+    return inner_->CheckFits(prompt_tokens, final_tokens);
+  }
+  absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
+                                    int64_t final_tokens,
+                                    const SequenceOptions& options) override {
+    absl::StatusOr<SeqId> seq =
+        inner_->AddSequence(prompt, final_tokens, options);
+    if (seq.ok()) {
+      known[seq->value()].assign(prompt.begin(), prompt.end());
+      added.emplace_back(prompt.begin(), prompt.end());
+    }
+    return seq;
+  }
+  bool CanAdmitWholePrompt(SeqId seq) const override {
+    return inner_->CanAdmitWholePrompt(seq);
+  }
+  absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens) override {
+    return inner_->Admit(seq, max_new_tokens);
+  }
+  absl::Status Reserve(SeqId seq, int64_t num_new_tokens) override {
+    return inner_->Reserve(seq, num_new_tokens);
+  }
+  absl::Status AppendToken(SeqId seq, TokenId token) override {
+    absl::Status s = inner_->AppendToken(seq, token);
+    if (s.ok()) known[seq.value()].push_back(token);
+    return s;
+  }
+  absl::Status Release(SeqId seq) override { return inner_->Release(seq); }
+  absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
+                              StepFootprint* footprint) const override {
+    return inner_->AddToFootprint(seq, new_tokens, footprint);
+  }
+  MemoryBreakdown Memory() const override { return inner_->Memory(); }
+  PrefixCacheStats PrefixStats() const override {
+    return inner_->PrefixStats();
+  }
+
+  std::map<uint64_t, std::vector<TokenId>> known;  // by sequence id
+  std::vector<std::vector<TokenId>> added;         // each AddSequence
+
+ private:
+  SimAllocator* inner_;
+};
+
+// What a request's sequence must hold: its prompt, then its synthesized
+// output tokens.
+std::vector<TokenId> ExpectedTokens(const Request& r) {
+  std::vector<TokenId> tokens;
+  r.MaterializePrompt(&tokens);
+  for (int32_t i = 0; i < r.output_tokens; ++i) {
+    tokens.push_back(SynthesizeToken(OutputContentId(r), i));
+  }
+  return tokens;
+}
+
+// True if `tokens` is a prefix of `expected` at least `min_size` long.
+bool IsPrefixOf(const std::vector<TokenId>& tokens,
+                const std::vector<TokenId>& expected, size_t min_size) {
+  return tokens.size() >= min_size && tokens.size() <= expected.size() &&
+         std::equal(tokens.begin(), tokens.end(), expected.begin());
+}
+
+// A scheduler over a RecordingAllocator over a paged allocator.
+struct RecordingHarness {
+  RecordingHarness(int64_t num_blocks, SchedulerConfig sc = {})
+      : inner(num_blocks), recording(inner.allocator.get()) {
+    scheduler = *Scheduler::Create(sc, &recording, &inner.cost, &inner.clock);
+  }
+  std::vector<StepResult> RunAll() {
+    std::vector<StepResult> out;
+    for (int i = 0; i < 10000 && scheduler->HasWork(); ++i) {
+      absl::StatusOr<StepResult> s = scheduler->Step();
+      EXPECT_TRUE(s.ok()) << s.status();
+      if (!s.ok()) break;
+      out.push_back(*std::move(s));
+    }
+    EXPECT_FALSE(scheduler->HasWork()) << "did not finish";
+    return out;
+  }
+  // Each sequence the allocator saw holds a prefix of one request's tokens
+  // (whole prompt included), and was added with at least the prompt.
+  void ExpectTokensOf(const std::vector<Request>& requests) {
+    for (const auto& [seq, tokens] : recording.known) {
+      bool matched = false;
+      for (const Request& r : requests) {
+        matched |= IsPrefixOf(tokens, ExpectedTokens(r),
+                              static_cast<size_t>(r.PromptTokens()));
+      }
+      EXPECT_TRUE(matched) << "sequence " << seq << " holds tokens of no "
+                           << "request";
+    }
+  }
+
+  Harness inner;
+  RecordingAllocator recording;
   std::unique_ptr<Scheduler> scheduler;
 };
 
@@ -154,6 +266,25 @@ TEST(SchedulerTest, PreemptsUnderPressureAndTheVictimCompletesLater) {
   // The resumed request's hits are counted apart.
   EXPECT_GT(h.allocator->PrefixStats().resumed_queries, 0u);
   EXPECT_EQ(h.allocator->PrefixStats().queries, 2u);
+}
+
+TEST(SchedulerTest, ResumedRequestIsReaddedWithItsGeneratedTokens) {
+  // As above: b is preempted after generating tokens, then re-added.
+  RecordingHarness h(9);
+  const std::vector<Request> rs = {MakeRequest(0, 8, 12),
+                                   MakeRequest(1, 8, 12)};
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  h.RunAll();
+  ASSERT_GE(h.scheduler->num_preemptions(), 1);
+  h.ExpectTokensOf(rs);
+  // Some re-add carried generated tokens after the prompt.
+  const std::vector<TokenId> expected_b = ExpectedTokens(rs[1]);
+  bool resumed_with_output = false;
+  for (const std::vector<TokenId>& tokens : h.recording.added) {
+    resumed_with_output |=
+        tokens.size() > 8 && IsPrefixOf(tokens, expected_b, 9);
+  }
+  EXPECT_TRUE(resumed_with_output);
 }
 
 TEST(SchedulerTest, LowestPriorityPolicyPicksTheLowPriorityVictim) {

@@ -28,7 +28,9 @@
 // length exceeds the whole cache) is rejected with the reason at Submit().
 //
 // Output tokens are synthesized, SynthesizeToken(OutputContentId(request),
-// i), so a resumed request recomputes exactly the tokens it had.
+// i), so a resumed request recomputes exactly the tokens it had. Each
+// request's tokens are kept from its first admission to its end, so
+// re-adding it after preemption synthesizes nothing again.
 //
 // Thread-safety: not thread-safe.
 #ifndef PAGEKV_SCHEDULER_H_
@@ -46,6 +48,7 @@
 #include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
 #include "pagekv/sim_allocator.h"
+#include "pagekv/types.h"
 #include "pagekv/workload.h"
 
 namespace pagekv {
@@ -162,7 +165,9 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
   std::vector<Rejection> rejections_;
-  std::vector<TokenId> scratch_tokens_;
+  // Token buffers of finished requests, reused by new ones (their pages are
+  // already mapped: a fresh buffer per request costs a page fault per 4 KiB).
+  std::vector<std::vector<TokenId>> spare_tokens_;
 };
 
 }  // namespace pagekv

@@ -23,6 +23,13 @@ struct Scheduler::Entry {
   int64_t final_tokens = 0;   // prompt + output
   // Tokens generated so far (sampled); survives preemption.
   int64_t generated = 0;
+  // The known tokens, prompt then generated: synthesized once, when the
+  // request is first added, and kept until it finishes, so that a request
+  // resumed after preemption is re-added without synthesizing its prompt
+  // again (on the Mooncake trace, resumed requests re-add more tokens than
+  // the whole workload's prompts). Empty before the first add and after
+  // finishing; otherwise size() == prompt_tokens + generated.
+  std::vector<TokenId> tokens;
   // The allocator's sequence; valid while has_seq.
   bool has_seq = false;
   SeqId seq;
@@ -132,22 +139,32 @@ void Scheduler::AdvanceTo(double t) {
 
 absl::Status Scheduler::EnsureSequence(Entry* e) {
   if (e->has_seq) return absl::OkStatus();
-  scratch_tokens_.clear();
-  e->request->MaterializePrompt(&scratch_tokens_);
-  const uint64_t out_id = OutputContentId(*e->request);
-  for (int64_t i = 0; i < e->generated; ++i) {
-    scratch_tokens_.push_back(SynthesizeToken(out_id, i));
+  if (e->tokens.empty()) {
+    PAGEKV_DCHECK(e->generated == 0,
+                  "request {} lost the {} tokens it generated", e->request->id,
+                  e->generated);
+    if (!spare_tokens_.empty()) {
+      e->tokens = std::move(spare_tokens_.back());
+      spare_tokens_.pop_back();
+    }
+    // Room for every output token too: appending never reallocates.
+    e->tokens.reserve(static_cast<size_t>(e->final_tokens));
+    e->request->MaterializePrompt(&e->tokens);
   }
+  PAGEKV_DCHECK(
+      static_cast<int64_t>(e->tokens.size()) == e->prompt_tokens + e->generated,
+      "request {} keeps {} tokens, expected {} prompt + {} generated",
+      e->request->id, e->tokens.size(), e->prompt_tokens, e->generated);
   SequenceOptions options;
   options.hash_extras.cache_salt = e->request->cache_salt;
   options.retention_priority = e->request->priority;
   options.resumed_after_preemption = e->preemptions > 0;
   absl::StatusOr<SeqId> seq =
-      allocator_->AddSequence(scratch_tokens_, e->final_tokens, options);
+      allocator_->AddSequence(e->tokens, e->final_tokens, options);
   if (!seq.ok()) return seq.status();
   e->seq = *seq;
   e->has_seq = true;
-  e->known = static_cast<int64_t>(scratch_tokens_.size());
+  e->known = static_cast<int64_t>(e->tokens.size());
   e->computed = 0;
   return absl::OkStatus();
 }
@@ -304,6 +321,9 @@ absl::StatusOr<StepResult> Scheduler::Step() {
       e->has_seq = false;
       e->admitted = false;
       e->finished = true;
+      // Never re-added: the buffer goes to the next request.
+      e->tokens.clear();
+      spare_tokens_.push_back(std::move(e->tokens));
       any_finished = true;
       result.finished.push_back(e->request->id);
       continue;
@@ -313,6 +333,7 @@ absl::StatusOr<StepResult> Scheduler::Step() {
     if (absl::Status s = allocator_->AppendToken(e->seq, token); !s.ok()) {
       return s;
     }
+    e->tokens.push_back(token);
     ++e->known;
   }
   if (any_finished) {
