@@ -70,7 +70,8 @@ struct Harness {
 };
 
 // Forwards to another allocator and records what the scheduler gives it:
-// every sequence's known tokens (added, then appended).
+// every sequence's known tokens (added, then appended) and the decode
+// batches.
 class RecordingAllocator final : public SimAllocator {
  public:
   explicit RecordingAllocator(SimAllocator* inner) : inner_(inner) {}
@@ -98,11 +99,22 @@ class RecordingAllocator final : public SimAllocator {
     return inner_->Admit(seq, max_new_tokens);
   }
   absl::Status Reserve(SeqId seq, int64_t num_new_tokens) override {
+    if (num_new_tokens == 1) ++single_token_reserves;
     return inner_->Reserve(seq, num_new_tokens);
   }
   absl::Status AppendToken(SeqId seq, TokenId token) override {
     absl::Status s = inner_->AppendToken(seq, token);
     if (s.ok()) known[seq.value()].push_back(token);
+    return s;
+  }
+  absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                  absl::Span<const TokenId> tokens) override {
+    absl::Status s = inner_->AppendDecodeTokens(seqs, tokens);
+    if (!s.ok()) return s;
+    decode_batches.push_back(static_cast<int64_t>(seqs.size()));
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      known[seqs[i].value()].push_back(tokens[i]);
+    }
     return s;
   }
   absl::Status Release(SeqId seq) override { return inner_->Release(seq); }
@@ -117,6 +129,8 @@ class RecordingAllocator final : public SimAllocator {
 
   std::map<uint64_t, std::vector<TokenId>> known;  // by sequence id
   std::vector<std::vector<TokenId>> added;         // each AddSequence
+  std::vector<int64_t> decode_batches;             // sizes, in order
+  int64_t single_token_reserves = 0;
 
  private:
   SimAllocator* inner_;
@@ -287,6 +301,36 @@ TEST(SchedulerTest, ResumedRequestIsReaddedWithItsGeneratedTokens) {
   EXPECT_TRUE(resumed_with_output);
 }
 
+TEST(SchedulerTest, DecodesOfAStepGoToTheAllocatorInOneBatch) {
+  RecordingHarness h(1000);
+  std::vector<Request> rs;
+  for (uint64_t i = 0; i < 3; ++i) rs.push_back(MakeRequest(i, 8, 5));
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  std::vector<StepResult> steps = h.RunAll();
+  // One prefill step samples every first token, then four decode steps.
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_THAT(h.recording.decode_batches, testing::ElementsAre(3, 3, 3, 3));
+  EXPECT_EQ(h.recording.single_token_reserves, 0);
+  h.ExpectTokensOf(rs);
+  for (const auto& [seq, tokens] : h.recording.known) {
+    EXPECT_EQ(tokens.size(), 12u);  // 8 prompt + 4 sampled and computed
+  }
+}
+
+TEST(SchedulerTest, DecodeBatchTakesTheFirstRequestsTheBudgetAllows) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 2;
+  RecordingHarness h(1000, sc);
+  std::vector<Request> rs;
+  for (uint64_t i = 0; i < 3; ++i) rs.push_back(MakeRequest(i, 2, 4));
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  for (const StepResult& s : h.RunAll()) {
+    EXPECT_LE(s.num_decodes + s.prefill_tokens, 2);
+  }
+  h.ExpectTokensOf(rs);
+  for (int64_t size : h.recording.decode_batches) EXPECT_LE(size, 2);
+}
+
 TEST(SchedulerTest, LowestPriorityPolicyPicksTheLowPriorityVictim) {
   SchedulerConfig sc;
   sc.preemption_policy = PreemptionPolicy::kLowestPriority;
@@ -364,6 +408,33 @@ TEST(SchedulerTest, ContiguousAllocatorReservesTheFinalLength) {
   ASSERT_TRUE(a->Release(u).ok());
   EXPECT_EQ(a->Memory().free, 100);
   EXPECT_FALSE(a->CheckFits(60, 65).ok());  // pow2 -> 128 > 100
+}
+
+TEST(SchedulerTest, ContiguousDecodeBatchIsAllOrNothing) {
+  ContiguousAllocatorOptions o;
+  o.capacity_tokens = 100;
+  std::unique_ptr<SimAllocator> a = *MakeContiguousAllocator(o);
+  std::vector<TokenId> prompt(4, 1);
+  SeqId done = *a->AddSequence(prompt, 8, {});  // whole prompt computed
+  ASSERT_EQ(a->Admit(done, 4)->num_new_tokens, 4);
+  SeqId half = *a->AddSequence(prompt, 8, {});  // half its prompt computed
+  ASSERT_EQ(a->Admit(half, 2)->num_new_tokens, 2);
+  const MemoryBreakdown before = a->Memory();
+  const std::vector<TokenId> two = {7, 7};
+  const std::vector<TokenId> one = {7};
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(a->AppendDecodeTokens({done, half}, two)));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(a->AppendDecodeTokens({done, done}, two)));
+  EXPECT_TRUE(absl::IsInvalidArgument(a->AppendDecodeTokens({done}, two)));
+  EXPECT_TRUE(absl::IsInvalidArgument(a->AppendDecodeTokens({SeqId(99)}, one)));
+  EXPECT_EQ(a->Memory().token_states, before.token_states);
+  EXPECT_EQ(a->Memory().reserved, before.reserved);
+  ASSERT_TRUE(a->AppendDecodeTokens({done}, one).ok());
+  EXPECT_EQ(a->Memory().token_states, before.token_states + 1);
+  EXPECT_EQ(a->Memory().reserved, before.reserved - 1);
+  // Computed up to the known tokens again: the next decode is allowed.
+  EXPECT_TRUE(a->AppendDecodeTokens({done}, one).ok());
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 //      with its prompt and the tokens it generated so far, marked
 //      resumed_after_preemption (its prefix hits are counted apart). Victims
 //      are the last admitted running request, or the lowest priority one.
+//      The decodes go to the allocator in one AppendDecodeTokens() call
+//      when they all fit; otherwise one at a time, preempting as above.
+//      Either way the outcome is the same.
 //   2. Waiting requests, first come first served (preempted ones first),
 //      while there is budget and fewer than max_num_seqs run: admit with the
 //      allocator's prefix match and a first chunk. The first request that
@@ -47,6 +50,7 @@
 #include "absl/status/statusor.h"
 #include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
+#include "pagekv/footprint.h"
 #include "pagekv/sim_allocator.h"
 #include "pagekv/types.h"
 #include "pagekv/workload.h"
@@ -152,6 +156,11 @@ class Scheduler {
   absl::Status Preempt(Entry* victim, StepResult* result);
   Entry* PickVictim();
   absl::Status EnsureSequence(Entry* e);
+  // The decode pass in one allocator call; false (nothing changed) when it
+  // must run one request at a time.
+  absl::StatusOr<bool> ScheduleDecodeBatch(int64_t* budget);
+  // Gives the allocator every sampled token it has not had yet.
+  absl::Status FlushPendingTokens();
 
   SchedulerConfig config_;
   SimAllocator* allocator_;
@@ -165,6 +174,14 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
   std::vector<Rejection> rejections_;
+  // Scratch of Step(), kept to reuse its memory: the running requests at the
+  // step's start, the scheduled ones, the decode batch and the footprint.
+  std::vector<Entry*> snapshot_;
+  std::vector<Entry*> scheduled_;
+  std::vector<Entry*> batch_entries_;
+  std::vector<SeqId> batch_seqs_;
+  std::vector<TokenId> batch_tokens_;
+  StepFootprint footprint_;
   // Token buffers of finished requests, reused by new ones (their pages are
   // already mapped: a fresh buffer per request costs a page fault per 4 KiB).
   std::vector<std::vector<TokenId>> spare_tokens_;
