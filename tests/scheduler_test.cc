@@ -1,9 +1,14 @@
 #include "pagekv/scheduler.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pagekv/clock.h"
@@ -61,6 +66,127 @@ struct Harness {
   ManualClock clock;
   FixedCost cost;
   std::unique_ptr<SimAllocator> allocator;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+// Forwards to another allocator and records what the scheduler gives it:
+// every sequence's known tokens (added, then appended) and the decode
+// batches.
+class RecordingAllocator final : public SimAllocator {
+ public:
+  explicit RecordingAllocator(SimAllocator* inner) : inner_(inner) {}
+
+  AllocatorKind kind() const override { return inner_->kind(); }
+  absl::Status CheckFits(int64_t prompt_tokens,
+                         int64_t final_tokens) const override {
+    return inner_->CheckFits(prompt_tokens, final_tokens);
+  }
+  absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
+                                    int64_t final_tokens,
+                                    const SequenceOptions& options) override {
+    absl::StatusOr<SeqId> seq =
+        inner_->AddSequence(prompt, final_tokens, options);
+    if (seq.ok()) {
+      known[seq->value()].assign(prompt.begin(), prompt.end());
+      added.emplace_back(prompt.begin(), prompt.end());
+    }
+    return seq;
+  }
+  bool CanAdmitWholePrompt(SeqId seq) const override {
+    return inner_->CanAdmitWholePrompt(seq);
+  }
+  absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens) override {
+    return inner_->Admit(seq, max_new_tokens);
+  }
+  absl::Status Reserve(SeqId seq, int64_t num_new_tokens) override {
+    if (num_new_tokens == 1) ++single_token_reserves;
+    return inner_->Reserve(seq, num_new_tokens);
+  }
+  absl::Status AppendToken(SeqId seq, TokenId token) override {
+    absl::Status s = inner_->AppendToken(seq, token);
+    if (s.ok()) known[seq.value()].push_back(token);
+    return s;
+  }
+  absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                  absl::Span<const TokenId> tokens) override {
+    absl::Status s = inner_->AppendDecodeTokens(seqs, tokens);
+    if (!s.ok()) return s;
+    decode_batches.push_back(static_cast<int64_t>(seqs.size()));
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      known[seqs[i].value()].push_back(tokens[i]);
+    }
+    return s;
+  }
+  absl::Status Release(SeqId seq) override { return inner_->Release(seq); }
+  absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
+                              StepFootprint* footprint) const override {
+    return inner_->AddToFootprint(seq, new_tokens, footprint);
+  }
+  MemoryBreakdown Memory() const override { return inner_->Memory(); }
+  PrefixCacheStats PrefixStats() const override {
+    return inner_->PrefixStats();
+  }
+
+  std::map<uint64_t, std::vector<TokenId>> known;  // by sequence id
+  std::vector<std::vector<TokenId>> added;         // each AddSequence
+  std::vector<int64_t> decode_batches;             // sizes, in order
+  int64_t single_token_reserves = 0;
+
+ private:
+  SimAllocator* inner_;
+};
+
+// What a request's sequence must hold: its prompt, then its synthesized
+// output tokens.
+std::vector<TokenId> ExpectedTokens(const Request& r) {
+  std::vector<TokenId> tokens;
+  r.MaterializePrompt(&tokens);
+  for (int32_t i = 0; i < r.output_tokens; ++i) {
+    tokens.push_back(SynthesizeToken(OutputContentId(r), i));
+  }
+  return tokens;
+}
+
+// True if `tokens` is a prefix of `expected` at least `min_size` long.
+bool IsPrefixOf(const std::vector<TokenId>& tokens,
+                const std::vector<TokenId>& expected, size_t min_size) {
+  return tokens.size() >= min_size && tokens.size() <= expected.size() &&
+         std::equal(tokens.begin(), tokens.end(), expected.begin());
+}
+
+// A scheduler over a RecordingAllocator over a paged allocator.
+struct RecordingHarness {
+  RecordingHarness(int64_t num_blocks, SchedulerConfig sc = {})
+      : inner(num_blocks), recording(inner.allocator.get()) {
+    scheduler = *Scheduler::Create(sc, &recording, &inner.cost, &inner.clock);
+  }
+  std::vector<StepResult> RunAll() {
+    std::vector<StepResult> out;
+    for (int i = 0; i < 10000 && scheduler->HasWork(); ++i) {
+      absl::StatusOr<StepResult> s = scheduler->Step();
+      EXPECT_TRUE(s.ok()) << s.status();
+      if (!s.ok()) break;
+      out.push_back(*std::move(s));
+    }
+    EXPECT_FALSE(scheduler->HasWork()) << "did not finish";
+    return out;
+  }
+  // Each sequence the allocator saw holds a prefix of one request's tokens
+  // (whole prompt included), and was added with at least the prompt.
+  void ExpectTokensOf(const std::vector<Request>& requests) {
+    for (const auto& [seq, tokens] : recording.known) {
+      bool matched = false;
+      for (const Request& r : requests) {
+        matched |= IsPrefixOf(tokens, ExpectedTokens(r),
+                              static_cast<size_t>(r.PromptTokens()));
+      }
+      EXPECT_TRUE(matched) << "sequence " << seq << " holds tokens of no "
+                           << "request";
+    }
+  }
+
+  Harness inner;
+  RecordingAllocator recording;
   std::unique_ptr<Scheduler> scheduler;
 };
 
@@ -156,6 +282,55 @@ TEST(SchedulerTest, PreemptsUnderPressureAndTheVictimCompletesLater) {
   EXPECT_EQ(h.allocator->PrefixStats().queries, 2u);
 }
 
+TEST(SchedulerTest, ResumedRequestIsReaddedWithItsGeneratedTokens) {
+  // As above: b is preempted after generating tokens, then re-added.
+  RecordingHarness h(9);
+  const std::vector<Request> rs = {MakeRequest(0, 8, 12),
+                                   MakeRequest(1, 8, 12)};
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  h.RunAll();
+  ASSERT_GE(h.scheduler->num_preemptions(), 1);
+  h.ExpectTokensOf(rs);
+  // Some re-add carried generated tokens after the prompt.
+  const std::vector<TokenId> expected_b = ExpectedTokens(rs[1]);
+  bool resumed_with_output = false;
+  for (const std::vector<TokenId>& tokens : h.recording.added) {
+    resumed_with_output |=
+        tokens.size() > 8 && IsPrefixOf(tokens, expected_b, 9);
+  }
+  EXPECT_TRUE(resumed_with_output);
+}
+
+TEST(SchedulerTest, DecodesOfAStepGoToTheAllocatorInOneBatch) {
+  RecordingHarness h(1000);
+  std::vector<Request> rs;
+  for (uint64_t i = 0; i < 3; ++i) rs.push_back(MakeRequest(i, 8, 5));
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  std::vector<StepResult> steps = h.RunAll();
+  // One prefill step samples every first token, then four decode steps.
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_THAT(h.recording.decode_batches, testing::ElementsAre(3, 3, 3, 3));
+  EXPECT_EQ(h.recording.single_token_reserves, 0);
+  h.ExpectTokensOf(rs);
+  for (const auto& [seq, tokens] : h.recording.known) {
+    EXPECT_EQ(tokens.size(), 12u);  // 8 prompt + 4 sampled and computed
+  }
+}
+
+TEST(SchedulerTest, DecodeBatchTakesTheFirstRequestsTheBudgetAllows) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 2;
+  RecordingHarness h(1000, sc);
+  std::vector<Request> rs;
+  for (uint64_t i = 0; i < 3; ++i) rs.push_back(MakeRequest(i, 2, 4));
+  for (const Request& r : rs) ASSERT_TRUE(h.scheduler->Submit(r));
+  for (const StepResult& s : h.RunAll()) {
+    EXPECT_LE(s.num_decodes + s.prefill_tokens, 2);
+  }
+  h.ExpectTokensOf(rs);
+  for (int64_t size : h.recording.decode_batches) EXPECT_LE(size, 2);
+}
+
 TEST(SchedulerTest, LowestPriorityPolicyPicksTheLowPriorityVictim) {
   SchedulerConfig sc;
   sc.preemption_policy = PreemptionPolicy::kLowestPriority;
@@ -233,6 +408,33 @@ TEST(SchedulerTest, ContiguousAllocatorReservesTheFinalLength) {
   ASSERT_TRUE(a->Release(u).ok());
   EXPECT_EQ(a->Memory().free, 100);
   EXPECT_FALSE(a->CheckFits(60, 65).ok());  // pow2 -> 128 > 100
+}
+
+TEST(SchedulerTest, ContiguousDecodeBatchIsAllOrNothing) {
+  ContiguousAllocatorOptions o;
+  o.capacity_tokens = 100;
+  std::unique_ptr<SimAllocator> a = *MakeContiguousAllocator(o);
+  std::vector<TokenId> prompt(4, 1);
+  SeqId done = *a->AddSequence(prompt, 8, {});  // whole prompt computed
+  ASSERT_EQ(a->Admit(done, 4)->num_new_tokens, 4);
+  SeqId half = *a->AddSequence(prompt, 8, {});  // half its prompt computed
+  ASSERT_EQ(a->Admit(half, 2)->num_new_tokens, 2);
+  const MemoryBreakdown before = a->Memory();
+  const std::vector<TokenId> two = {7, 7};
+  const std::vector<TokenId> one = {7};
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(a->AppendDecodeTokens({done, half}, two)));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(a->AppendDecodeTokens({done, done}, two)));
+  EXPECT_TRUE(absl::IsInvalidArgument(a->AppendDecodeTokens({done}, two)));
+  EXPECT_TRUE(absl::IsInvalidArgument(a->AppendDecodeTokens({SeqId(99)}, one)));
+  EXPECT_EQ(a->Memory().token_states, before.token_states);
+  EXPECT_EQ(a->Memory().reserved, before.reserved);
+  ASSERT_TRUE(a->AppendDecodeTokens({done}, one).ok());
+  EXPECT_EQ(a->Memory().token_states, before.token_states + 1);
+  EXPECT_EQ(a->Memory().reserved, before.reserved - 1);
+  // Computed up to the known tokens again: the next decode is allowed.
+  EXPECT_TRUE(a->AppendDecodeTokens({done}, one).ok());
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 //      with its prompt and the tokens it generated so far, marked
 //      resumed_after_preemption (its prefix hits are counted apart). Victims
 //      are the last admitted running request, or the lowest priority one.
+//      The decodes go to the allocator in one AppendDecodeTokens() call
+//      when they all fit; otherwise one at a time, preempting as above.
+//      Either way the outcome is the same.
 //   2. Waiting requests, first come first served (preempted ones first),
 //      while there is budget and fewer than max_num_seqs run: admit with the
 //      allocator's prefix match and a first chunk. The first request that
@@ -28,7 +31,9 @@
 // length exceeds the whole cache) is rejected with the reason at Submit().
 //
 // Output tokens are synthesized, SynthesizeToken(OutputContentId(request),
-// i), so a resumed request recomputes exactly the tokens it had.
+// i), so a resumed request recomputes exactly the tokens it had. Each
+// request's tokens are kept from its first admission to its end, so
+// re-adding it after preemption synthesizes nothing again.
 //
 // Thread-safety: not thread-safe.
 #ifndef PAGEKV_SCHEDULER_H_
@@ -45,7 +50,9 @@
 #include "absl/status/statusor.h"
 #include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
+#include "pagekv/footprint.h"
 #include "pagekv/sim_allocator.h"
+#include "pagekv/types.h"
 #include "pagekv/workload.h"
 
 namespace pagekv {
@@ -149,6 +156,11 @@ class Scheduler {
   absl::Status Preempt(Entry* victim, StepResult* result);
   Entry* PickVictim();
   absl::Status EnsureSequence(Entry* e);
+  // The decode pass in one allocator call; false (nothing changed) when it
+  // must run one request at a time.
+  absl::StatusOr<bool> ScheduleDecodeBatch(int64_t* budget);
+  // Gives the allocator every sampled token it has not had yet.
+  absl::Status FlushPendingTokens();
 
   SchedulerConfig config_;
   SimAllocator* allocator_;
@@ -162,7 +174,17 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
   std::vector<Rejection> rejections_;
-  std::vector<TokenId> scratch_tokens_;
+  // Scratch of Step(), kept to reuse its memory: the running requests at the
+  // step's start, the scheduled ones, the decode batch and the footprint.
+  std::vector<Entry*> snapshot_;
+  std::vector<Entry*> scheduled_;
+  std::vector<Entry*> batch_entries_;
+  std::vector<SeqId> batch_seqs_;
+  std::vector<TokenId> batch_tokens_;
+  StepFootprint footprint_;
+  // Token buffers of finished requests, reused by new ones (their pages are
+  // already mapped: a fresh buffer per request costs a page fault per 4 KiB).
+  std::vector<std::vector<TokenId>> spare_tokens_;
 };
 
 }  // namespace pagekv

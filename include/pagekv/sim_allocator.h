@@ -111,6 +111,15 @@ class SimAllocator {
   // Appends one known (sampled) token; it is computed by a later Reserve().
   virtual absl::Status AppendToken(SeqId seq, TokenId token) = 0;
 
+  // One decode step in one call: appends tokens[i] to seqs[i] and computes
+  // it, leaving the allocator as AppendToken(seqs[i], tokens[i]) followed by
+  // Reserve(seqs[i], 1), for i in order, would. All-or-nothing:
+  // ResourceExhausted or a bad argument changes nothing.
+  // REQUIRES: seqs.size() == tokens.size(); every sequence admitted with
+  // all its known tokens computed; no sequence twice.
+  virtual absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                          absl::Span<const TokenId> tokens) = 0;
+
   // Frees the sequence's memory (paged: full blocks stay cached).
   virtual absl::Status Release(SeqId seq) = 0;
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -126,6 +127,42 @@ class ContiguousAllocator final : public SimAllocator {
                       (*s)->final_tokens));
     }
     ++(*s)->known;
+    return absl::OkStatus();
+  }
+
+  absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                  absl::Span<const TokenId> tokens) override {
+    if (seqs.size() != tokens.size()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{} sequences but {} tokens", seqs.size(), tokens.size()));
+    }
+    // Validate everything first (the region holds the final length, so a
+    // decode never runs out of memory), then apply.
+    batch_.clear();
+    for (SeqId id : seqs) {
+      absl::StatusOr<Seq*> s = Lookup(id);
+      if (!s.ok()) return s.status();
+      const Seq& sq = **s;
+      if (sq.region < 0 || sq.computed != sq.known ||
+          sq.known + 1 > sq.final_tokens) {
+        return absl::FailedPreconditionError(fmt::format(
+            "sequence {} cannot decode: {} of {} known tokens computed, "
+            "final length {}, admitted: {}",
+            id.value(), sq.computed, sq.known, sq.final_tokens,
+            sq.region >= 0));
+      }
+      batch_.push_back(*s);
+    }
+    std::vector<Seq*> sorted = batch_;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return absl::InvalidArgumentError(
+          "a sequence appears twice in one decode batch");
+    }
+    for (Seq* s : batch_) {
+      ++s->known;
+      Compute(*s, 1);
+    }
     return absl::OkStatus();
   }
 
@@ -265,6 +302,9 @@ class ContiguousAllocator final : public SimAllocator {
 
   ContiguousAllocatorOptions options_;
   absl::flat_hash_map<uint64_t, Seq> seqs_;
+  // AppendDecodeTokens' scratch: pointers into seqs_, valid within the call
+  // (it inserts nothing).
+  std::vector<Seq*> batch_;
   uint64_t next_id_ = 1;
   std::map<int64_t, int64_t> holes_;  // offset -> length, disjoint
   // Breakdown sums over admitted sequences; free_ = sum of hole lengths.

@@ -67,6 +67,11 @@ class PagedAllocator final : public SimAllocator {
     return manager_->AppendTokens(seq, absl::MakeConstSpan(&token, 1));
   }
 
+  absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
+                                  absl::Span<const TokenId> tokens) override {
+    return manager_->AppendDecodeTokens(seqs, tokens);
+  }
+
   absl::Status Release(SeqId seq) override { return manager_->Release(seq); }
 
   absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,

@@ -23,6 +23,13 @@ struct Scheduler::Entry {
   int64_t final_tokens = 0;   // prompt + output
   // Tokens generated so far (sampled); survives preemption.
   int64_t generated = 0;
+  // The known tokens, prompt then generated: synthesized once, when the
+  // request is first added, and kept until it finishes, so that a request
+  // resumed after preemption is re-added without synthesizing its prompt
+  // again (on the Mooncake trace, resumed requests re-add more tokens than
+  // the whole workload's prompts). Empty before the first add and after
+  // finishing; otherwise size() == prompt_tokens + generated.
+  std::vector<TokenId> tokens;
   // The allocator's sequence; valid while has_seq.
   bool has_seq = false;
   SeqId seq;
@@ -35,6 +42,12 @@ struct Scheduler::Entry {
   int64_t preemptions = 0;
   // Tokens scheduled in the current step (0 = not scheduled).
   int64_t step_tokens = 0;
+  // The last sampled token (tokens.back(), counted in known) has not been
+  // given to the allocator yet: it goes with the next step's decode batch
+  // (ScheduleDecodeBatch), or alone before anything else touches the
+  // sequence (FlushPendingTokens). Only between steps and in the decode
+  // pass.
+  bool token_pending = false;
   bool finished = false;
   // The last admission failure: the release epoch and token budget it
   // happened at. Without a release since, memory has only shrunk, so an
@@ -132,22 +145,32 @@ void Scheduler::AdvanceTo(double t) {
 
 absl::Status Scheduler::EnsureSequence(Entry* e) {
   if (e->has_seq) return absl::OkStatus();
-  scratch_tokens_.clear();
-  e->request->MaterializePrompt(&scratch_tokens_);
-  const uint64_t out_id = OutputContentId(*e->request);
-  for (int64_t i = 0; i < e->generated; ++i) {
-    scratch_tokens_.push_back(SynthesizeToken(out_id, i));
+  if (e->tokens.empty()) {
+    PAGEKV_DCHECK(e->generated == 0,
+                  "request {} lost the {} tokens it generated", e->request->id,
+                  e->generated);
+    if (!spare_tokens_.empty()) {
+      e->tokens = std::move(spare_tokens_.back());
+      spare_tokens_.pop_back();
+    }
+    // Room for every output token too: appending never reallocates.
+    e->tokens.reserve(static_cast<size_t>(e->final_tokens));
+    e->request->MaterializePrompt(&e->tokens);
   }
+  PAGEKV_DCHECK(
+      static_cast<int64_t>(e->tokens.size()) == e->prompt_tokens + e->generated,
+      "request {} keeps {} tokens, expected {} prompt + {} generated",
+      e->request->id, e->tokens.size(), e->prompt_tokens, e->generated);
   SequenceOptions options;
   options.hash_extras.cache_salt = e->request->cache_salt;
   options.retention_priority = e->request->priority;
   options.resumed_after_preemption = e->preemptions > 0;
   absl::StatusOr<SeqId> seq =
-      allocator_->AddSequence(scratch_tokens_, e->final_tokens, options);
+      allocator_->AddSequence(e->tokens, e->final_tokens, options);
   if (!seq.ok()) return seq.status();
   e->seq = *seq;
   e->has_seq = true;
-  e->known = static_cast<int64_t>(scratch_tokens_.size());
+  e->known = static_cast<int64_t>(e->tokens.size());
   e->computed = 0;
   return absl::OkStatus();
 }
@@ -169,6 +192,10 @@ Scheduler::Entry* Scheduler::PickVictim() {
 }
 
 absl::Status Scheduler::Preempt(Entry* victim, StepResult* result) {
+  PAGEKV_DCHECK(!victim->token_pending,
+                "request {} is preempted before its sampled token reached the "
+                "allocator",
+                victim->request->id);
   if (absl::Status s = allocator_->Release(victim->seq); !s.ok()) return s;
   ++release_epoch_;
   victim->has_seq = false;
@@ -183,21 +210,69 @@ absl::Status Scheduler::Preempt(Entry* victim, StepResult* result) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Scheduler::ScheduleDecodeBatch(int64_t* budget) {
+  batch_entries_.clear();
+  batch_seqs_.clear();
+  batch_tokens_.clear();
+  // The decodes the one-at-a-time pass would schedule: the first `budget`
+  // running requests, in admission order, with one token left.
+  for (Entry* e : snapshot_) {
+    if (e->known - e->computed != 1) continue;
+    if (static_cast<int64_t>(batch_entries_.size()) >= *budget) break;
+    // The last known token is a prompt token, already given.
+    if (!e->token_pending) return false;
+    batch_entries_.push_back(e);
+    batch_seqs_.push_back(e->seq);
+    batch_tokens_.push_back(e->tokens.back());
+  }
+  if (batch_entries_.empty()) return true;
+  absl::Status st = allocator_->AppendDecodeTokens(batch_seqs_, batch_tokens_);
+  // A batch that fits is what the decodes one at a time would have done
+  // (the allocator's contract). One that does not changed nothing; the
+  // caller then goes one by one, which picks the victims in order.
+  if (absl::IsResourceExhausted(st)) return false;
+  if (!st.ok()) return st;
+  for (Entry* e : batch_entries_) {
+    e->token_pending = false;
+    e->step_tokens = 1;
+    scheduled_.push_back(e);
+  }
+  *budget -= static_cast<int64_t>(batch_entries_.size());
+  return true;
+}
+
+absl::Status Scheduler::FlushPendingTokens() {
+  for (Entry* e : snapshot_) {
+    if (!e->token_pending) continue;
+    if (absl::Status s = allocator_->AppendToken(e->seq, e->tokens.back());
+        !s.ok()) {
+      return s;
+    }
+    e->token_pending = false;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<StepResult> Scheduler::Step() {
   StepResult result;
   result.start_s = now_s_;
   int64_t budget = config_.max_batch_tokens;
-  std::vector<Entry*> scheduled;
-  scheduled.reserve(running_.size() + 8);
+  scheduled_.clear();
   bool preempted = false;
 
   // 1. Running requests: decodes (one token left to compute) first, then
   // prefill chunks. running_ may shrink under us (preemption), so walk a
   // snapshot and skip entries that left.
-  const std::vector<Entry*> snapshot = running_;
-  for (int pass = 0; pass < 2; ++pass) {
+  snapshot_.assign(running_.begin(), running_.end());
+  // Decodes go in one batch when they all fit (the usual case); otherwise
+  // the decode pass below runs one request at a time, preempting as it
+  // goes. Either way every sampled token reaches the allocator first.
+  absl::StatusOr<bool> batched = ScheduleDecodeBatch(&budget);
+  if (!batched.ok()) return batched.status();
+  if (absl::Status s = FlushPendingTokens(); !s.ok()) return s;
+  for (int pass = *batched ? 1 : 0; pass < 2; ++pass) {
     const bool decode_pass = pass == 0;
-    for (Entry* e : snapshot) {
+    for (Entry* e : snapshot_) {
       if (!e->admitted || e->step_tokens > 0) continue;
       const int64_t left = e->known - e->computed;
       PAGEKV_DCHECK(left >= 1, "running request {} has nothing to compute",
@@ -210,7 +285,7 @@ absl::StatusOr<StepResult> Scheduler::Step() {
         if (st.ok()) {
           e->step_tokens = n;
           budget -= n;
-          scheduled.push_back(e);
+          scheduled_.push_back(e);
           break;
         }
         if (!absl::IsResourceExhausted(st)) return st;
@@ -223,7 +298,7 @@ absl::StatusOr<StepResult> Scheduler::Step() {
     }
   }
   // Preempted victims that had been scheduled leave the batch.
-  std::erase_if(scheduled, [](Entry* e) { return !e->admitted; });
+  std::erase_if(scheduled_, [](Entry* e) { return !e->admitted; });
 
   // 2. Admission, unless this step had to preempt.
   while (!preempted && !waiting_.empty() && budget > 0 &&
@@ -260,19 +335,18 @@ absl::StatusOr<StepResult> Scheduler::Step() {
     if (admission->num_new_tokens > 0) {
       e->step_tokens = admission->num_new_tokens;
       budget -= e->step_tokens;
-      scheduled.push_back(e);
+      scheduled_.push_back(e);
     }
   }
 
   result.num_running = static_cast<int32_t>(running_.size());
   result.num_waiting = static_cast<int32_t>(waiting_.size());
   result.memory = allocator_->Memory();
-  if (scheduled.empty()) return result;
+  if (scheduled_.empty()) return result;
 
   // 3. Cost of the step, then its outcome.
-  StepFootprint footprint;
-  footprint.sequences.reserve(scheduled.size());
-  for (Entry* e : scheduled) {
+  footprint_.sequences.clear();
+  for (Entry* e : scheduled_) {
     if (e->step_tokens == 1) {
       ++result.num_decodes;
     } else {
@@ -280,15 +354,15 @@ absl::StatusOr<StepResult> Scheduler::Step() {
       result.prefill_tokens += e->step_tokens;
     }
     absl::Status s = allocator_->AddToFootprint(
-        e->seq, static_cast<int32_t>(e->step_tokens), &footprint);
+        e->seq, static_cast<int32_t>(e->step_tokens), &footprint_);
     if (!s.ok()) return s;
   }
-  const StepCost cost = cost_hook_->Estimate(footprint);
+  const StepCost cost = cost_hook_->Estimate(footprint_);
   result.duration_s = cost.seconds;
   AdvanceTo(now_s_ + cost.seconds);
 
   bool any_finished = false;
-  for (Entry* e : scheduled) {
+  for (Entry* e : scheduled_) {
     e->computed += e->step_tokens;
     e->step_tokens = 0;
     PAGEKV_DCHECK(e->computed <= e->known,
@@ -304,15 +378,17 @@ absl::StatusOr<StepResult> Scheduler::Step() {
       e->has_seq = false;
       e->admitted = false;
       e->finished = true;
+      // Never re-added: the buffer goes to the next request.
+      e->tokens.clear();
+      spare_tokens_.push_back(std::move(e->tokens));
       any_finished = true;
       result.finished.push_back(e->request->id);
       continue;
     }
-    const TokenId token =
-        SynthesizeToken(OutputContentId(*e->request), e->generated - 1);
-    if (absl::Status s = allocator_->AppendToken(e->seq, token); !s.ok()) {
-      return s;
-    }
+    // The allocator gets the token with the next step's decodes.
+    e->tokens.push_back(
+        SynthesizeToken(OutputContentId(*e->request), e->generated - 1));
+    e->token_pending = true;
     ++e->known;
   }
   if (any_finished) {
