@@ -67,6 +67,31 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
       "sequence {} is at the 2^31 - 1 token limit", seq.value()));
 }
 
+// The blocks the general-path members of a decode batch need (the fast
+// path's are counted inline). Each holder of a shared block copies it before
+// writing, except the last one in the batch when the batch holds every
+// reference: by then the block is its alone.
+[[gnu::noinline]] int64_t GeneralDecodeNeed(
+    const ManagerState& st, absl::Span<const ManagerState::DecodeEntry> batch) {
+  int64_t need = 0;
+  absl::flat_hash_map<uint32_t, uint32_t> writers;  // shared block -> count
+  for (const auto& [slot, kind] : batch) {
+    if (kind != ManagerState::DecodeSlot::kGeneral) continue;
+    const Sequence& s = *st.slots[slot];
+    need += st.BlocksForReserve(s, 1, 0);
+    const size_t j = static_cast<size_t>(st.BlockOf(s.num_computed()));
+    for (const std::vector<BlockId>& table : s.tables) {
+      if (j < table.size() && st.pool->ref_count(table[j]) > 1) {
+        ++writers[table[j].value()];
+      }
+    }
+  }
+  for (const auto& [block, count] : writers) {
+    if (count == st.pool->ref_count(BlockId(block))) --need;
+  }
+  return need;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
@@ -289,8 +314,7 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   st.batch.resize(seqs.size());
   ManagerState::DecodeEntry* const batch = st.batch.data();
   int64_t need = 0;
-  // Shared blocks the batch writes into: block -> batch members writing it.
-  absl::flat_hash_map<uint32_t, uint32_t> shared_writes;
+  bool any_general = false;
   for (size_t i = 0; i < seqs.size(); ++i) {
     SeqHot* h = st.FindHot(seqs[i]);
     if (h == nullptr || h->batch_mark == epoch ||
@@ -304,23 +328,12 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     batch[i] = {slot, kind};
     if (kind == Kind::kNewBlock) {
       ++need;
-    } else if (kind == Kind::kGeneral) [[unlikely]] {
-      const Sequence& s = *st.slots[slot];
-      need += st.BlocksForReserve(s, 1, 0);
-      const size_t j = static_cast<size_t>(st.BlockOf(h->num_computed));
-      for (const std::vector<BlockId>& table : s.tables) {
-        if (j < table.size() && st.pool->ref_count(table[j]) > 1) {
-          ++shared_writes[table[j].value()];
-        }
-      }
+      // Pass 2 pushes onto its table: start loading the Sequence now.
+      __builtin_prefetch(st.slots[slot].get());
     }
+    any_general = any_general || kind == Kind::kGeneral;
   }
-  // Each holder of a shared block copies it before writing, except the last
-  // one in the batch when the batch holds every reference: by then the block
-  // is its alone.
-  for (const auto& [block, writers] : shared_writes) {
-    if (writers == st.pool->ref_count(BlockId(block))) --need;
-  }
+  if (any_general) need += GeneralDecodeNeed(st, st.batch);
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, "decode step");
@@ -334,6 +347,14 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   const bool keep_tokens = st.config.enable_prefix_caching;
   st.filled.clear();
   for (size_t i = 0; i < seqs.size(); ++i) {
+    // The table ends of new blocks a few sequences ahead: a scattered line
+    // each, found through the Sequence prefetched in pass 1.
+    constexpr size_t kAhead = 8;
+    if (i + kAhead < seqs.size() && batch[i + kAhead].kind == Kind::kNewBlock) {
+      const std::vector<BlockId>& table =
+          st.slots[batch[i + kAhead].slot]->tables[0];
+      __builtin_prefetch(table.data() + table.size(), 1);
+    }
     const auto [slot, kind] = batch[i];
     ++st.Hot(slot).num_known;
     if (keep_tokens) st.slots[slot]->tokens.push_back(tokens[i]);
