@@ -72,12 +72,12 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
 // writing, except the last one in the batch when the batch holds every
 // reference: by then the block is its alone.
 [[gnu::noinline]] int64_t GeneralDecodeNeed(
-    const ManagerState& st, absl::Span<const ManagerState::DecodeEntry> batch) {
+    const ManagerState& st, absl::Span<const ManagerState::DecodePlan> batch) {
   int64_t need = 0;
   absl::flat_hash_map<uint32_t, uint32_t> writers;  // shared block -> count
-  for (const auto& [slot, kind] : batch) {
-    if (kind != ManagerState::DecodeSlot::kGeneral) continue;
-    const Sequence& s = *st.slots[slot];
+  for (const ManagerState::DecodePlan& plan : batch) {
+    if (plan.kind != ManagerState::DecodeSlot::kGeneral) continue;
+    const Sequence& s = *st.slots[plan.slot];
     need += st.BlocksForReserve(s, 1, 0);
     const size_t j = static_cast<size_t>(st.BlockOf(s.num_computed()));
     for (const std::vector<BlockId>& table : s.tables) {
@@ -272,15 +272,17 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
   if (absl::Status c = CheckReservable(seq, *h, num_new_tokens); !c.ok()) {
     return c;
   }
-  // One token with no lookahead (a decode step) is classified from the hot
+  // One token with no lookahead (a decode step) is planned from the hot
   // record alone; the Sequence is read only on the general path.
   using Kind = ManagerState::DecodeSlot;
-  const Kind kind = num_new_tokens == 1 && num_lookahead_tokens == 0
-                        ? st.ClassifyDecode(*h)
-                        : Kind::kGeneral;
+  const uint32_t slot = static_cast<uint32_t>(seq.value());
+  const ManagerState::DecodePlan plan =
+      num_new_tokens == 1 && num_lookahead_tokens == 0
+          ? st.PlanDecode(*h, slot)
+          : ManagerState::DecodePlan{h, slot, Kind::kGeneral, 0};
   const int64_t need =
-      kind == Kind::kNewBlock    ? 1
-      : kind == Kind::kLastBlock ? 0
+      plan.kind == Kind::kNewBlock    ? 1
+      : plan.kind == Kind::kLastBlock ? 0
                                  : st.BlocksForReserve(st.SequenceAt(seq),
                                                        num_new_tokens,
                                                        num_lookahead_tokens);
@@ -289,9 +291,8 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
     return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  const uint32_t slot = static_cast<uint32_t>(seq.value());
-  if (kind != Kind::kGeneral) {
-    if (st.WriteDecodeToken(slot, kind)) st.IndexFullBlocks(*st.slots[slot]);
+  if (plan.kind != Kind::kGeneral) {
+    if (st.WriteDecodeToken(plan)) st.IndexFullBlocks(*st.slots[slot]);
   } else {
     st.DoReserve(*st.slots[slot], num_new_tokens, num_lookahead_tokens);
   }
@@ -306,13 +307,13 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     return absl::InvalidArgumentError(
         fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
   }
-  // Pass 1: validate, classify and count, changing nothing. It reads only the
+  // Pass 1: validate, plan and count, changing nothing. It reads only the
   // batch's hot records (32 bytes each, see SeqHot) and the pool records of
   // their last blocks; its error messages are built out of line.
   using Kind = ManagerState::DecodeSlot;
   const uint64_t epoch = ++st.batch_epoch;
   st.batch.resize(seqs.size());
-  ManagerState::DecodeEntry* const batch = st.batch.data();
+  ManagerState::DecodePlan* const batch = st.batch.data();
   int64_t need = 0;
   bool any_general = false;
   for (size_t i = 0; i < seqs.size(); ++i) {
@@ -324,8 +325,8 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     }
     h->batch_mark = epoch;
     const uint32_t slot = static_cast<uint32_t>(seqs[i].value());
-    const Kind kind = st.ClassifyDecode(*h);
-    batch[i] = {slot, kind};
+    batch[i] = st.PlanDecode(*h, slot);
+    const Kind kind = batch[i].kind;
     if (kind == Kind::kNewBlock) {
       ++need;
       // Pass 2 pushes onto its table: start loading the Sequence now.
@@ -339,9 +340,9 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     return OutOfBlocks(need, *st.pool, "decode step");
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  // Pass 2: apply. A fast-path class from pass 1 still holds: applying one
+  // Pass 2: apply. A fast-path plan from pass 1 still holds: applying one
   // sequence's step cannot make another's last block shared or indexed, or
-  // change where its table ends. Blocks that fill up are indexed together
+  // change where its table ends or how full its last block is. Blocks that fill up are indexed together
   // (before any general-path sequence, so the order of insertions is the
   // batch order).
   const bool keep_tokens = st.config.enable_prefix_caching;
@@ -355,15 +356,15 @@ absl::Status KVCacheManager::AppendDecodeTokens(
           st.slots[batch[i + kAhead].slot]->tables[0];
       __builtin_prefetch(table.data() + table.size(), 1);
     }
-    const auto [slot, kind] = batch[i];
-    ++st.Hot(slot).num_known;
-    if (keep_tokens) st.slots[slot]->tokens.push_back(tokens[i]);
-    if (kind != Kind::kGeneral) {
-      if (st.WriteDecodeToken(slot, kind)) st.filled.push_back(slot);
+    const ManagerState::DecodePlan& plan = batch[i];
+    ++plan.hot->num_known;
+    if (keep_tokens) st.slots[plan.slot]->tokens.push_back(tokens[i]);
+    if (plan.kind != Kind::kGeneral) {
+      if (st.WriteDecodeToken(plan)) st.filled.push_back(plan.slot);
     } else {
       st.IndexFilled(st.filled);
       st.filled.clear();
-      st.DoReserve(*st.slots[slot], 1, 0);
+      st.DoReserve(*st.slots[plan.slot], 1, 0);
     }
   }
   st.IndexFilled(st.filled);

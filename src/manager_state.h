@@ -148,40 +148,50 @@ struct ManagerState final : public EvictionListener {
     kNewBlock,   // in a new block: the table ends where the token goes
     kGeneral,    // DoReserve: a copy, an unindex, lookahead slots, or groups
   };
-  // Reads the hot record and, for kLastBlock, one pool record.
-  DecodeSlot ClassifyDecode(const SeqHot& h) const {
-    if (!single_full_group) return DecodeSlot::kGeneral;
-    const int64_t j = BlockOf(h.num_computed);
-    if (j == h.num_blocks) return DecodeSlot::kNewBlock;
-    if (j + 1 == h.num_blocks && pool->IsPrivate(h.last_block)) {
-      return DecodeSlot::kLastBlock;
-    }
-    return DecodeSlot::kGeneral;
-  }
-  // Gives the next known token of the sequence in `slot` its slot, as
-  // classified (kLastBlock or kNewBlock; still true of the sequence). Returns
-  // true when the token filled a block that prefix caching must index: the
-  // caller calls IndexFilled() for it (a batch indexes all of a step's full
-  // blocks together, so their index misses overlap). Cost: the hot record
-  // and one fill entry; the Sequence only every block_size tokens (a
-  // free-stack pop and a table push).
-  [[nodiscard]] bool WriteDecodeToken(uint32_t slot, DecodeSlot kind) {
-    SeqHot& h = Hot(slot);
-    PAGEKV_DCHECK(kind != DecodeSlot::kGeneral && ClassifyDecode(h) == kind,
-                  "slot {}: a decode token classified {} no longer is", slot,
-                  static_cast<int>(kind));
-    if (kind == DecodeSlot::kNewBlock) AppendNewBlock(*slots[slot]);
+  // Where the next token of a sequence goes, worked out from its hot record
+  // (and, for kLastBlock, one pool record) by PlanDecode.
+  struct DecodePlan {
+    SeqHot* hot;
+    uint32_t slot;
+    DecodeSlot kind;
+    uint16_t fill;  // the block's token count after the token (fast path)
+  };
+  DecodePlan PlanDecode(SeqHot& h, uint32_t slot) const {
+    DecodePlan plan{&h, slot, DecodeSlot::kGeneral, 0};
+    if (!single_full_group) return plan;
     const int64_t c = h.num_computed;
-    const BlockId b = h.last_block;
-    const uint32_t new_fill =
-        static_cast<uint32_t>(c - BlockOf(c) * config.block_size) + 1;
+    const int64_t j = BlockOf(c);
+    if (j == h.num_blocks) {
+      plan.kind = DecodeSlot::kNewBlock;
+      plan.fill = 1;
+    } else if (j + 1 == h.num_blocks && pool->IsPrivate(h.last_block)) {
+      plan.kind = DecodeSlot::kLastBlock;
+      plan.fill = static_cast<uint16_t>(c - j * config.block_size + 1);
+    }
+    return plan;
+  }
+  // Gives the next known token of a sequence its slot as planned (kLastBlock
+  // or kNewBlock; the plan must still hold). Returns true when the token
+  // filled a block that prefix caching must index: the caller calls
+  // IndexFilled() for it (a batch indexes all of a step's full blocks
+  // together, so their index misses overlap). Cost: the hot record and one
+  // fill entry; the Sequence only every block_size tokens (a free-stack pop
+  // and a table push).
+  [[nodiscard]] bool WriteDecodeToken(const DecodePlan& plan) {
+    SeqHot& h = *plan.hot;
+    PAGEKV_DCHECK(plan.kind != DecodeSlot::kGeneral &&
+                      PlanDecode(h, plan.slot).kind == plan.kind &&
+                      PlanDecode(h, plan.slot).fill == plan.fill,
+                  "slot {}: a decode plan ({}) no longer holds", plan.slot,
+                  static_cast<int>(plan.kind));
+    if (plan.kind == DecodeSlot::kNewBlock) AppendNewBlock(*slots[plan.slot]);
+    const uint32_t b = h.last_block.value();
     // Assign rather than increment: a block shared before a truncation may
     // still count the tokens its other holder wrote.
-    used_slots = used_slots + new_fill - fill[b.value()];
-    fill[b.value()] = static_cast<uint16_t>(new_fill);
-    h.num_computed = static_cast<int32_t>(c + 1);
-    return new_fill == static_cast<uint32_t>(config.block_size) &&
-           config.enable_prefix_caching;
+    used_slots = used_slots + plan.fill - fill[b];
+    fill[b] = plan.fill;
+    ++h.num_computed;
+    return plan.fill == config.block_size && config.enable_prefix_caching;
   }
   // Indexes the full blocks of the sequences in `filled` (slots), in order:
   // hashes them and prefetches their index slots first, then inserts.
@@ -227,13 +237,8 @@ struct ManagerState final : public EvictionListener {
   std::vector<BlockCopy> copies;
   std::vector<KVEvent> events;
   std::vector<BlockId> scratch;  // reused by allocations
-  // The decode batch being applied: each sequence's slot and class, found
-  // once by the checking pass.
-  struct DecodeEntry {
-    uint32_t slot;
-    DecodeSlot kind;
-  };
-  std::vector<DecodeEntry> batch;
+  // The plans of the decode batch being applied, made by the checking pass.
+  std::vector<DecodePlan> batch;
   std::vector<uint32_t> filled;  // its slots whose last block filled up
   // Reused by MatchPrefix(tokens): keys of a prompt that has no sequence.
   mutable std::vector<uint64_t> scratch_keys;
