@@ -40,6 +40,20 @@ Request MakeRequest(uint64_t id, int32_t prompt, int32_t output,
   return r;
 }
 
+// Steps until no work is left (at most max_steps); returns the results.
+std::vector<StepResult> RunToCompletion(Scheduler& scheduler,
+                                        int max_steps = 10000) {
+  std::vector<StepResult> out;
+  while (scheduler.HasWork() && max_steps-- > 0) {
+    absl::StatusOr<StepResult> s = scheduler.Step();
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) break;
+    out.push_back(*std::move(s));
+  }
+  EXPECT_FALSE(scheduler.HasWork()) << "did not finish";
+  return out;
+}
+
 struct Harness {
   explicit Harness(int64_t num_blocks, int32_t block_size = 4,
                    SchedulerConfig sc = {}) {
@@ -50,17 +64,8 @@ struct Harness {
     allocator = *MakePagedAllocator(kv, 1.0);
     scheduler = *Scheduler::Create(sc, allocator.get(), &cost, &clock);
   }
-  // Steps until no work is left; returns the results.
   std::vector<StepResult> RunAll(int max_steps = 10000) {
-    std::vector<StepResult> out;
-    while (scheduler->HasWork() && max_steps-- > 0) {
-      absl::StatusOr<StepResult> s = scheduler->Step();
-      EXPECT_TRUE(s.ok()) << s.status();
-      if (!s.ok()) break;
-      out.push_back(*std::move(s));
-    }
-    EXPECT_FALSE(scheduler->HasWork()) << "did not finish";
-    return out;
+    return RunToCompletion(*scheduler, max_steps);
   }
 
   ManualClock clock;
@@ -160,17 +165,7 @@ struct RecordingHarness {
       : inner(num_blocks), recording(inner.allocator.get()) {
     scheduler = *Scheduler::Create(sc, &recording, &inner.cost, &inner.clock);
   }
-  std::vector<StepResult> RunAll() {
-    std::vector<StepResult> out;
-    for (int i = 0; i < 10000 && scheduler->HasWork(); ++i) {
-      absl::StatusOr<StepResult> s = scheduler->Step();
-      EXPECT_TRUE(s.ok()) << s.status();
-      if (!s.ok()) break;
-      out.push_back(*std::move(s));
-    }
-    EXPECT_FALSE(scheduler->HasWork()) << "did not finish";
-    return out;
-  }
+  std::vector<StepResult> RunAll() { return RunToCompletion(*scheduler); }
   // Each sequence the allocator saw holds a prefix of one request's tokens
   // (whole prompt included), and was added with at least the prompt.
   void ExpectTokensOf(const std::vector<Request>& requests) {
