@@ -137,8 +137,7 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   fp.seq = seq;
   fp.new_tokens = new_tokens;
   fp.cached_tokens = first_new;
-  fp.is_prefill =
-      first_new < sq.num_known() && new_tokens > 1;
+  fp.is_prefill = first_new < sq.num_known() && new_tokens > 1;
   for (const internal::Group& group : state_->groups) {
     GroupFootprint g;
     int64_t read_from = 0;

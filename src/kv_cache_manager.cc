@@ -5,7 +5,6 @@
 
 #include <limits>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "check.h"
 #include "fmt/format.h"
@@ -63,33 +62,23 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
         "before decoding",
         seq.value(), h->num_known, h->num_computed));
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "sequence {} is at the 2^31 - 1 token limit", seq.value()));
+  return absl::InvalidArgumentError(
+      fmt::format("sequence {} is at the 2^31 - 1 token limit", seq.value()));
 }
 
 // The blocks the general-path members of a decode batch need (the fast
-// path's are counted inline). Each holder of a shared block copies it before
-// writing, except the last one in the batch when the batch holds every
-// reference: by then the block is its alone.
+// path's are counted inline), less the copies the batch saves.
 [[gnu::noinline]] int64_t GeneralDecodeNeed(
     const ManagerState& st, absl::Span<const ManagerState::DecodePlan> batch) {
   int64_t need = 0;
-  absl::flat_hash_map<uint32_t, uint32_t> writers;  // shared block -> count
+  internal::SharedWrites writes;
   for (const ManagerState::DecodePlan& plan : batch) {
     if (plan.kind != ManagerState::DecodeSlot::kGeneral) continue;
     const Sequence& s = *st.slots[plan.slot];
     need += st.BlocksForReserve(s, 1, 0);
-    const size_t j = static_cast<size_t>(st.BlockOf(s.num_computed()));
-    for (const std::vector<BlockId>& table : s.tables) {
-      if (j < table.size() && st.pool->ref_count(table[j]) > 1) {
-        ++writers[table[j].value()];
-      }
-    }
+    st.AddSharedWrites(s, 1, writes);
   }
-  for (const auto& [block, count] : writers) {
-    if (count == st.pool->ref_count(BlockId(block))) --need;
-  }
-  return need;
+  return need - writes.Savings(*st.pool);
 }
 
 }  // namespace
@@ -280,12 +269,11 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
       num_new_tokens == 1 && num_lookahead_tokens == 0
           ? st.PlanDecode(*h, slot)
           : ManagerState::DecodePlan{h, slot, Kind::kGeneral, 0};
-  const int64_t need =
-      plan.kind == Kind::kNewBlock    ? 1
-      : plan.kind == Kind::kLastBlock ? 0
-                                 : st.BlocksForReserve(st.SequenceAt(seq),
-                                                       num_new_tokens,
-                                                       num_lookahead_tokens);
+  int64_t need = plan.kind == Kind::kNewBlock ? 1 : 0;
+  if (plan.kind == Kind::kGeneral) {
+    need = st.BlocksForReserve(st.SequenceAt(seq), num_new_tokens,
+                               num_lookahead_tokens);
+  }
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
@@ -319,8 +307,8 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   for (size_t i = 0; i < seqs.size(); ++i) {
     SeqHot* h = st.FindHot(seqs[i]);
     if (h == nullptr || h->batch_mark == epoch ||
-        h->num_computed != h->num_known ||
-        h->num_known >= kMaxSequenceTokens) [[unlikely]] {
+        h->num_computed != h->num_known || h->num_known >= kMaxSequenceTokens)
+        [[unlikely]] {
       return RefuseDecode(st, seqs[i], epoch);
     }
     h->batch_mark = epoch;
@@ -342,9 +330,9 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   PAGEKV_EXPENSIVE_VERIFY(st);
   // Pass 2: apply. A fast-path plan from pass 1 still holds: applying one
   // sequence's step cannot make another's last block shared or indexed, or
-  // change where its table ends or how full its last block is. Blocks that fill up are indexed together
-  // (before any general-path sequence, so the order of insertions is the
-  // batch order).
+  // change where its table ends or how full its last block is. Blocks that fill
+  // up are indexed together (before any general-path sequence, so the order of
+  // insertions is the batch order).
   const bool keep_tokens = st.config.enable_prefix_caching;
   st.filled.clear();
   for (size_t i = 0; i < seqs.size(); ++i) {
@@ -397,21 +385,23 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
   state_->WalkPrefix(sq, &walk);
   const int64_t bs = block_size();
   const int64_t hit = walk.num_blocks * bs;
-  const int64_t num_new =
-      std::min(max_new_tokens, sq.num_known() - hit);
+  const int64_t num_new = std::min(max_new_tokens, sq.num_known() - hit);
   const int64_t target = (hit + num_new + bs - 1) / bs;
   return (target - walk.num_blocks) * num_groups() + walk.num_evictable;
 }
 
 absl::StatusOr<bool> KVCacheManager::CanReserve(
     absl::Span<const ReserveRequest> requests) const {
+  const ManagerState& st = *state_;
   int64_t need = 0;
+  internal::SharedWrites writes;
   for (const ReserveRequest& r : requests) {
     auto n = BlocksToReserve(r.seq, r.num_new_tokens, r.num_lookahead_tokens);
     if (!n.ok()) return n.status();
     need += *n;
+    st.AddSharedWrites(**st.Lookup(r.seq), r.num_new_tokens, writes);
   }
-  return need <= state_->pool->NumAvailable();
+  return need - writes.Savings(*st.pool) <= st.pool->NumAvailable();
 }
 
 absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {

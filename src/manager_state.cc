@@ -234,7 +234,8 @@ void ManagerState::ClaimHit(Sequence& s, const Walk& walk) {
       if (b != kNullBlock) AcquireBlock(b);
     }
   }
-  s.hot->num_computed = static_cast<int32_t>(walk.num_blocks * config.block_size);
+  s.hot->num_computed =
+      static_cast<int32_t>(walk.num_blocks * config.block_size);
   s.num_indexed = static_cast<size_t>(walk.num_blocks);
   SyncTableMirror(s);
 }
@@ -275,6 +276,19 @@ int64_t ManagerState::BlocksForReserve(const Sequence& s, int64_t num_new,
     }
   }
   return need;
+}
+
+void ManagerState::AddSharedWrites(const Sequence& s, int64_t num_new,
+                                   SharedWrites& writes) const {
+  const int64_t bs = config.block_size;
+  const int64_t c = s.num_computed();
+  for (const std::vector<BlockId>& table : s.tables) {
+    const int64_t last =
+        std::min<int64_t>(table.size(), CeilDiv(c + num_new, bs));
+    for (int64_t j = c / bs; j < last; ++j) {
+      if (pool->ref_count(table[j]) > 1) writes.Add(table[j], s.slot);
+    }
+  }
 }
 
 void ManagerState::DoReserve(Sequence& s, int64_t num_new,

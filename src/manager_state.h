@@ -25,6 +25,8 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "check.h"
 #include "pagekv/block_hash.h"
@@ -87,6 +89,29 @@ struct Sequence {
   int64_t num_computed() const { return hot->num_computed; }
 };
 
+// The copies a batch of reservations saves. Each holder of a shared block
+// copies it before writing into it, except the last writer when the batch's
+// sequences hold every reference: by then the block is its alone. A
+// per-sequence count misses that, so a batch subtracts Savings() from it.
+class SharedWrites {
+ public:
+  // Sequence `slot` writes into shared `block`.
+  void Add(BlockId block, uint32_t slot) {
+    if (seen_.insert({block.value(), slot}).second) ++writers_[block.value()];
+  }
+  int64_t Savings(const BlockPool& pool) const {
+    int64_t saved = 0;
+    for (const auto& [block, writers] : writers_) {
+      if (writers == pool.ref_count(BlockId(block))) ++saved;
+    }
+    return saved;
+  }
+
+ private:
+  absl::flat_hash_set<std::pair<uint32_t, uint32_t>> seen_;  // block, slot
+  absl::flat_hash_map<uint32_t, uint32_t> writers_;          // block -> writers
+};
+
 // The outcome of one walk of the prefix index for a sequence.
 struct Walk {
   int64_t num_blocks = 0;  // hit blocks (per group)
@@ -136,8 +161,13 @@ struct ManagerState final : public EvictionListener {
   void CountQuery(const Sequence& s, const Walk& walk);
 
   // --- reserving ---
+  // Blocks Reserve(s, num_new, num_lookahead) takes from the pool: new
+  // blocks, and a copy of each shared block it writes into.
   int64_t BlocksForReserve(const Sequence& s, int64_t num_new,
                            int64_t num_lookahead) const;
+  // Adds the shared blocks Reserve(s, num_new, ...) writes into to `writes`.
+  void AddSharedWrites(const Sequence& s, int64_t num_new,
+                       SharedWrites& writes) const;
   // REQUIRES: BlocksForReserve(s, ...) <= pool->NumAvailable().
   void DoReserve(Sequence& s, int64_t num_new, int64_t num_lookahead);
   void IndexFullBlocks(Sequence& s);

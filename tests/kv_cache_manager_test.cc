@@ -154,7 +154,14 @@ TEST(KVCacheManagerTest, DecodeBatchOfEveryHolderCopiesAllButTheLast) {
   SeqId b = *m->Fork(a);
   ASSERT_EQ(m->pool().NumAvailable(), 1u);
   // a and b hold the partial block together: a copies it, then b finds it
-  // private. One block suffices.
+  // private. One block suffices, and the dry run agrees.
+  const std::vector<ReserveRequest> dry = {{a, 1, 0}, {b, 1, 0}};
+  PAGEKV_ASSERT_OK(m->AppendTokens(a, {7}));
+  PAGEKV_ASSERT_OK(m->AppendTokens(b, {8}));
+  EXPECT_TRUE(*m->CanReserve(dry));
+  EXPECT_EQ(*m->BlocksToReserve(a, 1, 0) + *m->BlocksToReserve(b, 1, 0), 2);
+  PAGEKV_ASSERT_OK(m->Truncate(a, 6));
+  PAGEKV_ASSERT_OK(m->Truncate(b, 6));
   const std::vector<SeqId> both = {a, b};
   PAGEKV_ASSERT_OK(m->AppendDecodeTokens(both, {{7, 8}}));
   EXPECT_THAT(m->DrainCopies(), SizeIs(1));
@@ -167,6 +174,13 @@ TEST(KVCacheManagerTest, DecodeBatchOfEveryHolderCopiesAllButTheLast) {
   SeqId q = *m2->Fork(p);
   (void)*m2->Fork(p);
   ASSERT_EQ(m2->pool().NumAvailable(), 2u);
+  const std::vector<ReserveRequest> dry2 = {{p, 1, 0}, {q, 1, 0}};
+  PAGEKV_ASSERT_OK(m2->AppendTokens(p, {7}));
+  PAGEKV_ASSERT_OK(m2->AppendTokens(q, {8}));
+  EXPECT_TRUE(*m2->CanReserve(dry2));
+  EXPECT_EQ(*m2->BlocksToReserve(p, 1, 0) + *m2->BlocksToReserve(q, 1, 0), 2);
+  PAGEKV_ASSERT_OK(m2->Truncate(p, 6));
+  PAGEKV_ASSERT_OK(m2->Truncate(q, 6));
   const std::vector<SeqId> two = {p, q};
   PAGEKV_ASSERT_OK(m2->AppendDecodeTokens(two, {{7, 8}}));
   EXPECT_THAT(m2->DrainCopies(), SizeIs(2));

@@ -157,7 +157,9 @@ class KVCacheManager {
   absl::StatusOr<int64_t> BlocksToAdmit(SeqId seq,
                                         int64_t max_new_tokens) const;
 
-  // Whether Reserve() would succeed for every request together.
+  // Whether Reserve() would succeed for every request, called in order. A
+  // block shared only by requests that write into it is copied by all but
+  // the last of them.
   absl::StatusOr<bool> CanReserve(
       absl::Span<const ReserveRequest> requests) const;
 
