@@ -50,10 +50,11 @@ struct Group {
 
 // The fields of a sequence a decode step reads, in one 32-byte record per
 // slot. Records sit in fixed-size chunks of a flat array (their addresses
-// never change), two to a cache line: the check pass of a 1024-sequence step
-// reads 32 KiB of consecutive, L1-resident records instead of one scattered
-// Sequence object (and its table) per token. Where a field below also has a
-// home in Sequence, it is a mirror that Verify() compares with the original.
+// never change), two to a cache line: the checking pass of a 1024-sequence
+// step reads 32 KiB of records, which stay in L1 from step to step, instead
+// of one scattered Sequence object and its table per token. Where a field
+// below also has a home in Sequence, it is a mirror that Verify() compares
+// with the original.
 struct SeqHot {
   uint32_t generation = 0;  // bumped when the slot is freed
   // Mirror: the last entry of group 0's table, or the null block.
