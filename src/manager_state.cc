@@ -137,8 +137,14 @@ void ManagerState::WalkPrefix(absl::Span<const TokenId> tokens,
     BlockId prev = kNullBlock;
     size_t i = 0;
     for (; i < limit; ++i) {
+      // Two stages ahead: the table slot of a key, then (the slot having
+      // arrived) the metadata and tokens of the block it names.
+      if (i + 2 * kPrefetchDistance < limit) {
+        index.Prefetch(keys[i + 2 * kPrefetchDistance]);
+      }
       if (i + kPrefetchDistance < limit) {
-        index.Prefetch(keys[i + kPrefetchDistance]);
+        const BlockId ahead = index.Peek(keys[i + kPrefetchDistance]);
+        if (ahead != kNullBlock) index.PrefetchBlock(ahead, /*tokens=*/true);
       }
       BlockId b = index.Find(keys[i]);
       if (b == kNullBlock ||
