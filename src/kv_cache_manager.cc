@@ -302,7 +302,7 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   const uint64_t epoch = ++st.batch_epoch;
   st.batch.resize(seqs.size());
   ManagerState::DecodePlan* const batch = st.batch.data();
-  int64_t need = 0;
+  int64_t new_blocks = 0;  // fast-path sequences starting a block
   bool any_general = false;
   for (size_t i = 0; i < seqs.size(); ++i) {
     SeqHot* h = st.FindHot(seqs[i]);
@@ -316,13 +316,14 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     batch[i] = st.PlanDecode(*h, slot);
     const Kind kind = batch[i].kind;
     if (kind == Kind::kNewBlock) {
-      ++need;
+      ++new_blocks;
       // Pass 2 pushes onto its table: start loading the Sequence now.
       __builtin_prefetch(st.slots[slot].get());
     }
     any_general = any_general || kind == Kind::kGeneral;
   }
-  if (any_general) need += GeneralDecodeNeed(st, st.batch);
+  const int64_t need =
+      new_blocks + (any_general ? GeneralDecodeNeed(st, st.batch) : 0);
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, "decode step");

@@ -362,18 +362,16 @@ void ManagerState::DoReserve(Sequence& s, int64_t num_new,
 }
 
 void ManagerState::AppendNewBlock(Sequence& s) {
-  for (std::vector<BlockId>& table : s.tables) {
-    BlockId b;
-    absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1));
-    PAGEKV_CHECK(st.ok(),
-                 "allocation failed after the capacity check passed: {}",
-                 st.ToString());
-    fill[b.value()] = 0;
-    table.push_back(b);
-    ++blocks_allocated;
-  }
+  PAGEKV_DCHECK(s.tables.size() == 1, "the decode fast path has one group");
+  BlockId b;
+  absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1), EvictionNow(1));
+  PAGEKV_CHECK(st.ok(), "allocation failed after the capacity check passed: {}",
+               st.ToString());
+  fill[b.value()] = 0;
+  s.tables[0].push_back(b);
+  ++blocks_allocated;
   ++s.hot->num_blocks;
-  s.hot->last_block = s.tables[0].back();
+  s.hot->last_block = b;
 }
 
 void ManagerState::IndexFilled(absl::Span<const uint32_t> filled) {

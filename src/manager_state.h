@@ -227,9 +227,15 @@ struct ManagerState final : public EvictionListener {
   // Indexes the full blocks of the sequences in `filled` (slots), in order:
   // hashes them and prefetches their index slots first, then inserts.
   void IndexFilled(absl::Span<const uint32_t> filled);
-  // Allocates one empty block at the end of every table of `s`.
-  // REQUIRES: a block is available for each group.
+  // Allocates an empty block at the end of the table of `s` (one group).
+  // REQUIRES: a block is available.
   void AppendNewBlock(Sequence& s);
+  // The time to pass to an allocation of `n` blocks: the clock's when the
+  // allocation evicts (the policy may decay priorities by it); otherwise it
+  // is not used, and the clock is not read.
+  int64_t EvictionNow(size_t n) const {
+    return pool->NumFree() >= n ? 0 : clock->NowMicros();
+  }
   void ReleaseOutOfWindow(Sequence& s, int64_t first_new);
   void ReleaseTail(Sequence& s, size_t keep_blocks);
   // Refreshes the table mirrors of s.hot after its tables changed.

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pagekv/clock.h"
 #include "pagekv/kv_cache_manager.h"
 #include "test_util.h"
 
@@ -264,6 +265,43 @@ TEST(PrefixCacheTest, BatchedDecodeIndexesFilledBlocksInBatchOrder) {
             8);
   PAGEKV_ASSERT_OK(batched->Verify());
   PAGEKV_ASSERT_OK(single->Verify());
+}
+
+TEST(PrefixCacheTest, DecodeEvictionsSeeTheClockForPriorityDecay) {
+  // x's block is cached at priority 90 for 10 us, then y's at the default.
+  // At t = 100 x's priority has decayed, so x's block (released first) is
+  // the victim when a decode step needs a block, whether the step comes as
+  // a batch or as one Reserve.
+  for (const bool batched : {true, false}) {
+    ManualClock clock(0);
+    KVCacheConfig config = SmallConfig(7);  // 6 usable blocks of 4
+    config.eviction_policy = "priority";
+    config.clock = &clock;
+    auto m = MakeManager(config);
+    SequenceOptions briefly_kept;
+    briefly_kept.retention_priority = 90;
+    briefly_kept.retention_duration_us = 10;
+    SeqId x = *m->AddSequence(Iota(5), briefly_kept);
+    AdmitAll(*m, x);
+    PAGEKV_ASSERT_OK(m->Release(x));
+    clock.Set(1);
+    SeqId y = *m->AddSequence(Iota(5, 50));
+    AdmitAll(*m, y);
+    PAGEKV_ASSERT_OK(m->Release(y));
+    SeqId z = *m->AddSequence(Iota(16, 100));
+    AdmitAll(*m, z);  // takes the 4 free blocks
+    ASSERT_EQ(m->pool().NumFree(), 0u);
+    clock.Set(100);
+    if (batched) {
+      PAGEKV_ASSERT_OK(m->AppendDecodeTokens({{z}}, {{7}}));
+    } else {
+      PAGEKV_ASSERT_OK(m->AppendTokens(z, {7}));
+      PAGEKV_ASSERT_OK(m->Reserve(z, 1));
+    }
+    EXPECT_EQ(m->MatchPrefix(Iota(5)).num_tokens, 0) << batched;
+    EXPECT_EQ(m->MatchPrefix(Iota(5, 50)).num_tokens, 4) << batched;
+    PAGEKV_ASSERT_OK(m->Verify());
+  }
 }
 
 TEST(PrefixCacheTest, EventsDescribeWhatHappened) {
