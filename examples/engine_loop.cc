@@ -1,9 +1,10 @@
 // Embedding pagekv in a serving engine's scheduling loop.
 //
 // A toy engine serves three requests that share a system prompt: it admits
-// them with chunked prefill, decodes, samples two continuations of one
-// request in parallel (fork with copy-on-write), rolls back rejected draft
-// tokens (speculative decoding), and finishes. Each step it drains the block
+// them with chunked prefill (checking each step's chunks with a dry run),
+// decodes, samples two continuations of one request in parallel (fork with
+// copy-on-write), rolls back rejected draft tokens (speculative decoding),
+// and finishes. Each step it drains the block
 // copies it must perform and the KV events a cluster router would consume,
 // and asks the bandwidth model how long the step would take on an H100.
 // The "model" here samples deterministic tokens; a real engine runs kernels
@@ -64,6 +65,22 @@ int main() {
     pagekv::StepFootprint footprint;
     std::vector<SeqId> decoding;
     std::vector<TokenId> sampled;
+    // A dry run first: do this step's prefill chunks fit together? (A real
+    // scheduler would shrink or defer chunks when they do not.)
+    std::vector<pagekv::ReserveRequest> chunks;
+    for (const Live& r : live) {
+      const int64_t computed = *kv.NumComputedTokens(r.seq);
+      const int64_t left = *kv.NumKnownTokens(r.seq) - computed;
+      if (computed > 0 && left > 0) {
+        chunks.push_back({r.seq, std::min<int64_t>(kChunk, left), 0});
+      }
+    }
+    auto fits = kv.CanReserve(chunks);
+    if (!fits.ok()) return Fail(fits.status());
+    if (!*fits) {
+      std::printf("step %2d  prefill chunks do not fit; stopping\n", step);
+      return 1;
+    }
     // Prefill: admit (first chunk, with the prefix hit) or continue chunks.
     for (Live& r : live) {
       const int64_t known = *kv.NumKnownTokens(r.seq);
