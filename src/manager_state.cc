@@ -481,7 +481,7 @@ void ManagerState::ReleaseTail(Sequence& s, size_t keep_blocks) {
 
 void ManagerState::SyncTableMirror(Sequence& s) {
   const std::vector<BlockId>& table = s.tables[0];
-  s.hot->num_blocks = static_cast<int32_t>(table.size());
+  s.hot->num_blocks = static_cast<uint32_t>(table.size());
   s.hot->last_block = table.empty() ? kNullBlock : table.back();
 }
 

@@ -64,7 +64,7 @@ struct SeqHot {
   int32_t num_known = 0;     // known tokens
   int32_t num_computed = 0;  // <= num_known; these have slots
   // Mirror: the length of every group's table (all groups have the same).
-  int32_t num_blocks = 0;
+  uint32_t num_blocks = 0;
   bool live = false;
 };
 static_assert(sizeof(SeqHot) == 32, "two hot records per cache line");

@@ -34,7 +34,7 @@ absl::Status ManagerState::Verify() const {
           s.keys.size()));
     }
     const std::vector<BlockId>& first = s.tables[0];
-    if (h.num_blocks != static_cast<int64_t>(first.size()) ||
+    if (h.num_blocks != first.size() ||
         h.last_block != (first.empty() ? kNullBlock : first.back())) {
       return absl::InternalError(fmt::format(
           "sequence slot {}: hot record says {} blocks ending in {}, the table "
