@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "command_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -20,16 +20,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Result = ::pagekv::testing::CommandRun;
 
 Result RunCapture(const CacheArgs& args) {
-  std::ostringstream out, err;
-  const int code = RunCache(args, out, err);
-  return {code, out.str(), err.str()};
+  return ::pagekv::testing::RunCommand(RunCache, args);
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {

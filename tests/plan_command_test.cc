@@ -1,9 +1,9 @@
 #include "plan_command.h"
 
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "command_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -13,16 +13,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Result = ::pagekv::testing::CommandRun;
 
 Result RunCapture(const PlanArgs& args) {
-  std::ostringstream out, err;
-  const int code = RunPlan(args, out, err);
-  return {code, out.str(), err.str()};
+  return ::pagekv::testing::RunCommand(RunPlan, args);
 }
 
 PlanArgs Llama() {
@@ -122,13 +116,13 @@ TEST(PlanCommandTest, RegistersSubcommandOnACli11App) {
   const char* argv[] = {"pagekv",     "plan",     "--model", "llama-3-70b",
                         "--hardware", "h100-sxm", "--tp",    "2",
                         "--json",     "-"};
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   try {
     app.parse(static_cast<int>(std::size(argv)), argv);
   } catch (const CLI::ParseError& e) {
     ADD_FAILURE() << "CLI11 rejected the arguments: " << e.what();
   }
-  const std::string out = testing::internal::GetCapturedStdout();
+  const std::string out = ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(exit_code, kPlanOk);
   const nlohmann::json j = nlohmann::json::parse(out);
   EXPECT_EQ(j["tensor_parallel"], 2);
