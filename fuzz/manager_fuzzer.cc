@@ -10,9 +10,8 @@
 //   - a failed operation changes nothing (tables, ref counts, stats other
 //     than allocation_failures, pending copies).
 //
-// The first bytes choose the configuration: block size, groups (full
-// attention, sliding window, hybrid, two full groups), eviction policy, pool
-// size (tiny pools make exhaustion common) and prefix caching on/off.
+// The first bytes choose the configuration (ConsumeConfig, in
+// manager_fuzz_state.h with the reference records and snapshots).
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdio>
@@ -21,99 +20,19 @@
 #include <string>
 #include <vector>
 
+#include "manager_fuzz_state.h"
 #include "pagekv/clock.h"
 #include "pagekv/kv_cache_manager.h"
 
 namespace pagekv {
 namespace {
 
-#define FUZZ_CHECK(cond, ...)                                             \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::fprintf(stderr, "manager_fuzzer: %s:%d: check failed: %s\n  ", \
-                   __FILE__, __LINE__, #cond);                            \
-      std::fprintf(stderr, __VA_ARGS__);                                  \
-      std::fprintf(stderr, "\n");                                         \
-      std::abort();                                                       \
-    }                                                                     \
-  } while (false)
-
-#define FUZZ_CHECK_OK(expr)                                                  \
-  do {                                                                       \
-    const absl::Status fuzz_st = (expr);                                     \
-    FUZZ_CHECK(fuzz_st.ok(), "%s", std::string(fuzz_st.ToString()).c_str()); \
-  } while (false)
-
-struct RefSeq {
-  std::vector<TokenId> tokens;  // known tokens
-  int64_t computed = 0;
-  BlockHashExtras extras;
-};
-
-// What a failed operation must leave untouched.
-struct Snapshot {
-  KVCacheStats stats;
-  std::map<uint64_t, std::vector<std::vector<uint32_t>>> tables;
-  std::vector<uint32_t> ref_counts;
-  std::vector<BlockState> states;
-};
-
-bool SameState(const Snapshot& a, const Snapshot& b) {
-  const KVCacheStats& x = a.stats;
-  const KVCacheStats& y = b.stats;
-  return x.free_blocks == y.free_blocks && x.cached_blocks == y.cached_blocks &&
-         x.in_use_blocks == y.in_use_blocks &&
-         x.num_sequences == y.num_sequences &&
-         x.used_token_slots == y.used_token_slots &&
-         x.empty_token_slots == y.empty_token_slots &&
-         x.blocks_allocated == y.blocks_allocated &&
-         x.evictions == y.evictions && x.cow_copies == y.cow_copies &&
-         x.prefix.queries == y.prefix.queries &&
-         x.prefix.hit_tokens == y.prefix.hit_tokens &&
-         x.prefix.query_tokens == y.prefix.query_tokens &&
-         a.tables == b.tables && a.ref_counts == b.ref_counts &&
-         a.states == b.states;
-}
-
 class Harness {
  public:
   Harness(FuzzedDataProvider& in) : in_(in) {}
 
   bool Init() {
-    KVCacheConfig c;
-    static constexpr int32_t kBlockSizes[] = {1, 2, 3, 4, 8, 16};
-    c.block_size = in_.PickValueInArray(kBlockSizes);
-    switch (in_.ConsumeIntegralInRange<int>(0, 4)) {
-      case 0:
-        c.groups = {KVCacheGroupSpec::FullAttention()};
-        break;
-      case 1:
-        c.groups = {KVCacheGroupSpec::FullAttention(),
-                    KVCacheGroupSpec::SlidingWindow(
-                        in_.ConsumeIntegralInRange<int32_t>(1, 20))};
-        break;
-      case 2:
-        c.groups = {KVCacheGroupSpec::SlidingWindow(
-            in_.ConsumeIntegralInRange<int32_t>(1, 20))};
-        break;
-      case 3:
-        c.groups = {KVCacheGroupSpec::FullAttention(),
-                    KVCacheGroupSpec::FullAttention()};
-        break;
-      default:
-        c.groups = {KVCacheGroupSpec::SlidingWindow(
-                        in_.ConsumeIntegralInRange<int32_t>(1, 9)),
-                    KVCacheGroupSpec::FullAttention(),
-                    KVCacheGroupSpec::SlidingWindow(
-                        in_.ConsumeIntegralInRange<int32_t>(1, 40))};
-        break;
-    }
-    const std::vector<std::string> policies = EvictionPolicyNames();
-    c.eviction_policy =
-        policies[in_.ConsumeIntegralInRange<size_t>(0, policies.size() - 1)];
-    c.num_blocks = in_.ConsumeIntegralInRange<int64_t>(2, 80);
-    c.enable_prefix_caching = in_.ConsumeIntegralInRange<int>(0, 7) != 0;
-    c.enable_kv_events = in_.ConsumeBool();
+    KVCacheConfig c = ConsumeConfig(in_);
     c.clock = &clock_;
     if (trace_) {
       std::fprintf(
@@ -187,24 +106,7 @@ class Harness {
            manager_->BlockTable(s, GroupId(0))->empty();
   }
 
-  Snapshot Take() const {
-    Snapshot s;
-    s.stats = manager_->Stats();
-    for (const auto& [id, r] : ref_) {
-      for (int g = 0; g < manager_->num_groups(); ++g) {
-        auto table = *manager_->BlockTable(SeqId(id), GroupId(g));
-        std::vector<uint32_t> ids;
-        for (BlockId b : table) ids.push_back(b.value());
-        s.tables[id].push_back(std::move(ids));
-      }
-    }
-    const BlockPool& pool = manager_->pool();
-    for (uint32_t b = 0; b <= pool.num_blocks(); ++b) {
-      s.ref_counts.push_back(pool.ref_count(BlockId(b)));
-      s.states.push_back(pool.state(BlockId(b)));
-    }
-    return s;
-  }
+  Snapshot Take() const { return TakeSnapshot(*manager_, ref_); }
 
   // A failed operation: state unchanged; allocation_failures may count it.
   void ExpectUnchanged(const Snapshot& before, const absl::Status& st) {
