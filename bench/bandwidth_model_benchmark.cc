@@ -1,7 +1,7 @@
 // Cost of one BandwidthModel::Estimate() call, which a simulator makes once
 // per step: O(sequences * groups) arithmetic, no allocation.
 #include "benchmark/benchmark.h"
-#include "pagekv/bandwidth_model.h"
+#include "pagekv/cost/bandwidth_model.h"
 
 namespace pagekv {
 namespace {

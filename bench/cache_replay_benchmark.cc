@@ -12,16 +12,16 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "cache_command.h"
 #include "pagekv/eviction_policy.h"
-#include "pagekv/trace_reader.h"
+#include "pagekv/sim/cache_replay.h"
+#include "pagekv/sim/trace_reader.h"
 
-namespace pagekv::tools {
+namespace pagekv {
 namespace {
 
 const std::string kMooncakeTrace =
     std::string(PAGEKV_SOURCE_DIR) +
-    "/../shared/traces/mooncake/conversation_trace.jsonl";
+    "/data/traces/mooncake/conversation_trace.jsonl";
 
 const Workload* Conversation() {
   static const Workload* workload = [] {
@@ -79,4 +79,4 @@ const bool kRegistered = [] {
 }();
 
 }  // namespace
-}  // namespace pagekv::tools
+}  // namespace pagekv

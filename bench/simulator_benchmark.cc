@@ -5,18 +5,17 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
-#include "pagekv/simulator.h"
-#include "pagekv/trace_reader.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
+#include "pagekv/sim/simulator.h"
+#include "pagekv/sim/trace_reader.h"
 
 namespace pagekv {
 namespace {
 
 void BM_MooncakeReplay(benchmark::State& state) {
-  const std::string path =
-      std::string(PAGEKV_SOURCE_DIR) +
-      "/../shared/traces/mooncake/conversation_trace.jsonl";
+  const std::string path = std::string(PAGEKV_SOURCE_DIR) +
+                           "/data/traces/mooncake/conversation_trace.jsonl";
   absl::StatusOr<Workload> workload = ReadWorkload(path, "mooncake");
   if (!workload.ok()) {
     state.SkipWithError(std::string(workload.status().message()).c_str());

@@ -5,17 +5,17 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "pagekv/default_workload.h"
-#include "pagekv/trace_reader.h"
+#include "pagekv/sim/default_workload.h"
+#include "pagekv/sim/trace_reader.h"
 
 namespace pagekv {
 namespace {
 
 const std::string kMooncakeTrace = std::string(PAGEKV_SOURCE_DIR) +
-                                   "/../shared/traces/mooncake/"
+                                   "/data/traces/mooncake/"
                                    "conversation_trace.jsonl";
 const std::string kAzureTrace = std::string(PAGEKV_SOURCE_DIR) +
-                                "/../shared/traces/azure2023/"
+                                "/data/traces/azure2023/"
                                 "AzureLLMInferenceTrace_conv.csv";
 
 void ReadTrace(benchmark::State& state, const std::string& path,

@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "pagekv/bandwidth_model.h"
+#include "pagekv/cost/bandwidth_model.h"
 #include "pagekv/kv_cache_manager.h"
 
 namespace {

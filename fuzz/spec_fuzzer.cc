@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 namespace {
 

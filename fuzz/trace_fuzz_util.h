@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "pagekv/trace_reader.h"
-#include "pagekv/workload.h"
+#include "pagekv/sim/trace_reader.h"
+#include "pagekv/sim/workload.h"
 
 namespace pagekv::fuzz {
 

@@ -5,6 +5,9 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   libabsl-dev libfmt-dev libxxhash-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libhiredis-dev redis-server
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-zmq python3-msgpack
+  chromium chromium-driver
 )
 missing=()
 for p in "${packages[@]}"; do

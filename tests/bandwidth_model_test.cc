@@ -1,4 +1,4 @@
-#include "pagekv/bandwidth_model.h"
+#include "pagekv/cost/bandwidth_model.h"
 
 #include <string>
 #include <vector>

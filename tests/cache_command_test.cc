@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pagekv/eviction_policy.h"
-#include "pagekv/trace_reader.h"
-#include "pagekv/workload.h"
+#include "pagekv/sim/trace_reader.h"
+#include "pagekv/sim/workload.h"
 
 namespace pagekv::tools {
 namespace {
@@ -234,7 +234,7 @@ TEST(CacheCommandTest, BadInputNamesTheValueAndExits2) {
 
 const std::string kMooncakeTrace =
     std::string(PAGEKV_SOURCE_DIR) +
-    "/../shared/traces/mooncake/conversation_trace.jsonl";
+    "/data/traces/mooncake/conversation_trace.jsonl";
 
 // The first 250 requests of the conversation trace at block 512. Expected
 // figures from an independent count over hash_ids (a hit is the longest run
@@ -242,7 +242,8 @@ const std::string kMooncakeTrace =
 // blocks). Small enough for builds with expensive checks, where every manager
 // call verifies the whole pool.
 TEST(CacheCommandTest, MooncakeConversationSliceHitsAreExact) {
-  if (!std::ifstream(kMooncakeTrace)) GTEST_SKIP() << "trace not found";
+  ASSERT_TRUE(std::ifstream(kMooncakeTrace).good())
+      << "the shipped trace " << kMooncakeTrace << " is missing";
   WorkloadOptions options;
   options.max_requests = 250;
   absl::StatusOr<Workload> w =
@@ -288,7 +289,8 @@ TEST(CacheCommandTest, MooncakeConversationInfiniteCacheHitRate) {
     GTEST_SKIP() << "whole-trace replay is too slow with expensive checks; "
                     "run the release test preset";
   }
-  if (!std::ifstream(kMooncakeTrace)) GTEST_SKIP() << "trace not found";
+  ASSERT_TRUE(std::ifstream(kMooncakeTrace).good())
+      << "the shipped trace " << kMooncakeTrace << " is missing";
   absl::StatusOr<Workload> w = ReadWorkload(kMooncakeTrace, "mooncake");
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->requests.size(), 12031u);

@@ -1,4 +1,4 @@
-#include "pagekv/capacity.h"
+#include "pagekv/cost/capacity.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "pagekv/default_workload.h"
+#include "pagekv/sim/default_workload.h"
 
 #include <algorithm>
 #include <string>

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
+#include "core/check.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pagekv/block_pool.h"

@@ -1,4 +1,4 @@
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 #include <cstdint>
 #include <limits>
@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pagekv/hardware_spec.h"
+#include "pagekv/cost/hardware_spec.h"
 
 namespace pagekv {
 namespace {

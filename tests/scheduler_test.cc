@@ -1,4 +1,4 @@
-#include "pagekv/scheduler.h"
+#include "pagekv/sim/scheduler.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -14,8 +14,8 @@
 #include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
 #include "pagekv/kv_cache_config.h"
-#include "pagekv/sim_allocator.h"
-#include "pagekv/workload.h"
+#include "pagekv/sim/sim_allocator.h"
+#include "pagekv/sim/workload.h"
 
 namespace pagekv {
 namespace {

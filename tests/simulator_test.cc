@@ -1,13 +1,13 @@
-#include "pagekv/simulator.h"
+#include "pagekv/sim/simulator.h"
 
 #include <cstdint>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pagekv/default_workload.h"
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
+#include "pagekv/sim/default_workload.h"
 
 namespace pagekv {
 namespace {

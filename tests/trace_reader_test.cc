@@ -1,4 +1,4 @@
-#include "pagekv/trace_reader.h"
+#include "pagekv/sim/trace_reader.h"
 
 #include <cmath>
 #include <cstdio>
@@ -16,9 +16,9 @@ using ::testing::HasSubstr;
 
 const std::string kSourceDir = PAGEKV_SOURCE_DIR;
 const std::string kMooncakeTrace =
-    kSourceDir + "/../shared/traces/mooncake/conversation_trace.jsonl";
+    kSourceDir + "/data/traces/mooncake/conversation_trace.jsonl";
 const std::string kAzureTrace =
-    kSourceDir + "/../shared/traces/azure2023/AzureLLMInferenceTrace_conv.csv";
+    kSourceDir + "/data/traces/azure2023/AzureLLMInferenceTrace_conv.csv";
 const std::string kDataDir = kSourceDir + "/tests/data/traces/";
 
 bool Exists(const std::string& path) {
@@ -32,7 +32,8 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 // ---- Real traces: the MANIFEST figures. ----
 
 TEST(RealTraceTest, MooncakeConversationMatchesManifest) {
-  if (!Exists(kMooncakeTrace)) GTEST_SKIP() << "no " << kMooncakeTrace;
+  ASSERT_TRUE(Exists(kMooncakeTrace))
+      << "the shipped trace " << kMooncakeTrace << " is missing";
   absl::StatusOr<Workload> w = ReadWorkload(kMooncakeTrace);  // guessed
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->name, "conversation_trace");
@@ -63,7 +64,8 @@ TEST(RealTraceTest, MooncakeConversationMatchesManifest) {
 }
 
 TEST(RealTraceTest, AzureConversationMatchesManifest) {
-  if (!Exists(kAzureTrace)) GTEST_SKIP() << "no " << kAzureTrace;
+  ASSERT_TRUE(Exists(kAzureTrace))
+      << "the shipped trace " << kAzureTrace << " is missing";
   absl::StatusOr<Workload> w = ReadWorkload(kAzureTrace, "azure");
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_TRUE(w->Validate().ok()) << w->Validate();
@@ -84,7 +86,8 @@ TEST(RealTraceTest, AzureConversationMatchesManifest) {
 }
 
 TEST(RealTraceTest, OptionsSelectAWindow) {
-  if (!Exists(kMooncakeTrace)) GTEST_SKIP() << "no " << kMooncakeTrace;
+  ASSERT_TRUE(Exists(kMooncakeTrace))
+      << "the shipped trace " << kMooncakeTrace << " is missing";
   WorkloadOptions options;
   options.start_s = 600;
   options.end_s = 1200;

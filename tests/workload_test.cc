@@ -1,4 +1,4 @@
-#include "pagekv/workload.h"
+#include "pagekv/sim/workload.h"
 
 #include <limits>
 #include <set>

@@ -1,12 +1,6 @@
 // `pagekv cache`: replays a trace through the prefix cache with no timing and
-// reports the prefix hit rate, for one (policy, capacity) or a sweep.
-//
-// Replay: requests in arrival order; each one's prompt is added as a
-// sequence, admitted whole (the longest cached prefix is claimed, the rest is
-// allocated and its full blocks become cached), and released at once, so its
-// blocks stay cached and evictable. Output tokens are ignored: only prompts
-// are looked up and inserted. The manager's clock is the request's arrival
-// time, so a run is deterministic.
+// reports the prefix hit rate, for one (policy, capacity) or a sweep. The
+// replay itself is pagekv/sim/cache_replay.h.
 #ifndef PAGEKV_TOOLS_CACHE_COMMAND_H_
 #define PAGEKV_TOOLS_CACHE_COMMAND_H_
 
@@ -16,55 +10,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
-#include "pagekv/workload.h"
+#include "pagekv/sim/cache_replay.h"
 
 namespace pagekv::tools {
-
-// One replay's setting.
-struct ReplayOptions {
-  int32_t block_size = 16;
-  // Cache size in blocks, the null block excluded (the pool has one more).
-  // REQUIRES: >= 1.
-  int64_t capacity_blocks = 1;
-  // One of EvictionPolicyNames().
-  std::string policy = "lru";
-};
-
-// One replay's figures. Hit counts come from the manager's prefix stats, so
-// a hit is whole blocks and at most prompt - 1 tokens (the last prompt token
-// is always computed); the block denominator is the prompt's *full* blocks.
-struct ReplayResult {
-  int64_t requests = 0;          // replayed (not skipped)
-  int64_t skipped_requests = 0;  // prompt alone needs more than the capacity
-  int64_t skipped_prompt_tokens = 0;
-  int64_t prompt_tokens = 0;  // of the replayed requests
-  int64_t hit_tokens = 0;
-  int64_t query_blocks = 0;  // full prompt blocks of the replayed requests
-  int64_t hit_blocks = 0;
-  int64_t evictions = 0;
-  // Blocks still cached at the end (with infinite capacity: the number of
-  // distinct full blocks in the trace).
-  int64_t cached_blocks = 0;
-  double seconds = 0;  // wall time of the replay loop
-
-  double HitRateTokens() const {
-    return prompt_tokens == 0 ? 0.0 : double(hit_tokens) / prompt_tokens;
-  }
-  double HitRateBlocks() const {
-    return query_blocks == 0 ? 0.0 : double(hit_blocks) / query_blocks;
-  }
-};
-
-// The capacity at which a replay of `workload` never evicts: the sum of every
-// prompt's blocks (ceil(tokens / block_size)), at least 1.
-// REQUIRES: block_size >= 1.
-int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size);
-
-// Replays `workload` (see the file comment). InvalidArgument naming the field
-// for a bad block size, capacity or policy; a request whose prompt alone
-// needs more blocks than the capacity is skipped and counted, never retried.
-absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
-                                            const ReplayOptions& options);
 
 // The cache subcommand's inputs, as typed on the command line; numbers stay
 // strings so RunCache can reject bad values with its own message.

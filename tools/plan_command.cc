@@ -13,10 +13,10 @@
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "nlohmann/json.hpp"
-#include "pagekv/bandwidth_model.h"
-#include "pagekv/capacity.h"
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/bandwidth_model.h"
+#include "pagekv/cost/capacity.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 namespace pagekv::tools {
 namespace {

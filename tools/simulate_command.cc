@@ -15,11 +15,11 @@
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
-#include "pagekv/default_workload.h"
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
-#include "pagekv/simulator.h"
-#include "pagekv/trace_reader.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
+#include "pagekv/sim/default_workload.h"
+#include "pagekv/sim/simulator.h"
+#include "pagekv/sim/trace_reader.h"
 #include "simulate_report.h"
 
 namespace pagekv::tools {

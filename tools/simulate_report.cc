@@ -10,7 +10,7 @@
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "nlohmann/json.hpp"
-#include "pagekv/sim_allocator.h"
+#include "pagekv/sim/sim_allocator.h"
 
 namespace pagekv::tools {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "pagekv/simulator.h"
-#include "pagekv/workload.h"
+#include "pagekv/sim/simulator.h"
+#include "pagekv/sim/workload.h"
 
 namespace pagekv::tools {
 

@@ -1,10 +1,10 @@
-#include "pagekv/bandwidth_model.h"
+#include "pagekv/cost/bandwidth_model.h"
 
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
-#include "check.h"
+#include "core/check.h"
 #include "cost/str_util.h"
 
 namespace pagekv {

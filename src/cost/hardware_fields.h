@@ -5,14 +5,14 @@
 // the rules live in one place and an error names the field the way the
 // reader of the message wrote it: `hbm_bytes` for code that filled in the
 // struct, `hbm_gb` (in GB) for a spec file.
-#ifndef PAGEKV_SRC_COST_HARDWARE_FIELDS_H_
-#define PAGEKV_SRC_COST_HARDWARE_FIELDS_H_
+#ifndef PAGEKV_COST_HARDWARE_FIELDS_H_
+#define PAGEKV_COST_HARDWARE_FIELDS_H_
 
 #include <string>
 #include <string_view>
 
 #include "absl/types/span.h"
-#include "pagekv/hardware_spec.h"
+#include "pagekv/cost/hardware_spec.h"
 
 namespace pagekv::internal {
 
@@ -41,4 +41,4 @@ std::string HardwareFieldRangeError(const HardwareNumberField& f, double value,
 
 }  // namespace pagekv::internal
 
-#endif  // PAGEKV_SRC_COST_HARDWARE_FIELDS_H_
+#endif  // PAGEKV_COST_HARDWARE_FIELDS_H_

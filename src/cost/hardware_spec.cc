@@ -1,4 +1,4 @@
-#include "pagekv/hardware_spec.h"
+#include "pagekv/cost/hardware_spec.h"
 
 #include <cmath>
 #include <string>

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_join.h"
 #include "cost/str_util.h"
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 namespace pagekv {
 namespace {

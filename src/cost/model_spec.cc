@@ -1,4 +1,4 @@
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <string_view>
 #include <tuple>
 
-#include "check.h"
+#include "core/check.h"
 #include "cost/str_util.h"
 
 namespace pagekv {

@@ -12,11 +12,11 @@
 #include <string>
 
 #include "cost/hardware_fields.h"
+#include "cost/json_util.h"
 #include "cost/str_util.h"
-#include "json_util.h"
 #include "nlohmann/json.hpp"
-#include "pagekv/hardware_spec.h"
-#include "pagekv/model_spec.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
 
 namespace pagekv {
 namespace {

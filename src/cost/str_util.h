@@ -3,8 +3,8 @@
 // Debian's Abseil 20220623 is built with its own absl::string_view, so
 // absl::StrCat does not take std::string_view. Cat() accepts both, plus
 // integers and floating point (shortest round-trip form, via fmt).
-#ifndef PAGEKV_SRC_COST_STR_UTIL_H_
-#define PAGEKV_SRC_COST_STR_UTIL_H_
+#ifndef PAGEKV_COST_STR_UTIL_H_
+#define PAGEKV_COST_STR_UTIL_H_
 
 #include <string>
 #include <string_view>
@@ -44,4 +44,4 @@ inline std::string ToLower(std::string_view s) {
 
 }  // namespace pagekv::internal
 
-#endif  // PAGEKV_SRC_COST_STR_UTIL_H_
+#endif  // PAGEKV_COST_STR_UTIL_H_

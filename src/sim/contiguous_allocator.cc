@@ -19,9 +19,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "check.h"
+#include "core/check.h"
 #include "fmt/format.h"
-#include "pagekv/sim_allocator.h"
+#include "pagekv/sim/sim_allocator.h"
 
 namespace pagekv {
 namespace internal {

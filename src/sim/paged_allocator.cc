@@ -6,10 +6,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "check.h"
+#include "core/check.h"
 #include "fmt/format.h"
 #include "pagekv/kv_cache_manager.h"
-#include "pagekv/sim_allocator.h"
+#include "pagekv/sim/sim_allocator.h"
 
 namespace pagekv {
 namespace internal {

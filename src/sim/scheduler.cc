@@ -1,4 +1,4 @@
-#include "pagekv/scheduler.h"
+#include "pagekv/sim/scheduler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "check.h"
+#include "core/check.h"
 #include "fmt/format.h"
 #include "pagekv/footprint.h"
 

@@ -1,4 +1,4 @@
-#include "pagekv/simulator.h"
+#include "pagekv/sim/simulator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,12 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "check.h"
+#include "core/check.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
-#include "pagekv/bandwidth_model.h"
-#include "pagekv/capacity.h"
 #include "pagekv/clock.h"
+#include "pagekv/cost/bandwidth_model.h"
+#include "pagekv/cost/capacity.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
 

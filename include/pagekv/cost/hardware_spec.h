@@ -1,0 +1,83 @@
+// HardwareSpec: one accelerator as the roofline model sees it.
+//
+// Capacity, bandwidth and peak dense FLOP/s per dtype come from vendor
+// datasheets (see the preset table in src/cost/hardware_presets.cc); the
+// efficiency factors and the per-step overhead are what turns peaks into
+// measured step times (docs/cost-model.md explains the defaults).
+//
+// Thread-safety: specs are plain values; the preset table is immutable.
+#ifndef PAGEKV_COST_HARDWARE_SPEC_H_
+#define PAGEKV_COST_HARDWARE_SPEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pagekv/cost/model_spec.h"
+
+namespace pagekv {
+
+// Default efficiency factors (see docs/cost-model.md for the reasoning).
+inline constexpr double kDefaultMemoryEfficiency = 0.6;
+inline constexpr double kDefaultComputeEfficiency = 0.5;
+inline constexpr double kDefaultStepOverheadSeconds = 50e-6;
+
+struct HardwareSpec {
+  std::string name = {};
+  // Per device. All units are SI: bytes, bytes/s, FLOP/s, seconds.
+  double hbm_bytes = 0;      // > 0, memory capacity
+  double hbm_bandwidth = 0;  // > 0, peak memory bandwidth
+  // Peak dense (no sparsity) tensor FLOP/s. peak_flops_bf16 > 0 and is also
+  // used for fp16 and fp32-accumulate GEMMs; 0 for fp8/int8 means the
+  // hardware has no such path and falls back to bf16.
+  double peak_flops_bf16 = 0;
+  double peak_flops_fp8 = 0;
+  double peak_flops_int8 = 0;
+  // Devices that can form one tensor-parallel group (e.g. 8 in a node).
+  int32_t num_devices = 1;  // >= 1
+  // Per device, per direction, device-to-device (NVLink or PCIe).
+  double interconnect_bandwidth = 0;        // >= 0; required > 0 when tp > 1
+  double interconnect_latency_seconds = 0;  // >= 0, per all-reduce
+  // Fractions of peak that real kernels reach, in (0, 1].
+  double memory_efficiency = kDefaultMemoryEfficiency;
+  double compute_efficiency = kDefaultComputeEfficiency;
+  // Fixed time per step: launch gaps, scheduling, sampling. >= 0.
+  double step_overhead_seconds = kDefaultStepOverheadSeconds;
+
+  // Returns OK, or InvalidArgument naming the first bad field.
+  absl::Status Validate() const;
+
+  // Returns the peak dense FLOP/s for GEMMs whose weights are `weight_dtype`:
+  // fp8 and int8 use their own peak when the hardware has one, everything
+  // else (fp32, fp16, bf16, weight-only int4) runs at the bf16 peak.
+  double PeakFlops(DType weight_dtype) const;
+  // Returns the ridge point PeakFlops(dtype) / hbm_bandwidth in FLOP/byte:
+  // kernels with a lower arithmetic intensity are memory-bound.
+  double RidgePoint(DType weight_dtype = DType::kBf16) const;
+};
+
+// Returns the preset named `name` (case-insensitive, e.g. "h100-sxm"), or
+// NotFound listing the known names.
+absl::StatusOr<HardwareSpec> FindHardwarePreset(std::string_view name);
+// Returns the names of all hardware presets, in a stable order.
+std::vector<std::string> HardwarePresetNames();
+
+// Parses a JSON object into a spec. Fields (human units): name, hbm_gb,
+// hbm_bandwidth_gbps, peak_tflops_bf16, peak_tflops_fp8, peak_tflops_int8,
+// num_devices, interconnect_gbps, interconnect_latency_us,
+// memory_efficiency, compute_efficiency, step_overhead_us, and an optional
+// "base" preset to start from. Unknown fields are rejected. Errors name
+// `source` and the bad field.
+absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,
+                                                   std::string_view source);
+// Reads and parses a JSON file. Errors name the file.
+absl::StatusOr<HardwareSpec> LoadHardwareSpecFile(const std::string& path);
+// Returns the preset called `name_or_file`, or else loads it as a file.
+absl::StatusOr<HardwareSpec> ResolveHardwareSpec(std::string_view name_or_file);
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_COST_HARDWARE_SPEC_H_

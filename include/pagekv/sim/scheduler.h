@@ -1,0 +1,192 @@
+// Scheduler: continuous batching with chunked prefill over a SimAllocator,
+// timed by a CostHook on a simulated clock.
+//
+// Each Step():
+//   1. Running requests, in admission order: every decode (one token) first,
+//      then the unfinished prefills, each taking a chunk of what is left of
+//      the token budget `max_batch_tokens` (Sarathi-style: decodes never
+//      stall behind a long prompt). When memory for a scheduled token runs
+//      out, a victim is preempted by recompute: its memory is released, it
+//      goes back to the front of the waiting queue, and it is re-added later
+//      with its prompt and the tokens it generated so far, marked
+//      resumed_after_preemption (its prefix hits are counted apart). Victims
+//      are the last admitted running request, or the lowest priority one.
+//      The decodes go to the allocator in one AppendDecodeTokens() call
+//      when they all fit; otherwise one at a time, preempting as above.
+//      Either way the outcome is the same.
+//   2. Waiting requests, first come first served (preempted ones first),
+//      while there is budget and fewer than max_num_seqs run: admit with the
+//      allocator's prefix match and a first chunk. The first request that
+//      does not fit stops admission (no overtaking). With
+//      require_full_prompt_fit, a request is admitted only if its whole
+//      remaining prompt fits now. Nothing is admitted in a step that
+//      preempted.
+//   3. The step's footprint (all scheduled sequences, prefill and decode
+//      together, one step) goes to the CostHook; the clock advances by its
+//      time. A sequence whose computed tokens reach its known tokens samples
+//      a token: the first one is its first token (TTFT), the last one
+//      finishes it and releases its memory.
+//
+// A request that can never fit (SimAllocator::CheckFits fails: its final
+// length exceeds the whole cache) is rejected with the reason at Submit().
+//
+// Output tokens are synthesized, SynthesizeToken(OutputContentId(request),
+// i), so a resumed request recomputes exactly the tokens it had. Each
+// request's tokens are kept from its first admission to its end, so
+// re-adding it after preemption synthesizes nothing again.
+//
+// Thread-safety: not thread-safe.
+#ifndef PAGEKV_SIM_SCHEDULER_H_
+#define PAGEKV_SIM_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pagekv/clock.h"
+#include "pagekv/cost_hook.h"
+#include "pagekv/footprint.h"
+#include "pagekv/sim/sim_allocator.h"
+#include "pagekv/sim/workload.h"
+#include "pagekv/types.h"
+
+namespace pagekv {
+
+enum class PreemptionPolicy {
+  kLastAdmitted,    // the most recently admitted running request (vLLM)
+  kLowestPriority,  // lowest Request::priority; ties: last admitted
+};
+
+// Returns "last-admitted" or "lowest-priority".
+std::string_view PreemptionPolicyName(PreemptionPolicy policy);
+// Parses a name above; InvalidArgument listing them otherwise.
+absl::StatusOr<PreemptionPolicy> ParsePreemptionPolicy(std::string_view name);
+
+struct SchedulerConfig {
+  // Tokens computed per step, decodes and prefill chunks together. >= 1.
+  int64_t max_batch_tokens = 8192;
+  // Running (admitted, unfinished) requests at most. >= 1.
+  int32_t max_num_seqs = 256;
+  PreemptionPolicy preemption_policy = PreemptionPolicy::kLastAdmitted;
+  // Admission gate: admit only when the whole remaining prompt fits now.
+  bool require_full_prompt_fit = false;
+
+  // OK, or InvalidArgument naming the bad field and value.
+  absl::Status Validate() const;
+};
+
+// The content id of a request's synthesized output tokens.
+uint64_t OutputContentId(const Request& request);
+
+// What happened in one Step().
+struct StepResult {
+  double start_s = 0;     // simulated time the step began
+  double duration_s = 0;  // the cost hook's estimate; 0 if nothing ran
+  int32_t num_decodes = 0;
+  int32_t num_prefills = 0;  // prefill chunks (one per sequence)
+  int64_t prefill_tokens = 0;
+  // Sequences running and waiting after scheduling (before finishing).
+  int32_t num_running = 0;
+  int32_t num_waiting = 0;
+  // Memory after scheduling, when the step's tokens hold their slots.
+  MemoryBreakdown memory;
+  // Admission stopped for lack of memory (not budget or max_num_seqs).
+  bool admission_blocked_by_memory = false;
+  // Request ids: first token sampled this step, finished this step,
+  // preempted this step.
+  std::vector<uint64_t> first_tokens;
+  std::vector<uint64_t> finished;
+  std::vector<uint64_t> preempted;
+
+  int32_t batch_size() const { return num_decodes + num_prefills; }
+};
+
+// A request rejected because it can never fit.
+struct Rejection {
+  uint64_t request_id = 0;
+  std::string reason;
+};
+
+class Scheduler {
+ public:
+  // `allocator`, `cost_hook` and `clock` are not owned and must outlive the
+  // scheduler. The clock should be the one the allocator's manager reads,
+  // so eviction recency follows simulated time. InvalidArgument if the
+  // config is invalid or a pointer is null.
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
+      const SchedulerConfig& config, SimAllocator* allocator,
+      const CostHook* cost_hook, ManualClock* clock);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request that has arrived. Returns false (and records a
+  // Rejection) if it can never fit. `request` must outlive the scheduler.
+  // REQUIRES: request.Validate-level invariants (>= 1 prompt and output
+  // token); every request id distinct.
+  bool Submit(const Request& request);
+
+  // True while a request is running or waiting.
+  bool HasWork() const;
+
+  // Runs one step (see the top of the file) and advances the clock.
+  // Internal errors of the allocator are returned (a bug, not capacity).
+  absl::StatusOr<StepResult> Step();
+
+  // Simulated time in seconds (the clock, at full precision).
+  double now_s() const { return now_s_; }
+  // Moves the clock forward to `t` (idle time). REQUIRES: t >= now_s().
+  void AdvanceTo(double t);
+
+  int64_t num_preemptions() const { return num_preemptions_; }
+  const std::vector<Rejection>& rejections() const { return rejections_; }
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  const SchedulerConfig& config() const { return config_; }
+
+ private:
+  struct Entry;
+  Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
+            const CostHook* cost_hook, ManualClock* clock);
+  absl::Status Preempt(Entry* victim, StepResult* result);
+  Entry* PickVictim();
+  absl::Status EnsureSequence(Entry* e);
+  // The decode pass in one allocator call; false (nothing changed) when it
+  // must run one request at a time.
+  absl::StatusOr<bool> ScheduleDecodeBatch(int64_t* budget);
+  // Gives the allocator every sampled token it has not had yet.
+  absl::Status FlushPendingTokens();
+
+  SchedulerConfig config_;
+  SimAllocator* allocator_;
+  const CostHook* cost_hook_;
+  ManualClock* clock_;
+  double now_s_ = 0;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<Entry*> running_;  // in admission order
+  std::deque<Entry*> waiting_;   // front = next to admit
+  uint64_t next_admit_order_ = 0;
+  int64_t num_preemptions_ = 0;
+  uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
+  std::vector<Rejection> rejections_;
+  // Scratch of Step(), kept to reuse its memory: the running requests at the
+  // step's start, the scheduled ones, the decode batch and the footprint.
+  std::vector<Entry*> snapshot_;
+  std::vector<Entry*> scheduled_;
+  std::vector<Entry*> batch_entries_;
+  std::vector<SeqId> batch_seqs_;
+  std::vector<TokenId> batch_tokens_;
+  StepFootprint footprint_;
+  // Token buffers of finished requests, reused by new ones (their pages are
+  // already mapped: a fresh buffer per request costs a page fault per 4 KiB).
+  std::vector<std::vector<TokenId>> spare_tokens_;
+};
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_SIM_SCHEDULER_H_

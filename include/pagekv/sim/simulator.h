@@ -1,0 +1,200 @@
+// Simulator: replays a Workload through the Scheduler on a simulated clock
+// and reports what a serving engine would see: per-request latency (TTFT,
+// TPOT, end to end), throughput, preemptions and rejections, prefix-cache
+// hits (fresh and resumed-after-preemption apart), and KV memory over time
+// split as in the PagedAttention paper (token states, reserved, internal
+// and external fragmentation, cached, free).
+//
+// One run simulates one allocator (paged, or a contiguous baseline, see
+// sim_allocator.h); run it once per allocator to compare them on the same
+// workload and scheduler. Deterministic: the same workload and config give
+// the same report, bit for bit.
+//
+// Thread-safety: Simulate() shares no state; concurrent calls are safe.
+#ifndef PAGEKV_SIM_SIMULATOR_H_
+#define PAGEKV_SIM_SIMULATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pagekv/cost/hardware_spec.h"
+#include "pagekv/cost/model_spec.h"
+#include "pagekv/cost_hook.h"
+#include "pagekv/kv_cache_stats.h"
+#include "pagekv/sim/scheduler.h"
+#include "pagekv/sim/sim_allocator.h"
+#include "pagekv/sim/workload.h"
+
+namespace pagekv {
+
+struct SimulatorConfig {
+  // The model and device; both must be valid (e.g. FindModelPreset()).
+  ModelSpec model;
+  HardwareSpec hardware;
+  int32_t tensor_parallel = 1;  // >= 1
+  // KV memory per device in bytes; 0 = what the device has left after the
+  // weights at 90% utilization (KvMemoryBudget()).
+  double kv_memory_bytes = 0;  // >= 0
+
+  AllocatorKind allocator = AllocatorKind::kPaged;
+  // Paged: tokens per block, prefix caching and its eviction policy.
+  int32_t block_size = 16;  // >= 1
+  bool enable_prefix_caching = true;
+  std::string eviction_policy = "lru";
+  // max allocator: slots reserved per request (at least the request's final
+  // length). 0 = the model's max_context, or the workload's longest request
+  // when the model gives none.
+  int64_t max_model_len = 0;  // >= 0
+
+  SchedulerConfig scheduler;
+
+  // Timeline sampling interval in simulated seconds; 0 = the workload's
+  // arrival span / 500 (at least 10 ms).
+  double timeline_interval_s = 0;  // >= 0
+  // Time cost of a step; null = a BandwidthModel of model and hardware.
+  // Not owned; must outlive Simulate(). Must accept footprints with one
+  // group per model layer group.
+  const CostHook* cost_hook = nullptr;
+  // Called now and then with the fraction of requests done (0..1), for a
+  // progress bar. May be empty.
+  std::function<void(double)> progress;
+
+  // OK, or InvalidArgument naming the first bad field and its value.
+  absl::Status Validate() const;
+};
+
+// A latency distribution, in seconds (nearest-rank percentiles).
+struct LatencySummary {
+  int64_t count = 0;
+  double mean = 0;
+  double p50 = 0;
+  double p90 = 0;
+  double p99 = 0;
+  double max = 0;
+};
+
+// A memory breakdown as fractions of capacity (they add up to 1).
+struct MemoryShares {
+  double token_states = 0;
+  double reserved = 0;
+  double internal_fragmentation = 0;
+  double external_fragmentation = 0;
+  double cached = 0;
+  double free = 0;
+};
+
+// One timeline sample: the state during the step running at time_s.
+struct TimelinePoint {
+  double time_s = 0;
+  MemoryBreakdown memory;  // slots
+  int32_t batch_size = 0;  // sequences computed in the step
+  int32_t num_decodes = 0;
+  int64_t prefill_tokens = 0;
+  int32_t num_running = 0;
+  int32_t num_waiting = 0;
+  int64_t preemptions = 0;  // cumulative
+};
+
+// One request's outcome. Times are simulated seconds since the start;
+// first_token_s and finish_s are -1 for a rejected request.
+struct RequestResult {
+  uint64_t id = 0;
+  double arrival_s = 0;
+  double first_token_s = -1;
+  double finish_s = -1;
+  int64_t prompt_tokens = 0;
+  int32_t output_tokens = 0;
+  int32_t preemptions = 0;
+  bool rejected = false;
+
+  double ttft_s() const { return first_token_s - arrival_s; }
+  double e2e_s() const { return finish_s - arrival_s; }
+  // Mean time per output token after the first; 0 with one output token.
+  double tpot_s() const {
+    return output_tokens > 1 ? (finish_s - first_token_s) / (output_tokens - 1)
+                             : 0;
+  }
+};
+
+struct SimulationReport {
+  AllocatorKind allocator = AllocatorKind::kPaged;
+  std::string workload_name;
+
+  // Requests.
+  int64_t num_requests = 0;
+  int64_t completed = 0;
+  int64_t rejected = 0;
+  std::vector<Rejection> rejections;
+  int64_t preemptions = 0;         // preemption events
+  int64_t preempted_requests = 0;  // requests preempted at least once
+  int64_t steps = 0;               // steps that computed something
+  int64_t prompt_tokens = 0;       // of completed requests
+  int64_t output_tokens = 0;       // of completed requests
+  // Tokens computed in prefill chunks (2+ tokens), recompute included,
+  // prefix hits excluded.
+  int64_t computed_prefill_tokens = 0;
+
+  // Time and throughput (over the makespan: first arrival to last finish).
+  double makespan_s = 0;
+  double busy_s = 0;              // time spent in steps
+  double request_throughput = 0;  // completed requests / s
+  double output_throughput = 0;   // output tokens / s
+  double total_throughput = 0;    // (prompt + output tokens) / s
+
+  LatencySummary ttft;
+  LatencySummary tpot;
+  LatencySummary e2e;
+
+  // Memory. capacity_slots * bytes_per_slot = KV memory simulated.
+  int64_t capacity_slots = 0;
+  double bytes_per_slot = 0;
+  double kv_memory_bytes = 0;
+  MemoryShares mean_memory;  // time-weighted over the makespan
+  MemoryShares peak_memory;  // at the step with the most allocated slots
+  double peak_token_states_share = 0;
+  // Batch: sequences computed per step, time-weighted over busy time; and
+  // running requests.
+  double mean_batch_size = 0;
+  int32_t max_batch_size = 0;
+  double mean_running = 0;
+  int32_t max_running = 0;
+  // First time (s) a step preempted / admission was blocked by memory; -1 if
+  // never.
+  double first_preemption_s = -1;
+  double first_admission_blocked_s = -1;
+
+  // Prefix cache (paged with prefix caching): fresh requests, and resumed
+  // ones apart.
+  PrefixCacheStats prefix;
+  double prefix_hit_rate = 0;          // fresh hit tokens / query tokens
+  double resumed_prefix_hit_rate = 0;  // resumed hit tokens / query tokens
+
+  double timeline_interval_s = 0;
+  std::vector<TimelinePoint> timeline;
+  std::vector<RequestResult> requests;  // in workload order
+};
+
+// Returns the summary of a distribution of seconds (empty: all zero).
+LatencySummary Summarize(std::vector<double> values);
+
+// Returns the breakdown as shares of its capacity.
+MemoryShares SharesOf(const MemoryBreakdown& memory);
+
+// The KV memory per device for `config` (kv_memory_bytes or the derived
+// budget), or the error of KvMemoryBudget().
+absl::StatusOr<double> SimulatedKvMemoryBytes(const SimulatorConfig& config);
+
+// Replays `workload` (validated first) under `config`. InvalidArgument for a
+// bad config or workload; FailedPrecondition if the weights leave no KV
+// memory. Capacity problems are results, not errors: requests that can never
+// fit are rejected and listed.
+absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
+                                          const SimulatorConfig& config);
+
+}  // namespace pagekv
+
+#endif  // PAGEKV_SIM_SIMULATOR_H_

@@ -1,0 +1,69 @@
+#include "pagekv/kv_cache_config.h"
+
+#include <limits>
+
+#include "absl/strings/str_join.h"
+#include "core/check.h"
+#include "fmt/format.h"
+
+namespace pagekv {
+
+absl::Status KVCacheConfig::Validate() const {
+  if (block_size < 1 || block_size > 4096) {
+    return absl::InvalidArgumentError(fmt::format(
+        "block_size = {}: must be in [1, 4096] tokens", block_size));
+  }
+  if (num_blocks < 2 ||
+      num_blocks >= int64_t{std::numeric_limits<uint32_t>::max()}) {
+    return absl::InvalidArgumentError(fmt::format(
+        "num_blocks = {}: must be in [2, 2^32 - 2] (it includes the null "
+        "block)",
+        num_blocks));
+  }
+  if (groups.empty()) {
+    return absl::InvalidArgumentError("groups: at least one KV-cache group");
+  }
+  if (groups.size() > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("groups: {} groups, at most 64", groups.size()));
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].kind == KVCacheGroupSpec::Kind::kSlidingWindow &&
+        groups[g].sliding_window < 1) {
+      return absl::InvalidArgumentError(
+          fmt::format("groups[{}].sliding_window = {}: must be >= 1", g,
+                      groups[g].sliding_window));
+    }
+  }
+  if (auto policy = MakeEvictionPolicy(eviction_policy); !policy.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("eviction_policy: {}", policy.status().message()));
+  }
+  if (block_hash_fn == nullptr) {
+    return absl::InvalidArgumentError("block_hash_fn: must not be null");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SequenceOptions::Validate() const {
+  if (retention_priority < kMinRetentionPriority ||
+      retention_priority > kMaxRetentionPriority) {
+    return absl::InvalidArgumentError(fmt::format(
+        "retention_priority = {}: must be in [{}, {}]", retention_priority,
+        kMinRetentionPriority, kMaxRetentionPriority));
+  }
+  int64_t end = -1;
+  for (size_t i = 0; i < hash_extras.mm_items.size(); ++i) {
+    const MultimodalItem& item = hash_extras.mm_items[i];
+    if (item.offset < 0 || item.length < 0 || item.offset < end) {
+      return absl::InvalidArgumentError(fmt::format(
+          "hash_extras.mm_items[{}] (offset {}, length {}): offsets must be "
+          "non-negative, sorted and non-overlapping",
+          i, item.offset, item.length));
+    }
+    end = item.offset + item.length;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pagekv

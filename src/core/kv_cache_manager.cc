@@ -1,0 +1,524 @@
+// The KVCacheManager operations: argument checks, capacity checks, then the
+// mutation. Every check comes before the first change, so a failed call
+// leaves the manager exactly as it was.
+#include "pagekv/kv_cache_manager.h"
+
+#include <limits>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/check.h"
+#include "core/manager_state.h"
+#include "fmt/format.h"
+
+namespace pagekv {
+
+using internal::ManagerState;
+using internal::SeqHot;
+using internal::Sequence;
+using internal::Walk;
+
+namespace {
+
+absl::Status OutOfBlocks(int64_t need, const BlockPool& pool,
+                         std::string_view what) {
+  return absl::ResourceExhaustedError(fmt::format(
+      "out of KV blocks: {} needs {} blocks, {} free and {} cached of {}", what,
+      need, pool.NumFree(), pool.NumCached(), pool.num_blocks()));
+}
+
+absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
+  if (num_new < 0 || num_lookahead < 0 || num_lookahead > kMaxSequenceTokens) {
+    return absl::InvalidArgumentError(fmt::format(
+        "token counts must be in [0, 2^31 - 1], got {} new and {} lookahead",
+        num_new, num_lookahead));
+  }
+  return absl::OkStatus();
+}
+
+// Reserve's precondition, written so that no sum can overflow.
+absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
+  if (num_new > h.num_known - h.num_computed) {
+    return absl::InvalidArgumentError(fmt::format(
+        "sequence {} has {} known tokens, {} computed: cannot compute {} "
+        "more; append the tokens first",
+        seq.value(), h.num_known, h.num_computed, num_new));
+  }
+  return absl::OkStatus();
+}
+
+// Why `seq` cannot take a token in the decode batch stamped `epoch`: the
+// checks of AppendDecodeTokens' first pass, spelled out for the message.
+[[gnu::cold]] absl::Status RefuseDecode(ManagerState& st, SeqId seq,
+                                        uint64_t epoch) {
+  const SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
+  if (h->batch_mark == epoch) {
+    return absl::InvalidArgumentError(fmt::format(
+        "sequence {} appears twice in one decode batch", seq.value()));
+  }
+  if (h->num_computed != h->num_known) {
+    return absl::FailedPreconditionError(fmt::format(
+        "sequence {} has {} known tokens but {} computed: finish its prefill "
+        "before decoding",
+        seq.value(), h->num_known, h->num_computed));
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("sequence {} is at the 2^31 - 1 token limit", seq.value()));
+}
+
+// The blocks the general-path members of a decode batch need (the fast
+// path's are counted inline), less the copies the batch saves.
+[[gnu::noinline]] int64_t GeneralDecodeNeed(
+    const ManagerState& st, absl::Span<const ManagerState::DecodePlan> batch) {
+  int64_t need = 0;
+  internal::SharedWrites writes;
+  for (const ManagerState::DecodePlan& plan : batch) {
+    if (plan.kind != ManagerState::DecodeSlot::kGeneral) continue;
+    const Sequence& s = *st.slots[plan.slot];
+    need += st.BlocksForReserve(s, 1, 0);
+    st.AddSharedWrites(s, 1, writes);
+  }
+  return need - writes.Savings(*st.pool);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
+    KVCacheConfig config) {
+  if (absl::Status st = config.Validate(); !st.ok()) return st;
+  auto policy = MakeEvictionPolicy(config.eviction_policy);
+  if (!policy.ok()) return policy.status();
+  auto pool = BlockPool::Create(static_cast<uint64_t>(config.num_blocks),
+                                *std::move(policy));
+  if (!pool.ok()) return pool.status();
+  return std::unique_ptr<KVCacheManager>(new KVCacheManager(
+      std::make_unique<ManagerState>(std::move(config), *std::move(pool))));
+}
+
+KVCacheManager::KVCacheManager(std::unique_ptr<ManagerState> state)
+    : state_(std::move(state)) {}
+
+KVCacheManager::~KVCacheManager() = default;
+
+const KVCacheConfig& KVCacheManager::config() const { return state_->config; }
+const BlockPool& KVCacheManager::pool() const { return *state_->pool; }
+
+absl::StatusOr<SeqId> KVCacheManager::AddSequence(
+    absl::Span<const TokenId> prompt, const SequenceOptions& options) {
+  if (absl::Status st = options.Validate(); !st.ok()) return st;
+  if (prompt.size() > size_t{std::numeric_limits<int32_t>::max()}) {
+    return absl::InvalidArgumentError(
+        fmt::format("prompt of {} tokens: at most 2^31 - 1 tokens per sequence",
+                    prompt.size()));
+  }
+  Sequence* s = nullptr;
+  SeqId id = state_->NewSequence(&s);
+  s->options = options;
+  s->hot->num_known = static_cast<int32_t>(prompt.size());
+  if (state_->config.enable_prefix_caching) {
+    s->tokens.assign(prompt.begin(), prompt.end());
+  }
+  return id;
+}
+
+absl::Status KVCacheManager::AppendTokens(SeqId seq,
+                                          absl::Span<const TokenId> tokens) {
+  ManagerState& st = *state_;
+  SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
+  if (tokens.size() > size_t{kMaxSequenceTokens} - size_t(h->num_known)) {
+    return absl::InvalidArgumentError(
+        fmt::format("sequence {}: {} + {} tokens exceeds 2^31 - 1", seq.value(),
+                    h->num_known, tokens.size()));
+  }
+  h->num_known += static_cast<int32_t>(tokens.size());
+  if (st.config.enable_prefix_caching) {
+    std::vector<TokenId>& kept = st.SequenceAt(seq).tokens;
+    kept.insert(kept.end(), tokens.begin(), tokens.end());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "sequence {} already holds blocks; match before admitting it",
+        seq.value()));
+  }
+  Walk walk;
+  state_->WalkPrefix(**s, &walk);
+  return PrefixMatch{walk.num_blocks * block_size(),
+                     static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
+}
+
+PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
+                                        const BlockHashExtras& extras) const {
+  ManagerState& st = *state_;
+  st.scratch_keys.clear();
+  st.WalkPrefix(prompt, extras, st.scratch_keys, &st.scratch_walk);
+  return PrefixMatch{st.scratch_walk.num_blocks * block_size(),
+                     static_cast<int32_t>(st.scratch_walk.num_blocks),
+                     st.scratch_walk.num_evictable};
+}
+
+absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
+                                                int64_t max_new_tokens) {
+  ReserveRequest request{seq, max_new_tokens, 0};
+  auto admitted = AdmitBatch(absl::MakeConstSpan(&request, 1));
+  if (!admitted.ok()) return admitted.status();
+  return (*admitted)[0];
+}
+
+absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
+    absl::Span<const ReserveRequest> requests) {
+  ManagerState& st = *state_;
+  const int64_t bs = block_size();
+  std::vector<Sequence*> seqs;
+  seqs.reserve(requests.size());
+  for (const ReserveRequest& r : requests) {
+    auto s = st.Lookup(r.seq);
+    if (!s.ok()) return s.status();
+    if (absl::Status c = CheckCounts(r.num_new_tokens, r.num_lookahead_tokens);
+        !c.ok()) {
+      return c;
+    }
+    if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
+      return absl::FailedPreconditionError(
+          fmt::format("sequence {} is already admitted", r.seq.value()));
+    }
+    for (const Sequence* other : seqs) {
+      if (other == *s) {
+        return absl::InvalidArgumentError(fmt::format(
+            "sequence {} appears twice in one admission batch", r.seq.value()));
+      }
+    }
+    seqs.push_back(*s);
+  }
+  // One walk per request; then the capacity check over the whole batch.
+  std::vector<Walk> walks(requests.size());
+  std::vector<Admission> result(requests.size());
+  int64_t need = 0;
+  // Cached hit blocks leave the evictable set when claimed; count each once
+  // across the batch. A single walk's blocks are distinct, so one request
+  // needs no set: its count is the walk's own.
+  absl::flat_hash_set<uint32_t> evictable_hits;
+  int64_t single_evictable = 0;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const Sequence& s = *seqs[r];
+    Walk& walk = walks[r];
+    st.WalkPrefix(s, &walk);
+    const int64_t hit = walk.num_blocks * bs;
+    const int64_t remaining = s.num_known() - hit;
+    const int64_t num_new = std::min(requests[r].num_new_tokens, remaining);
+    result[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
+                     walk.num_evictable};
+    result[r].num_new_tokens = num_new;
+    const int64_t target =
+        (hit + num_new + requests[r].num_lookahead_tokens + bs - 1) / bs;
+    need += (target - walk.num_blocks) * static_cast<int64_t>(st.groups.size());
+    if (requests.size() == 1) {
+      single_evictable = walk.num_evictable;
+      continue;
+    }
+    for (const auto& blocks : walk.blocks) {
+      for (BlockId b : blocks) {
+        if (b != kNullBlock && st.pool->state(b) == BlockState::kCached) {
+          evictable_hits.insert(b.value());
+        }
+      }
+    }
+  }
+  need += single_evictable + static_cast<int64_t>(evictable_hits.size());
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, "admission");
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  // Claim every hit before allocating anything.
+  for (size_t r = 0; r < requests.size(); ++r) {
+    st.CountQuery(*seqs[r], walks[r]);
+    st.ClaimHit(*seqs[r], walks[r]);
+  }
+  for (size_t r = 0; r < requests.size(); ++r) {
+    st.DoReserve(*seqs[r], result[r].num_new_tokens,
+                 requests[r].num_lookahead_tokens);
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return result;
+}
+
+absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
+                                     int64_t num_lookahead_tokens) {
+  ManagerState& st = *state_;
+  SeqHot* h = st.FindHot(seq);
+  if (h == nullptr) return st.Lookup(seq).status();
+  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
+      !c.ok()) {
+    return c;
+  }
+  if (absl::Status c = CheckReservable(seq, *h, num_new_tokens); !c.ok()) {
+    return c;
+  }
+  // One token with no lookahead (a decode step) is planned from the hot
+  // record alone; the Sequence is read only on the general path.
+  using Kind = ManagerState::DecodeSlot;
+  const uint32_t slot = static_cast<uint32_t>(seq.value());
+  const ManagerState::DecodePlan plan =
+      num_new_tokens == 1 && num_lookahead_tokens == 0
+          ? st.PlanDecode(*h, slot)
+          : ManagerState::DecodePlan{h, slot, Kind::kGeneral, 0};
+  int64_t need = plan.kind == Kind::kNewBlock ? 1 : 0;
+  if (plan.kind == Kind::kGeneral) {
+    need = st.BlocksForReserve(st.SequenceAt(seq), num_new_tokens,
+                               num_lookahead_tokens);
+  }
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, fmt::format("sequence {}", seq.value()));
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  if (plan.kind != Kind::kGeneral) {
+    if (st.WriteDecodeToken(plan)) st.IndexFullBlocks(*st.slots[slot]);
+  } else {
+    st.DoReserve(*st.slots[slot], num_new_tokens, num_lookahead_tokens);
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::Status KVCacheManager::AppendDecodeTokens(
+    absl::Span<const SeqId> seqs, absl::Span<const TokenId> tokens) {
+  ManagerState& st = *state_;
+  if (seqs.size() != tokens.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} sequences but {} tokens", seqs.size(), tokens.size()));
+  }
+  // Pass 1: validate, plan and count, changing nothing. It reads only the
+  // batch's hot records (32 bytes each, see SeqHot) and the pool records of
+  // their last blocks; its error messages are built out of line.
+  using Kind = ManagerState::DecodeSlot;
+  const uint64_t epoch = ++st.batch_epoch;
+  st.batch.resize(seqs.size());
+  ManagerState::DecodePlan* const batch = st.batch.data();
+  int64_t new_blocks = 0;  // fast-path sequences starting a block
+  bool any_general = false;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    SeqHot* h = st.FindHot(seqs[i]);
+    if (h == nullptr || h->batch_mark == epoch ||
+        h->num_computed != h->num_known || h->num_known >= kMaxSequenceTokens)
+        [[unlikely]] {
+      return RefuseDecode(st, seqs[i], epoch);
+    }
+    h->batch_mark = epoch;
+    const uint32_t slot = static_cast<uint32_t>(seqs[i].value());
+    batch[i] = st.PlanDecode(*h, slot);
+    const Kind kind = batch[i].kind;
+    if (kind == Kind::kNewBlock) {
+      ++new_blocks;
+      // Pass 2 pushes onto its table: start loading the Sequence now.
+      __builtin_prefetch(st.slots[slot].get());
+    }
+    any_general = any_general || kind == Kind::kGeneral;
+  }
+  const int64_t need =
+      new_blocks + (any_general ? GeneralDecodeNeed(st, st.batch) : 0);
+  if (need > st.pool->NumAvailable()) {
+    ++st.allocation_failures;
+    return OutOfBlocks(need, *st.pool, "decode step");
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  // Pass 2: apply. A fast-path plan from pass 1 still holds: applying one
+  // sequence's step cannot make another's last block shared or indexed, or
+  // change where its table ends or how full its last block is. Blocks that fill
+  // up are indexed together (before any general-path sequence, so the order of
+  // insertions is the batch order).
+  const bool keep_tokens = st.config.enable_prefix_caching;
+  st.filled.clear();
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    // The table ends of new blocks a few sequences ahead: a scattered line
+    // each, found through the Sequence prefetched in pass 1.
+    constexpr size_t kAhead = 8;
+    if (i + kAhead < seqs.size() && batch[i + kAhead].kind == Kind::kNewBlock) {
+      const std::vector<BlockId>& table =
+          st.slots[batch[i + kAhead].slot]->tables[0];
+      __builtin_prefetch(table.data() + table.size(), 1);
+    }
+    const ManagerState::DecodePlan& plan = batch[i];
+    ++plan.hot->num_known;
+    if (keep_tokens) st.slots[plan.slot]->tokens.push_back(tokens[i]);
+    if (plan.kind != Kind::kGeneral) {
+      if (st.WriteDecodeToken(plan)) st.filled.push_back(plan.slot);
+    } else {
+      st.IndexFilled(st.filled);
+      st.filled.clear();
+      st.DoReserve(*st.slots[plan.slot], 1, 0);
+    }
+  }
+  st.IndexFilled(st.filled);
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
+    SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
+      !c.ok()) {
+    return c;
+  }
+  if (absl::Status c = CheckReservable(seq, *(*s)->hot, num_new_tokens);
+      !c.ok()) {
+    return c;
+  }
+  return state_->BlocksForReserve(**s, num_new_tokens, num_lookahead_tokens);
+}
+
+absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
+    SeqId seq, int64_t max_new_tokens) const {
+  auto s = state_->Lookup(seq);
+  if (!s.ok()) return s.status();
+  if (absl::Status c = CheckCounts(max_new_tokens, 0); !c.ok()) return c;
+  const Sequence& sq = **s;
+  Walk walk;
+  state_->WalkPrefix(sq, &walk);
+  const int64_t bs = block_size();
+  const int64_t hit = walk.num_blocks * bs;
+  const int64_t num_new = std::min(max_new_tokens, sq.num_known() - hit);
+  const int64_t target = (hit + num_new + bs - 1) / bs;
+  return (target - walk.num_blocks) * num_groups() + walk.num_evictable;
+}
+
+absl::StatusOr<bool> KVCacheManager::CanReserve(
+    absl::Span<const ReserveRequest> requests) const {
+  const ManagerState& st = *state_;
+  int64_t need = 0;
+  internal::SharedWrites writes;
+  for (const ReserveRequest& r : requests) {
+    auto n = BlocksToReserve(r.seq, r.num_new_tokens, r.num_lookahead_tokens);
+    if (!n.ok()) return n.status();
+    need += *n;
+    st.AddSharedWrites(**st.Lookup(r.seq), r.num_new_tokens, writes);
+  }
+  return need - writes.Savings(*st.pool) <= st.pool->NumAvailable();
+}
+
+absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  Sequence& sq = **s;
+  if (num_tokens < 0 || num_tokens > sq.num_known()) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot truncate sequence {} of {} tokens to {} tokens",
+                    seq.value(), sq.num_known(), num_tokens));
+  }
+  const int64_t bs = block_size();
+  const int64_t computed = std::min(sq.num_computed(), num_tokens);
+  for (size_t g = 0; g < st.groups.size(); ++g) {
+    if (!st.groups[g].sliding()) continue;
+    // The next write at `computed` reads back to lo; those blocks must still
+    // be held.
+    const int64_t lo = computed - (st.groups[g].spec.sliding_window - 1);
+    const int64_t first_needed = std::max<int64_t>(0, lo) / bs;
+    if (first_needed < sq.dropped[g] && computed < sq.num_computed()) {
+      return absl::FailedPreconditionError(fmt::format(
+          "cannot truncate sequence {} to {} tokens: group {} already "
+          "released the sliding-window blocks before token {}",
+          seq.value(), num_tokens, g, sq.dropped[g] * bs));
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  if (st.config.enable_prefix_caching) {
+    sq.tokens.resize(static_cast<size_t>(num_tokens));
+  }
+  sq.keys.resize(
+      std::min(sq.keys.size(), static_cast<size_t>(num_tokens / bs)));
+  sq.hot->num_known = static_cast<int32_t>(num_tokens);
+  sq.hot->num_computed = static_cast<int32_t>(computed);
+  sq.num_indexed = std::min(sq.num_indexed, static_cast<size_t>(computed / bs));
+  const size_t keep = static_cast<size_t>((num_tokens + bs - 1) / bs);
+  st.ReleaseTail(sq, keep);
+  // A privately held partial last block now holds fewer tokens.
+  if (computed % bs != 0) {
+    for (auto& table : sq.tables) {
+      BlockId last = table[computed / bs];
+      if (st.pool->ref_count(last) == 1) {
+        st.SetFill(last, static_cast<uint32_t>(computed % bs));
+      }
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  const Sequence& parent = **s;
+  Sequence* child = nullptr;
+  SeqId id = st.NewSequence(&child);
+  // NewSequence may have moved slots; parent is stable (owned by pointer).
+  child->options = parent.options;
+  child->tokens = parent.tokens;
+  child->keys = parent.keys;
+  child->hot->num_known = parent.hot->num_known;
+  child->hot->num_computed = parent.hot->num_computed;
+  child->num_indexed = parent.num_indexed;
+  child->tables = parent.tables;
+  child->dropped = parent.dropped;
+  st.SyncTableMirror(*child);
+  for (const auto& table : child->tables) {
+    for (BlockId b : table) {
+      if (b != kNullBlock) st.AcquireBlock(b);
+    }
+  }
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return id;
+}
+
+absl::Status KVCacheManager::Release(SeqId seq) {
+  ManagerState& st = *state_;
+  auto s = st.Lookup(seq);
+  if (!s.ok()) return s.status();
+  st.ReleaseTail(**s, 0);
+  st.FreeSequence(seq);
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+absl::Status KVCacheManager::Reset() {
+  ManagerState& st = *state_;
+  if (st.num_sequences > 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot reset the cache while {} sequences are live",
+                    st.num_sequences));
+  }
+  st.pool->DropAllCached();
+  for (auto& group : st.groups) {
+    if (group.index != nullptr) group.index->Clear();
+  }
+  if (st.config.enable_kv_events)
+    st.events.emplace_back(AllBlocksClearedEvent{});
+  PAGEKV_EXPENSIVE_VERIFY(st);
+  return absl::OkStatus();
+}
+
+std::vector<BlockCopy> KVCacheManager::DrainCopies() {
+  std::vector<BlockCopy> out;
+  out.swap(state_->copies);
+  return out;
+}
+
+std::vector<KVEvent> KVCacheManager::DrainEvents() {
+  std::vector<KVEvent> out;
+  out.swap(state_->events);
+  return out;
+}
+
+absl::Status KVCacheManager::Verify() const { return state_->Verify(); }
+
+}  // namespace pagekv
