@@ -2,9 +2,11 @@
 //
 // A block's key chains its parent's, so equal keys mean equal prefixes:
 //
+// clang-format off
 //   root    = Mix(seed, lora_id, cache_salt)
-//   h_i     = hash_fn(tokens of block i, seed) ^ MixItems(multimodal items in
-//   i) key_i   = Combine(key_{i-1}, h_i),   key_{-1} = root
+//   h_i     = hash_fn(tokens of block i, seed) ^ MixItems(multimodal items in block i)
+//   key_i   = Combine(key_{i-1}, h_i),   key_{-1} = root
+// clang-format on
 //
 // The expensive part, h_i, depends only on block i, so the blocks of a prompt
 // hash independently (in parallel on a superscalar core); the chain is one

@@ -116,10 +116,6 @@ class BlockPool {
     return meta_[block.value()].keeps_content != 0;
   }
 
-  // Moves a cached block to the free stack (its content was dropped).
-  // REQUIRES: block is cached.
-  void DropCached(BlockId block);
-
   // Drops every cached block (for a reset). In-use blocks are untouched.
   void DropAllCached();
 

@@ -5,10 +5,13 @@
 #define PAGEKV_KV_CACHE_CONFIG_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "pagekv/block_hash.h"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
@@ -43,8 +46,13 @@ struct KVCacheConfig {
   // Prefix caching: full blocks are indexed and stay reusable after release
   // until evicted.
   bool enable_prefix_caching = true;
-  // One of EvictionPolicyNames().
+  // One of EvictionPolicyNames(); ignored when eviction_policy_factory is
+  // set.
   std::string eviction_policy = "lru";
+  // A user eviction policy: when set, Create() calls it once for the pool's
+  // policy instead of looking up `eviction_policy` (which then only names
+  // the policy in reports). It must return a fresh, non-null policy.
+  std::function<std::unique_ptr<EvictionPolicy>()> eviction_policy_factory;
   // Seed of block keys; keys are reproducible across processes for a seed.
   uint64_t hash_seed = 0;
   // Buffer KV events (BlockStored, BlockRemoved, AllBlocksCleared) for
@@ -58,6 +66,9 @@ struct KVCacheConfig {
 
   // OK, or InvalidArgument naming the first bad field and its value.
   absl::Status Validate() const;
+  // The pool's eviction policy: from eviction_policy_factory when set, else
+  // by name. InvalidArgument for an unknown name or a null policy.
+  absl::StatusOr<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy() const;
 };
 
 // Per-sequence options, fixed when the sequence is added.

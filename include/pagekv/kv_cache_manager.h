@@ -105,11 +105,13 @@ class KVCacheManager {
 
   // The longest cached prefix of `seq`'s known tokens. Read-only: takes no
   // references, changes no recency. REQUIRES: seq has no computed tokens.
+  // Not safe beside another call: it memoizes the sequence's block keys.
   absl::StatusOr<PrefixMatch> MatchPrefix(SeqId seq) const;
 
   // The longest cached prefix of `prompt` for a request with `extras`, with
   // no sequence (e.g. for a router probing where a prompt would hit).
-  // Read-only. Hashes the prompt's blocks on every call.
+  // Read-only and keeps nothing: safe to call from several threads at once
+  // while no thread mutates the manager. Hashes the prompt on every call.
   PrefixMatch MatchPrefix(absl::Span<const TokenId> prompt,
                           const BlockHashExtras& extras = {}) const;
 
@@ -153,7 +155,8 @@ class KVCacheManager {
                                           int64_t num_lookahead_tokens) const;
 
   // Dry run of Admit() with `max_new_tokens`: blocks it would take from the
-  // pool, counting claimed evictable hits.
+  // pool, counting claimed evictable hits. Fails as Admit() would on a bad
+  // argument. Memoizes the sequence's block keys, as MatchPrefix(seq) does.
   absl::StatusOr<int64_t> BlocksToAdmit(SeqId seq,
                                         int64_t max_new_tokens) const;
 
@@ -235,7 +238,6 @@ class KVCacheManager {
   absl::Status Verify() const;
 
  private:
-  friend struct internal::ManagerState;
   explicit KVCacheManager(std::unique_ptr<internal::ManagerState> state);
 
   std::unique_ptr<internal::ManagerState> state_;

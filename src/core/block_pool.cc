@@ -118,17 +118,6 @@ void BlockPool::SetKeepsContent(BlockId block, bool keeps) {
   meta_[block.value()].keeps_content = keeps ? 1 : 0;
 }
 
-void BlockPool::DropCached(BlockId block) {
-  uint32_t id = block.value();
-  PAGEKV_CHECK(meta_[id].state == BlockState::kCached,
-               "DropCached({}) on a block that is not cached", id);
-  policy_->OnReused(block);
-  --num_cached_;
-  meta_[id].keeps_content = 0;
-  meta_[id].state = BlockState::kFree;
-  free_stack_[num_free_++] = id;
-}
-
 void BlockPool::DropAllCached() {
   policy_->Init(num_blocks_);
   num_cached_ = 0;

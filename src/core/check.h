@@ -1,10 +1,12 @@
 // Internal assertion macros, in three tiers (see CMakeLists.txt options):
 //
-//   PAGEKV_CHECK(cond, fmt, args...)   cheap contract checks (PAGEKV_CHECKS)
-//   PAGEKV_DCHECK(cond, fmt, args...)  internal O(1) debug checks
-//   (PAGEKV_DEBUG_CHECKS) PAGEKV_EXPENSIVE_VERIFY(obj)       whole-structure
-//   obj.Verify() at mutator
-//                                      entry/exit (PAGEKV_EXPENSIVE_CHECKS)
+// clang-format off
+//   macro                               tier (CMake option)      cost
+//   PAGEKV_CHECK(cond, fmt, args...)    PAGEKV_CHECKS            cheap contract checks
+//   PAGEKV_DCHECK(cond, fmt, args...)   PAGEKV_DEBUG_CHECKS      internal O(1) checks
+//   PAGEKV_EXPENSIVE_VERIFY(obj)        PAGEKV_EXPENSIVE_CHECKS  obj.Verify() at mutator
+//                                                                entry and exit
+// clang-format on
 //
 // A failed check is a bug in pagekv or a broken precondition in the caller,
 // never a recoverable condition (those return absl::Status). The failure goes
@@ -20,7 +22,9 @@
 #include "fmt/format.h"
 
 // Debian's Abseil has its own string_view (not std::string_view), which fmt
-// does not know; format it as text.
+// does not know; format it as text. An Abseil built on std::string_view needs
+// nothing (fmt formats that already).
+#if !defined(ABSL_USES_STD_STRING_VIEW)
 template <>
 struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
   template <typename FormatContext>
@@ -29,6 +33,7 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
         fmt::string_view(s.data(), s.size()), ctx);
   }
 };
+#endif
 
 #ifndef PAGEKV_CHECKS_ENABLED
 #define PAGEKV_CHECKS_ENABLED 1

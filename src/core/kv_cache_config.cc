@@ -35,14 +35,35 @@ absl::Status KVCacheConfig::Validate() const {
                       groups[g].sliding_window));
     }
   }
-  if (auto policy = MakeEvictionPolicy(eviction_policy); !policy.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("eviction_policy: {}", policy.status().message()));
+  if (!eviction_policy_factory) {
+    if (auto policy = pagekv::MakeEvictionPolicy(eviction_policy);
+        !policy.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("eviction_policy: {}", policy.status().message()));
+    }
   }
   if (block_hash_fn == nullptr) {
     return absl::InvalidArgumentError("block_hash_fn: must not be null");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<EvictionPolicy>>
+KVCacheConfig::MakeEvictionPolicy() const {
+  if (!eviction_policy_factory) {
+    auto policy = pagekv::MakeEvictionPolicy(eviction_policy);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("eviction_policy: {}", policy.status().message()));
+    }
+    return policy;
+  }
+  std::unique_ptr<EvictionPolicy> policy = eviction_policy_factory();
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError(
+        "eviction_policy_factory: returned a null policy");
+  }
+  return policy;
 }
 
 absl::Status SequenceOptions::Validate() const {

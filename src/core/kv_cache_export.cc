@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "core/manager_state.h"
 #include "fmt/format.h"
+#include "pagekv/block_math.h"
 #include "pagekv/kv_cache_manager.h"
 
 namespace pagekv {
@@ -93,7 +94,7 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (SeqId seq : seqs) {
     auto s = state_->Lookup(seq);
     if (!s.ok()) return s.status();
-    const int64_t pages = ((*s)->num_computed() + bs - 1) / bs;
+    const int64_t pages = BlocksForTokens((*s)->num_computed(), bs);
     total += pages - std::min<int64_t>(pages, (*s)->dropped[group.value()]);
     rows.push_back(*s);
   }
@@ -106,7 +107,7 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (size_t r = 0; r < rows.size(); ++r) {
     const Sequence& s = *rows[r];
     const std::vector<BlockId>& table = s.tables[group.value()];
-    const int64_t pages = (s.num_computed() + bs - 1) / bs;
+    const int64_t pages = BlocksForTokens(s.num_computed(), bs);
     for (int64_t j = s.dropped[group.value()]; j < pages; ++j) {
       indices[n++] = static_cast<int32_t>(table[j].value());
     }
@@ -132,7 +133,7 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   const int64_t bs = block_size();
   const int64_t end = sq.num_computed();
   const int64_t first_new = end - new_tokens;
-  const int64_t end_page = (end + bs - 1) / bs;
+  const int64_t end_page = BlocksForTokens(end, bs);
   SequenceFootprint fp;
   fp.seq = seq;
   fp.new_tokens = new_tokens;
@@ -142,8 +143,7 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
     GroupFootprint g;
     int64_t read_from = 0;
     if (group.sliding()) {
-      read_from =
-          std::max<int64_t>(0, first_new - (group.spec.sliding_window - 1));
+      read_from = WindowStartToken(first_new, group.spec.sliding_window);
       g.context_tokens = std::min<int64_t>(end, group.spec.sliding_window);
     } else {
       g.context_tokens = end;
@@ -166,10 +166,10 @@ KVCacheStats KVCacheManager::Stats() const {
   stats.free_blocks = st.pool->NumFree();
   stats.cached_blocks = st.pool->NumCached();
   stats.in_use_blocks = st.pool->NumInUse();
-  stats.num_sequences = st.num_sequences;
-  stats.used_token_slots = st.used_slots;
+  stats.num_sequences = st.seqs.num_live();
+  stats.used_token_slots = st.fills.used_slots();
   stats.empty_token_slots =
-      stats.in_use_blocks * uint64_t(block_size()) - st.used_slots;
+      stats.in_use_blocks * uint64_t(block_size()) - st.fills.used_slots();
   stats.blocks_allocated = st.blocks_allocated;
   stats.evictions = st.pool->num_evictions();
   stats.cow_copies = st.cow_copies;

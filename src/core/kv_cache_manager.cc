@@ -8,7 +8,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "core/check.h"
 #include "core/manager_state.h"
+#include "core/status_macros.h"
 #include "fmt/format.h"
+#include "pagekv/block_math.h"
 
 namespace pagekv {
 
@@ -26,15 +28,6 @@ absl::Status OutOfBlocks(int64_t need, const BlockPool& pool,
       need, pool.NumFree(), pool.NumCached(), pool.num_blocks()));
 }
 
-absl::Status CheckCounts(int64_t num_new, int64_t num_lookahead) {
-  if (num_new < 0 || num_lookahead < 0 || num_lookahead > kMaxSequenceTokens) {
-    return absl::InvalidArgumentError(fmt::format(
-        "token counts must be in [0, 2^31 - 1], got {} new and {} lookahead",
-        num_new, num_lookahead));
-  }
-  return absl::OkStatus();
-}
-
 // Reserve's precondition, written so that no sum can overflow.
 absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
   if (num_new > h.num_known - h.num_computed) {
@@ -46,11 +39,26 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
   return absl::OkStatus();
 }
 
+// Checks `requests` as Reserve would, and adds each to `plan` in order.
+absl::Status PlanReserve(const ManagerState& st,
+                         absl::Span<const ReserveRequest> requests,
+                         internal::ReservationPlan& plan) {
+  for (const ReserveRequest& r : requests) {
+    PAGEKV_ASSIGN_OR_RETURN(const Sequence* s, st.Lookup(r.seq));
+    PAGEKV_RETURN_IF_ERROR(
+        internal::CheckTokenCounts(r.num_new_tokens, r.num_lookahead_tokens));
+    PAGEKV_RETURN_IF_ERROR(CheckReservable(r.seq, *s->hot, r.num_new_tokens));
+    plan.Add(*s, r.num_new_tokens, r.num_lookahead_tokens, *st.pool,
+             st.config.block_size);
+  }
+  return absl::OkStatus();
+}
+
 // Why `seq` cannot take a token in the decode batch stamped `epoch`: the
 // checks of AppendDecodeTokens' first pass, spelled out for the message.
 [[gnu::cold]] absl::Status RefuseDecode(ManagerState& st, SeqId seq,
                                         uint64_t epoch) {
-  const SeqHot* h = st.FindHot(seq);
+  const SeqHot* h = st.seqs.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
   if (h->batch_mark == epoch) {
     return absl::InvalidArgumentError(fmt::format(
@@ -66,33 +74,30 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
       fmt::format("sequence {} is at the 2^31 - 1 token limit", seq.value()));
 }
 
-// The blocks the general-path members of a decode batch need (the fast
-// path's are counted inline), less the copies the batch saves.
-[[gnu::noinline]] int64_t GeneralDecodeNeed(
-    const ManagerState& st, absl::Span<const ManagerState::DecodePlan> batch) {
-  int64_t need = 0;
-  internal::SharedWrites writes;
-  for (const ManagerState::DecodePlan& plan : batch) {
-    if (plan.kind != ManagerState::DecodeSlot::kGeneral) continue;
-    const Sequence& s = *st.slots[plan.slot];
-    need += st.BlocksForReserve(s, 1, 0);
-    st.AddSharedWrites(s, 1, writes);
+// Adds the general-path members of a decode batch (the fast path's are
+// counted inline) to `plan`.
+[[gnu::noinline]] void PlanGeneralDecodes(
+    const ManagerState& st, absl::Span<const ManagerState::DecodePlan> batch,
+    internal::ReservationPlan& plan) {
+  for (const ManagerState::DecodePlan& d : batch) {
+    if (d.kind != ManagerState::DecodeSlot::kGeneral) continue;
+    plan.Add(st.seqs.at(d.slot), 1, 0, *st.pool, st.config.block_size);
   }
-  return need - writes.Savings(*st.pool);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
     KVCacheConfig config) {
-  if (absl::Status st = config.Validate(); !st.ok()) return st;
-  auto policy = MakeEvictionPolicy(config.eviction_policy);
-  if (!policy.ok()) return policy.status();
-  auto pool = BlockPool::Create(static_cast<uint64_t>(config.num_blocks),
-                                *std::move(policy));
-  if (!pool.ok()) return pool.status();
+  PAGEKV_RETURN_IF_ERROR(config.Validate());
+  PAGEKV_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy,
+                          config.MakeEvictionPolicy());
+  PAGEKV_ASSIGN_OR_RETURN(
+      std::unique_ptr<BlockPool> pool,
+      BlockPool::Create(static_cast<uint64_t>(config.num_blocks),
+                        std::move(policy)));
   return std::unique_ptr<KVCacheManager>(new KVCacheManager(
-      std::make_unique<ManagerState>(std::move(config), *std::move(pool))));
+      std::make_unique<ManagerState>(std::move(config), std::move(pool))));
 }
 
 KVCacheManager::KVCacheManager(std::unique_ptr<ManagerState> state)
@@ -105,14 +110,14 @@ const BlockPool& KVCacheManager::pool() const { return *state_->pool; }
 
 absl::StatusOr<SeqId> KVCacheManager::AddSequence(
     absl::Span<const TokenId> prompt, const SequenceOptions& options) {
-  if (absl::Status st = options.Validate(); !st.ok()) return st;
+  PAGEKV_RETURN_IF_ERROR(options.Validate());
   if (prompt.size() > size_t{std::numeric_limits<int32_t>::max()}) {
     return absl::InvalidArgumentError(
         fmt::format("prompt of {} tokens: at most 2^31 - 1 tokens per sequence",
                     prompt.size()));
   }
   Sequence* s = nullptr;
-  SeqId id = state_->NewSequence(&s);
+  SeqId id = state_->seqs.Add(&s);
   s->options = options;
   s->hot->num_known = static_cast<int32_t>(prompt.size());
   if (state_->config.enable_prefix_caching) {
@@ -124,7 +129,7 @@ absl::StatusOr<SeqId> KVCacheManager::AddSequence(
 absl::Status KVCacheManager::AppendTokens(SeqId seq,
                                           absl::Span<const TokenId> tokens) {
   ManagerState& st = *state_;
-  SeqHot* h = st.FindHot(seq);
+  SeqHot* h = st.seqs.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
   if (tokens.size() > size_t{kMaxSequenceTokens} - size_t(h->num_known)) {
     return absl::InvalidArgumentError(
@@ -133,34 +138,33 @@ absl::Status KVCacheManager::AppendTokens(SeqId seq,
   }
   h->num_known += static_cast<int32_t>(tokens.size());
   if (st.config.enable_prefix_caching) {
-    std::vector<TokenId>& kept = st.SequenceAt(seq).tokens;
+    std::vector<TokenId>& kept = st.seqs.at(seq).tokens;
     kept.insert(kept.end(), tokens.begin(), tokens.end());
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
-  auto s = state_->Lookup(seq);
-  if (!s.ok()) return s.status();
-  if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
+  PAGEKV_ASSIGN_OR_RETURN(const Sequence* s, state_->Lookup(seq));
+  if (s->num_computed() != 0 || s->hot->num_blocks != 0) {
     return absl::FailedPreconditionError(fmt::format(
         "sequence {} already holds blocks; match before admitting it",
         seq.value()));
   }
   Walk walk;
-  state_->WalkPrefix(**s, &walk);
+  state_->WalkPrefix(*s, &walk);
   return PrefixMatch{walk.num_blocks * block_size(),
                      static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
 }
 
 PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
                                         const BlockHashExtras& extras) const {
-  ManagerState& st = *state_;
-  st.scratch_keys.clear();
-  st.WalkPrefix(prompt, extras, st.scratch_keys, &st.scratch_walk);
-  return PrefixMatch{st.scratch_walk.num_blocks * block_size(),
-                     static_cast<int32_t>(st.scratch_walk.num_blocks),
-                     st.scratch_walk.num_evictable};
+  // Local scratch (not members), so concurrent const calls are safe.
+  std::vector<uint64_t> keys;
+  Walk walk;
+  state_->WalkPrefix(prompt, extras, keys, &walk);
+  return PrefixMatch{walk.num_blocks * block_size(),
+                     static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
 }
 
 absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
@@ -174,93 +178,26 @@ absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
 absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
     absl::Span<const ReserveRequest> requests) {
   ManagerState& st = *state_;
-  const int64_t bs = block_size();
-  std::vector<Sequence*> seqs;
-  seqs.reserve(requests.size());
-  for (const ReserveRequest& r : requests) {
-    auto s = st.Lookup(r.seq);
-    if (!s.ok()) return s.status();
-    if (absl::Status c = CheckCounts(r.num_new_tokens, r.num_lookahead_tokens);
-        !c.ok()) {
-      return c;
-    }
-    if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
-      return absl::FailedPreconditionError(
-          fmt::format("sequence {} is already admitted", r.seq.value()));
-    }
-    for (const Sequence* other : seqs) {
-      if (other == *s) {
-        return absl::InvalidArgumentError(fmt::format(
-            "sequence {} appears twice in one admission batch", r.seq.value()));
-      }
-    }
-    seqs.push_back(*s);
-  }
-  // One walk per request; then the capacity check over the whole batch.
-  std::vector<Walk> walks(requests.size());
-  std::vector<Admission> result(requests.size());
-  int64_t need = 0;
-  // Cached hit blocks leave the evictable set when claimed; count each once
-  // across the batch. A single walk's blocks are distinct, so one request
-  // needs no set: its count is the walk's own.
-  absl::flat_hash_set<uint32_t> evictable_hits;
-  int64_t single_evictable = 0;
-  for (size_t r = 0; r < requests.size(); ++r) {
-    const Sequence& s = *seqs[r];
-    Walk& walk = walks[r];
-    st.WalkPrefix(s, &walk);
-    const int64_t hit = walk.num_blocks * bs;
-    const int64_t remaining = s.num_known() - hit;
-    const int64_t num_new = std::min(requests[r].num_new_tokens, remaining);
-    result[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
-                     walk.num_evictable};
-    result[r].num_new_tokens = num_new;
-    const int64_t target =
-        (hit + num_new + requests[r].num_lookahead_tokens + bs - 1) / bs;
-    need += (target - walk.num_blocks) * static_cast<int64_t>(st.groups.size());
-    if (requests.size() == 1) {
-      single_evictable = walk.num_evictable;
-      continue;
-    }
-    for (const auto& blocks : walk.blocks) {
-      for (BlockId b : blocks) {
-        if (b != kNullBlock && st.pool->state(b) == BlockState::kCached) {
-          evictable_hits.insert(b.value());
-        }
-      }
-    }
-  }
-  need += single_evictable + static_cast<int64_t>(evictable_hits.size());
-  if (need > st.pool->NumAvailable()) {
+  internal::AdmissionPlan plan;
+  PAGEKV_RETURN_IF_ERROR(st.PlanAdmission(requests, &plan));
+  if (plan.blocks > st.pool->NumAvailable()) {
     ++st.allocation_failures;
-    return OutOfBlocks(need, *st.pool, "admission");
+    return OutOfBlocks(plan.blocks, *st.pool, "admission");
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
-  // Claim every hit before allocating anything.
-  for (size_t r = 0; r < requests.size(); ++r) {
-    st.CountQuery(*seqs[r], walks[r]);
-    st.ClaimHit(*seqs[r], walks[r]);
-  }
-  for (size_t r = 0; r < requests.size(); ++r) {
-    st.DoReserve(*seqs[r], result[r].num_new_tokens,
-                 requests[r].num_lookahead_tokens);
-  }
+  st.ApplyAdmission(plan, requests);
   PAGEKV_EXPENSIVE_VERIFY(st);
-  return result;
+  return std::move(plan.admissions);
 }
 
 absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
                                      int64_t num_lookahead_tokens) {
   ManagerState& st = *state_;
-  SeqHot* h = st.FindHot(seq);
+  SeqHot* h = st.seqs.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
-  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
-      !c.ok()) {
-    return c;
-  }
-  if (absl::Status c = CheckReservable(seq, *h, num_new_tokens); !c.ok()) {
-    return c;
-  }
+  PAGEKV_RETURN_IF_ERROR(
+      internal::CheckTokenCounts(num_new_tokens, num_lookahead_tokens));
+  PAGEKV_RETURN_IF_ERROR(CheckReservable(seq, *h, num_new_tokens));
   // One token with no lookahead (a decode step) is planned from the hot
   // record alone; the Sequence is read only on the general path.
   using Kind = ManagerState::DecodeSlot;
@@ -271,7 +208,7 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
           : ManagerState::DecodePlan{h, slot, Kind::kGeneral, 0};
   int64_t need = plan.kind == Kind::kNewBlock ? 1 : 0;
   if (plan.kind == Kind::kGeneral) {
-    need = st.BlocksForReserve(st.SequenceAt(seq), num_new_tokens,
+    need = st.BlocksForReserve(st.seqs.at(seq), num_new_tokens,
                                num_lookahead_tokens);
   }
   if (need > st.pool->NumAvailable()) {
@@ -280,9 +217,9 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   if (plan.kind != Kind::kGeneral) {
-    if (st.WriteDecodeToken(plan)) st.IndexFullBlocks(*st.slots[slot]);
+    if (st.WriteDecodeToken(plan)) st.IndexFullBlocks(st.seqs.at(slot));
   } else {
-    st.DoReserve(*st.slots[slot], num_new_tokens, num_lookahead_tokens);
+    st.ApplyReserve(st.seqs.at(slot), num_new_tokens, num_lookahead_tokens);
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
@@ -305,7 +242,7 @@ absl::Status KVCacheManager::AppendDecodeTokens(
   int64_t new_blocks = 0;  // fast-path sequences starting a block
   bool any_general = false;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    SeqHot* h = st.FindHot(seqs[i]);
+    SeqHot* h = st.seqs.FindHot(seqs[i]);
     if (h == nullptr || h->batch_mark == epoch ||
         h->num_computed != h->num_known || h->num_known >= kMaxSequenceTokens)
         [[unlikely]] {
@@ -318,12 +255,17 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     if (kind == Kind::kNewBlock) {
       ++new_blocks;
       // Pass 2 pushes onto its table: start loading the Sequence now.
-      __builtin_prefetch(st.slots[slot].get());
+      __builtin_prefetch(&st.seqs.at(slot));
     }
     any_general = any_general || kind == Kind::kGeneral;
   }
-  const int64_t need =
-      new_blocks + (any_general ? GeneralDecodeNeed(st, st.batch) : 0);
+  int64_t need = new_blocks;
+  if (any_general) [[unlikely]] {
+    internal::ReservationPlan plan;
+    plan.AddBlocks(new_blocks);
+    PlanGeneralDecodes(st, st.batch, plan);
+    need = plan.Blocks(*st.pool);
+  }
   if (need > st.pool->NumAvailable()) {
     ++st.allocation_failures;
     return OutOfBlocks(need, *st.pool, "decode step");
@@ -342,18 +284,18 @@ absl::Status KVCacheManager::AppendDecodeTokens(
     constexpr size_t kAhead = 8;
     if (i + kAhead < seqs.size() && batch[i + kAhead].kind == Kind::kNewBlock) {
       const std::vector<BlockId>& table =
-          st.slots[batch[i + kAhead].slot]->tables[0];
+          st.seqs.at(batch[i + kAhead].slot).tables[0];
       __builtin_prefetch(table.data() + table.size(), 1);
     }
     const ManagerState::DecodePlan& plan = batch[i];
     ++plan.hot->num_known;
-    if (keep_tokens) st.slots[plan.slot]->tokens.push_back(tokens[i]);
+    if (keep_tokens) st.seqs.at(plan.slot).tokens.push_back(tokens[i]);
     if (plan.kind != Kind::kGeneral) {
       if (st.WriteDecodeToken(plan)) st.filled.push_back(plan.slot);
     } else {
       st.IndexFilled(st.filled);
       st.filled.clear();
-      st.DoReserve(*st.slots[plan.slot], 1, 0);
+      st.ApplyReserve(st.seqs.at(plan.slot), 1, 0);
     }
   }
   st.IndexFilled(st.filled);
@@ -363,46 +305,27 @@ absl::Status KVCacheManager::AppendDecodeTokens(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
     SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
-  auto s = state_->Lookup(seq);
-  if (!s.ok()) return s.status();
-  if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
-      !c.ok()) {
-    return c;
-  }
-  if (absl::Status c = CheckReservable(seq, *(*s)->hot, num_new_tokens);
-      !c.ok()) {
-    return c;
-  }
-  return state_->BlocksForReserve(**s, num_new_tokens, num_lookahead_tokens);
+  ReserveRequest request{seq, num_new_tokens, num_lookahead_tokens};
+  internal::ReservationPlan plan;
+  PAGEKV_RETURN_IF_ERROR(
+      PlanReserve(*state_, absl::MakeConstSpan(&request, 1), plan));
+  return plan.Blocks(*state_->pool);
 }
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
     SeqId seq, int64_t max_new_tokens) const {
-  auto s = state_->Lookup(seq);
-  if (!s.ok()) return s.status();
-  if (absl::Status c = CheckCounts(max_new_tokens, 0); !c.ok()) return c;
-  const Sequence& sq = **s;
-  Walk walk;
-  state_->WalkPrefix(sq, &walk);
-  const int64_t bs = block_size();
-  const int64_t hit = walk.num_blocks * bs;
-  const int64_t num_new = std::min(max_new_tokens, sq.num_known() - hit);
-  const int64_t target = (hit + num_new + bs - 1) / bs;
-  return (target - walk.num_blocks) * num_groups() + walk.num_evictable;
+  ReserveRequest request{seq, max_new_tokens, 0};
+  internal::AdmissionPlan plan;
+  PAGEKV_RETURN_IF_ERROR(
+      state_->PlanAdmission(absl::MakeConstSpan(&request, 1), &plan));
+  return plan.blocks;
 }
 
 absl::StatusOr<bool> KVCacheManager::CanReserve(
     absl::Span<const ReserveRequest> requests) const {
-  const ManagerState& st = *state_;
-  int64_t need = 0;
-  internal::SharedWrites writes;
-  for (const ReserveRequest& r : requests) {
-    auto n = BlocksToReserve(r.seq, r.num_new_tokens, r.num_lookahead_tokens);
-    if (!n.ok()) return n.status();
-    need += *n;
-    st.AddSharedWrites(**st.Lookup(r.seq), r.num_new_tokens, writes);
-  }
-  return need - writes.Savings(*st.pool) <= st.pool->NumAvailable();
+  internal::ReservationPlan plan;
+  PAGEKV_RETURN_IF_ERROR(PlanReserve(*state_, requests, plan));
+  return plan.Blocks(*state_->pool) <= state_->pool->NumAvailable();
 }
 
 absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
@@ -421,8 +344,8 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
     if (!st.groups[g].sliding()) continue;
     // The next write at `computed` reads back to lo; those blocks must still
     // be held.
-    const int64_t lo = computed - (st.groups[g].spec.sliding_window - 1);
-    const int64_t first_needed = std::max<int64_t>(0, lo) / bs;
+    const int64_t first_needed =
+        WindowStartBlock(computed, st.groups[g].spec.sliding_window, bs);
     if (first_needed < sq.dropped[g] && computed < sq.num_computed()) {
       return absl::FailedPreconditionError(fmt::format(
           "cannot truncate sequence {} to {} tokens: group {} already "
@@ -439,7 +362,7 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   sq.hot->num_known = static_cast<int32_t>(num_tokens);
   sq.hot->num_computed = static_cast<int32_t>(computed);
   sq.num_indexed = std::min(sq.num_indexed, static_cast<size_t>(computed / bs));
-  const size_t keep = static_cast<size_t>((num_tokens + bs - 1) / bs);
+  const size_t keep = static_cast<size_t>(BlocksForTokens(num_tokens, bs));
   st.ReleaseTail(sq, keep);
   // A privately held partial last block now holds fewer tokens.
   if (computed % bs != 0) {
@@ -460,8 +383,8 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
   if (!s.ok()) return s.status();
   const Sequence& parent = **s;
   Sequence* child = nullptr;
-  SeqId id = st.NewSequence(&child);
-  // NewSequence may have moved slots; parent is stable (owned by pointer).
+  SeqId id = st.seqs.Add(&child);
+  // Add may have grown the slots; parent is stable (owned by pointer).
   child->options = parent.options;
   child->tokens = parent.tokens;
   child->keys = parent.keys;
@@ -470,7 +393,7 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
   child->num_indexed = parent.num_indexed;
   child->tables = parent.tables;
   child->dropped = parent.dropped;
-  st.SyncTableMirror(*child);
+  child->SyncTableMirror();
   for (const auto& table : child->tables) {
     for (BlockId b : table) {
       if (b != kNullBlock) st.AcquireBlock(b);
@@ -485,17 +408,17 @@ absl::Status KVCacheManager::Release(SeqId seq) {
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
   st.ReleaseTail(**s, 0);
-  st.FreeSequence(seq);
+  st.seqs.Free(seq);
   PAGEKV_EXPENSIVE_VERIFY(st);
   return absl::OkStatus();
 }
 
 absl::Status KVCacheManager::Reset() {
   ManagerState& st = *state_;
-  if (st.num_sequences > 0) {
+  if (st.seqs.num_live() > 0) {
     return absl::FailedPreconditionError(
         fmt::format("cannot reset the cache while {} sequences are live",
-                    st.num_sequences));
+                    st.seqs.num_live()));
   }
   st.pool->DropAllCached();
   for (auto& group : st.groups) {

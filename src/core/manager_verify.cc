@@ -2,79 +2,21 @@
 // KVCacheManager::Verify() and the expensive check tier.
 #include "core/check.h"
 #include "core/manager_state.h"
+#include "core/status_macros.h"
 #include "fmt/format.h"
 
 namespace pagekv::internal {
 
 absl::Status ManagerState::Verify() const {
-  if (absl::Status st = pool->Verify(); !st.ok()) return st;
-  const int64_t bs = config.block_size;
-  const size_t n = pool->num_blocks() + 1;
-  std::vector<uint32_t> refs(n, 0);
-  uint64_t live = 0;
-  for (size_t slot = 0; slot < slots.size(); ++slot) {
-    const Sequence& s = *slots[slot];
-    const SeqHot& h = *s.hot;
-    if (s.slot != slot || &h != &Hot(static_cast<uint32_t>(slot))) {
-      return absl::InternalError(
-          fmt::format("sequence slot {} points at the wrong hot record", slot));
-    }
-    if (!h.live) continue;
-    ++live;
-    const size_t kept_tokens =
-        config.enable_prefix_caching ? size_t(h.num_known) : 0;
-    if (h.num_computed < 0 || h.num_computed > h.num_known ||
-        s.tokens.size() != kept_tokens ||
-        s.num_indexed > size_t(h.num_computed / bs) ||
-        s.keys.size() > s.tokens.size() / size_t(bs)) {
-      return absl::InternalError(fmt::format(
-          "sequence slot {}: {} known, {} computed, {} kept tokens, {} indexed "
-          "blocks, {} keys",
-          slot, h.num_known, h.num_computed, s.tokens.size(), s.num_indexed,
-          s.keys.size()));
-    }
-    const std::vector<BlockId>& first = s.tables[0];
-    if (h.num_blocks != first.size() ||
-        h.last_block != (first.empty() ? kNullBlock : first.back())) {
-      return absl::InternalError(fmt::format(
-          "sequence slot {}: hot record says {} blocks ending in {}, the table "
-          "has {} ending in {}",
-          slot, h.num_blocks, h.last_block.value(), first.size(),
-          first.empty() ? 0 : first.back().value()));
-    }
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const std::vector<BlockId>& table = s.tables[g];
-      if (static_cast<int64_t>(table.size()) * bs < h.num_computed ||
-          table.size() != first.size()) {
-        return absl::InternalError(fmt::format(
-            "sequence slot {} group {}: {} blocks (group 0 has {}) for {} "
-            "computed tokens",
-            slot, g, table.size(), first.size(), h.num_computed));
-      }
-      if (!groups[g].sliding() && s.dropped[g] != 0) {
-        return absl::InternalError(fmt::format(
-            "sequence slot {}: full-attention group {} dropped blocks", slot,
-            g));
-      }
-      for (size_t j = 0; j < table.size(); ++j) {
-        const bool dropped = j < s.dropped[g];
-        if ((table[j] == kNullBlock) != dropped) {
-          return absl::InternalError(fmt::format(
-              "sequence slot {} group {} slot {}: block {} but {} dropped "
-              "slots (the null block only fills dropped slots)",
-              slot, g, j, table[j].value(), s.dropped[g]));
-        }
-        if (!dropped) ++refs[table[j].value()];
-      }
-    }
+  PAGEKV_RETURN_IF_ERROR(pool->Verify());
+  PAGEKV_RETURN_IF_ERROR(seqs.Verify());
+  PAGEKV_RETURN_IF_ERROR(fills.Verify(*pool, config.block_size));
+  std::vector<uint32_t> refs(pool->num_blocks() + 1, 0);
+  for (uint32_t slot = 0; slot < seqs.num_slots(); ++slot) {
+    const Sequence& s = seqs.at(slot);
+    if (s.hot->live) PAGEKV_RETURN_IF_ERROR(VerifySequence(s, refs));
   }
-  if (live != num_sequences) {
-    return absl::InternalError(
-        fmt::format("{} live sequence slots but {} sequences recorded", live,
-                    num_sequences));
-  }
-  uint64_t used = 0;
-  for (size_t b = 1; b < n; ++b) {
+  for (size_t b = 1; b < refs.size(); ++b) {
     const BlockId id(static_cast<uint32_t>(b));
     const uint32_t expected =
         pool->state(id) == BlockState::kInUse ? pool->ref_count(id) : 0;
@@ -82,11 +24,6 @@ absl::Status ManagerState::Verify() const {
       return absl::InternalError(fmt::format(
           "block {}: ref count {} (state {}) but {} table references", b,
           pool->ref_count(id), static_cast<int>(pool->state(id)), refs[b]));
-    }
-    if (pool->state(id) == BlockState::kInUse) used += fill[b];
-    if (fill[b] > bs) {
-      return absl::InternalError(fmt::format(
-          "block {} holds {} tokens, more than a block", b, fill[b]));
     }
     int indexed_in = 0;
     for (const Group& group : groups) {
@@ -98,14 +35,63 @@ absl::Status ManagerState::Verify() const {
           indexed_in, pool->KeepsContent(id)));
     }
   }
-  if (used != used_slots) {
-    return absl::InternalError(
-        fmt::format("used token slots recorded {} but in-use blocks hold {}",
-                    used_slots, used));
-  }
   for (const Group& group : groups) {
-    if (group.index == nullptr) continue;
-    if (absl::Status st = group.index->Verify(); !st.ok()) return st;
+    if (group.index != nullptr) PAGEKV_RETURN_IF_ERROR(group.index->Verify());
+  }
+  return absl::OkStatus();
+}
+
+// One live sequence: counts, kept tokens and keys, the hot record's table
+// mirrors, and each group's table; adds its references to `refs`.
+absl::Status ManagerState::VerifySequence(const Sequence& s,
+                                          std::vector<uint32_t>& refs) const {
+  const int64_t bs = config.block_size;
+  const SeqHot& h = *s.hot;
+  const uint32_t slot = s.slot;
+  const size_t kept_tokens =
+      config.enable_prefix_caching ? size_t(h.num_known) : 0;
+  if (h.num_computed < 0 || h.num_computed > h.num_known ||
+      s.tokens.size() != kept_tokens ||
+      s.num_indexed > size_t(h.num_computed / bs) ||
+      s.keys.size() > s.tokens.size() / size_t(bs)) {
+    return absl::InternalError(fmt::format(
+        "sequence slot {}: {} known, {} computed, {} kept tokens, {} indexed "
+        "blocks, {} keys",
+        slot, h.num_known, h.num_computed, s.tokens.size(), s.num_indexed,
+        s.keys.size()));
+  }
+  const std::vector<BlockId>& first = s.tables[0];
+  if (h.num_blocks != first.size() ||
+      h.last_block != (first.empty() ? kNullBlock : first.back())) {
+    return absl::InternalError(fmt::format(
+        "sequence slot {}: hot record says {} blocks ending in {}, the table "
+        "has {} ending in {}",
+        slot, h.num_blocks, h.last_block.value(), first.size(),
+        first.empty() ? 0 : first.back().value()));
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::vector<BlockId>& table = s.tables[g];
+    if (static_cast<int64_t>(table.size()) * bs < h.num_computed ||
+        table.size() != first.size()) {
+      return absl::InternalError(fmt::format(
+          "sequence slot {} group {}: {} blocks (group 0 has {}) for {} "
+          "computed tokens",
+          slot, g, table.size(), first.size(), h.num_computed));
+    }
+    if (!groups[g].sliding() && s.dropped[g] != 0) {
+      return absl::InternalError(fmt::format(
+          "sequence slot {}: full-attention group {} dropped blocks", slot, g));
+    }
+    for (size_t j = 0; j < table.size(); ++j) {
+      const bool dropped = j < s.dropped[g];
+      if ((table[j] == kNullBlock) != dropped) {
+        return absl::InternalError(fmt::format(
+            "sequence slot {} group {} slot {}: block {} but {} dropped "
+            "slots (the null block only fills dropped slots)",
+            slot, g, j, table[j].value(), s.dropped[g]));
+      }
+      if (!dropped) ++refs[table[j].value()];
+    }
   }
   return absl::OkStatus();
 }

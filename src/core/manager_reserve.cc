@@ -1,0 +1,214 @@
+// The reserving side of ManagerState: admission plans, reservations with
+// copy-on-write, sliding-window and tail releases, and the block reference
+// bookkeeping they share. The counts come from reservation.h; the code here
+// applies the same spans.
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/manager_state.h"
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "pagekv/block_math.h"
+
+namespace pagekv::internal {
+
+absl::Status ManagerState::PlanAdmission(
+    absl::Span<const ReserveRequest> requests, AdmissionPlan* plan) const {
+  const int64_t bs = config.block_size;
+  plan->seqs.clear();
+  for (const ReserveRequest& r : requests) {
+    PAGEKV_ASSIGN_OR_RETURN(const Sequence* s, Lookup(r.seq));
+    PAGEKV_RETURN_IF_ERROR(
+        CheckTokenCounts(r.num_new_tokens, r.num_lookahead_tokens));
+    if (s->num_computed() != 0 || s->hot->num_blocks != 0) {
+      return absl::FailedPreconditionError(
+          fmt::format("sequence {} is already admitted", r.seq.value()));
+    }
+    Sequence* seq = const_cast<Sequence*>(s);
+    if (std::find(plan->seqs.begin(), plan->seqs.end(), seq) !=
+        plan->seqs.end()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "sequence {} appears twice in one admission batch", r.seq.value()));
+    }
+    plan->seqs.push_back(seq);
+  }
+  // One walk per request. Cached hit blocks leave the evictable set when
+  // claimed: count each once across the batch (a single walk's blocks are
+  // distinct, so one request needs no set).
+  plan->walks.resize(requests.size());
+  plan->admissions.assign(requests.size(), Admission{});
+  plan->blocks = 0;
+  absl::flat_hash_set<uint32_t> evictable_hits;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const Sequence& s = *plan->seqs[r];
+    Walk& walk = plan->walks[r];
+    WalkPrefix(s, &walk);
+    const int64_t hit = walk.num_blocks * bs;
+    const int64_t num_new =
+        std::min(requests[r].num_new_tokens, s.num_known() - hit);
+    plan->admissions[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
+                               walk.num_evictable};
+    plan->admissions[r].num_new_tokens = num_new;
+    const int64_t target =
+        BlocksForTokens(hit + num_new + requests[r].num_lookahead_tokens, bs);
+    plan->blocks +=
+        (target - walk.num_blocks) * static_cast<int64_t>(groups.size());
+    if (requests.size() == 1) {
+      plan->blocks += walk.num_evictable;
+      continue;
+    }
+    for (const auto& blocks : walk.blocks) {
+      for (BlockId b : blocks) {
+        if (b != kNullBlock && pool->state(b) == BlockState::kCached) {
+          evictable_hits.insert(b.value());
+        }
+      }
+    }
+  }
+  plan->blocks += static_cast<int64_t>(evictable_hits.size());
+  return absl::OkStatus();
+}
+
+void ManagerState::ApplyAdmission(const AdmissionPlan& plan,
+                                  absl::Span<const ReserveRequest> requests) {
+  // Claim every hit before allocating anything, or one admission could evict
+  // a block another planned to reuse.
+  for (size_t r = 0; r < plan.seqs.size(); ++r) {
+    CountQuery(*plan.seqs[r], plan.walks[r]);
+    ClaimHit(*plan.seqs[r], plan.walks[r]);
+  }
+  for (size_t r = 0; r < plan.seqs.size(); ++r) {
+    ApplyReserve(*plan.seqs[r], plan.admissions[r].num_new_tokens,
+                 requests[r].num_lookahead_tokens);
+  }
+}
+
+void ManagerState::ApplyReserve(Sequence& s, int64_t num_new,
+                                int64_t num_lookahead) {
+  const int64_t bs = config.block_size;
+  const int64_t c = s.num_computed();
+  const ReserveSpan span = ReserveSpan::Of(c, num_new, num_lookahead, bs);
+  int64_t now_us = -1;
+  auto now = [&] {
+    if (now_us < 0) now_us = clock->NowMicros();
+    return now_us;
+  };
+
+  for (size_t g = 0; g < groups.size(); ++g) {
+    std::vector<BlockId>& table = s.tables[g];
+    // Copy-on-write: a block about to be written must be private and must
+    // not be published in the index (its content is about to change).
+    {
+      const int64_t last = span.ExistingWriteEnd(table.size());
+      for (int64_t j = span.first_write; j < last; ++j) {
+        BlockId b = table[j];
+        if (pool->ref_count(b) > 1) {
+          BlockId copy;
+          absl::Status st = pool->Allocate(absl::MakeSpan(&copy, 1), now());
+          PAGEKV_CHECK(st.ok(),
+                       "copy-on-write allocation failed after the "
+                       "capacity check passed: {}",
+                       st.ToString());
+          fills.Clear(copy);
+          SetFill(copy, fills.fill(b));
+          copies.push_back({b, copy, GroupId(static_cast<uint32_t>(g))});
+          ReleaseBlock(b, kNullBlock, s, now());
+          table[j] = copy;
+          ++cow_copies;
+          ++blocks_allocated;
+        } else if (pool->KeepsContent(b)) {
+          UnindexBlock(g, b);
+        }
+      }
+    }
+    if (const int64_t grow = span.Growth(table.size()); grow > 0) {
+      scratch.resize(static_cast<size_t>(grow));
+      absl::Status st = pool->Allocate(absl::MakeSpan(scratch), now());
+      PAGEKV_CHECK(st.ok(),
+                   "allocation failed after the capacity check "
+                   "passed: {}",
+                   st.ToString());
+      for (BlockId b : scratch) {
+        fills.Clear(b);
+        table.push_back(b);
+      }
+      blocks_allocated += scratch.size();
+    }
+    for (int64_t j = span.first_write; j < span.write_end; ++j) {
+      SetFill(table[j],
+              static_cast<uint32_t>(std::min(bs, c + num_new - j * bs)));
+    }
+  }
+  s.hot->num_computed = static_cast<int32_t>(c + num_new);
+  IndexFullBlocks(s);
+  ReleaseOutOfWindow(s, c);
+  s.SyncTableMirror();
+}
+
+void ManagerState::AppendNewBlock(Sequence& s) {
+  PAGEKV_DCHECK(s.tables.size() == 1, "the decode fast path has one group");
+  BlockId b;
+  absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1), EvictionNow(1));
+  PAGEKV_CHECK(st.ok(), "allocation failed after the capacity check passed: {}",
+               st.ToString());
+  fills.Clear(b);
+  s.tables[0].push_back(b);
+  ++blocks_allocated;
+  ++s.hot->num_blocks;
+  s.hot->last_block = b;
+}
+
+void ManagerState::ReleaseOutOfWindow(Sequence& s, int64_t first_new) {
+  const int64_t bs = config.block_size;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!groups[g].sliding()) continue;
+    // The step's first new token attends from first_new - (window - 1):
+    // blocks wholly before that are no longer read by anyone in this step.
+    const uint32_t drop_to = static_cast<uint32_t>(
+        WindowStartBlock(first_new, groups[g].spec.sliding_window, bs));
+    if (drop_to <= s.dropped[g]) continue;
+    std::vector<BlockId>& table = s.tables[g];
+    const int64_t now_us = clock->NowMicros();
+    for (uint32_t j = drop_to; j-- > s.dropped[g];) {
+      BlockId parent = j > 0 ? table[j - 1] : kNullBlock;
+      ReleaseBlock(table[j], parent, s, now_us);
+      table[j] = kNullBlock;
+    }
+    s.dropped[g] = drop_to;
+  }
+}
+
+void ManagerState::ReleaseTail(Sequence& s, size_t keep_blocks) {
+  const int64_t now_us = clock->NowMicros();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    std::vector<BlockId>& table = s.tables[g];
+    while (table.size() > keep_blocks) {
+      BlockId b = table.back();
+      table.pop_back();
+      if (b == kNullBlock) continue;
+      ReleaseBlock(b, table.empty() ? kNullBlock : table.back(), s, now_us);
+    }
+    s.dropped[g] = std::min<uint32_t>(s.dropped[g], table.size());
+  }
+  s.SyncTableMirror();
+}
+
+void ManagerState::AcquireBlock(BlockId block) {
+  if (pool->state(block) == BlockState::kCached) fills.OnReuse(block);
+  pool->Acquire(block);
+}
+
+void ManagerState::ReleaseBlock(BlockId block, BlockId parent,
+                                const Sequence& s, int64_t now_us) {
+  EvictionHints hints;
+  hints.parent = parent;
+  hints.priority = s.options.retention_priority;
+  hints.priority_expiry_us = s.options.retention_duration_us < 0
+                                 ? -1
+                                 : now_us + s.options.retention_duration_us;
+  hints.now_us = now_us;
+  pool->Release(block, hints);
+  if (pool->state(block) != BlockState::kInUse) fills.OnLastRelease(block);
+}
+
+}  // namespace pagekv::internal
