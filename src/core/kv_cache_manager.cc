@@ -159,9 +159,11 @@ absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
 
 PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
                                         const BlockHashExtras& extras) const {
-  // Local scratch (not members), so concurrent const calls are safe.
-  std::vector<uint64_t> keys;
-  Walk walk;
+  // Per-thread scratch, not members, so concurrent const calls are safe;
+  // kept across calls so a probe allocates nothing.
+  thread_local std::vector<uint64_t> keys;
+  thread_local Walk walk;
+  keys.clear();
   state_->WalkPrefix(prompt, extras, keys, &walk);
   return PrefixMatch{walk.num_blocks * block_size(),
                      static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
