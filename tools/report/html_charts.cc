@@ -15,11 +15,24 @@ namespace {
 
 constexpr std::array<const char*, 4> kSeriesColors = {"#1971c2", "#e8590c",
                                                       "#2f9e44", "#9c36b5"};
+// Baseline of the legend row, under the title.
+constexpr double kLegendY = 36;
+
+const char* SeriesColor(size_t k) {
+  return kSeriesColors[k % kSeriesColors.size()];
+}
 
 LegendEntries PartsLegend() {
   LegendEntries legend;
   for (const Part& p : kParts) legend.emplace_back(p.label, p.color);
   return legend;
+}
+
+std::string Polyline(const std::string& pts, const char* color) {
+  return fmt::format(
+      "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
+      "stroke-width=\"1.5\"/>\n",
+      pts, color);
 }
 
 // The sorted latencies of the completed requests of one run.
@@ -35,22 +48,39 @@ std::vector<double> SortedLatencies(
   return v;
 }
 
-// The polyline of one CDF, clipped at xmax, with at most ~400 points.
-std::string CdfLine(const Frame& f, const std::vector<double>& v, double xmax,
+// The polyline of one CDF of latencies `v` (seconds), drawn in units of
+// `scale` seconds^-1 and clipped at the frame's right edge, with at most
+// ~400 points.
+std::string CdfLine(const Frame& f, const std::vector<double>& v, double scale,
                     const char* color) {
   std::string pts;
   const size_t step = std::max<size_t>(1, v.size() / 400);
   for (size_t i = 0; i < v.size(); i += step) {
-    const double x = std::min(v[i], xmax);
+    const double x = std::min(v[i] * scale, f.x1);
     pts += fmt::format("{:.1f},{:.1f} ", f.X(x),
                        f.Y(100.0 * static_cast<double>(i + 1) /
                            static_cast<double>(v.size())));
   }
-  pts += fmt::format("{:.1f},{:.1f}", f.X(std::min(v.back(), xmax)), f.Y(100));
-  return fmt::format(
-      "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
-      "stroke-width=\"1.5\"/>\n",
-      pts, color);
+  pts += fmt::format("{:.1f},{:.1f}", f.X(std::min(v.back() * scale, f.x1)),
+                     f.Y(100));
+  return Polyline(pts, color);
+}
+
+// One stacked bar of the six shares `v` at height y, `w` pixels for 100%.
+std::string StackedBar(const std::array<double, 6>& v, double left, double y,
+                       double w, double bar) {
+  std::string s;
+  double x = left;
+  for (size_t p = 0; p < kParts.size(); ++p) {
+    const double bw = v[p] * w;
+    if (bw <= 0) continue;
+    s += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" "
+        "fill=\"{}\"><title>{} {}</title></rect>\n",
+        x, y, bw, bar, kParts[p].color, kParts[p].label, Pct(v[p]));
+    x += bw;
+  }
+  return s;
 }
 
 }  // namespace
@@ -59,8 +89,10 @@ std::string MemoryChart(const SimulationReport& r) {
   const auto& tl = r.timeline;
   if (tl.empty()) return "";
   Frame f{tl.front().time_s, tl.back().time_s, 0, 100};
-  std::string s = f.Open(fmt::format("KV memory over time: {}", Name(r)),
-                         "time (s)", "% of KV memory");
+  std::string s =
+      f.Open("area", fmt::format("KV memory over time: {}", Name(r)),
+             "time (s)", "% of KV memory");
+  s += "<g class=\"marks\">\n";
   std::vector<double> lower(tl.size(), 0);
   for (size_t p = 0; p < kParts.size(); ++p) {
     std::string top_pts, bottom_pts;
@@ -78,7 +110,7 @@ std::string MemoryChart(const SimulationReport& r) {
                      bottom_pts, kParts[p].color);
     lower = std::move(upper);
   }
-  s += Legend(PartsLegend(), f.left + 240, 18);
+  s += "</g>\n" + Legend(PartsLegend(), f.left, kLegendY);
   return s + "</svg>\n";
 }
 
@@ -94,28 +126,26 @@ std::string LinesChart(const std::vector<SimulationReport>& reports,
     }
   }
   if (t0 > t1) return "";
-  Frame f{t0, t1, 0, ymax * 1.05};
-  std::string s = f.Open(title, "time (s)", ylabel);
+  Frame f{t0, t1, 0, RoundUp(ymax)};
+  std::string s = f.Open("lines", title, "time (s)", ylabel);
+  s += "<g class=\"marks\">\n";
   LegendEntries legend;
   for (size_t k = 0; k < reports.size(); ++k) {
-    const char* color = kSeriesColors[k % kSeriesColors.size()];
     std::string pts;
     for (const auto& p : reports[k].timeline) {
       pts += fmt::format("{:.1f},{:.1f} ", f.X(p.time_s), f.Y(get(p)));
     }
-    s += fmt::format(
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
-        "stroke-width=\"1.5\"/>\n",
-        pts, color);
-    legend.emplace_back(Name(reports[k]), color);
+    s += Polyline(pts, SeriesColor(k));
+    legend.emplace_back(Name(reports[k]), SeriesColor(k));
   }
-  s += Legend(legend, f.left + 360, 18);
+  s += "</g>\n" + Legend(legend, f.left, kLegendY);
   return s + "</svg>\n";
 }
 
-// x runs up to the largest p99 (the tail beyond is clipped).
+// x runs up to the largest p99 rounded up to a tick (the tail beyond is
+// clipped).
 std::string CdfChart(const std::vector<SimulationReport>& reports,
-                     const std::string& title,
+                     const std::string& name,
                      const std::function<double(const RequestResult&)>& get) {
   std::vector<std::vector<double>> all;
   double xmax = 0;
@@ -124,86 +154,85 @@ std::string CdfChart(const std::vector<SimulationReport>& reports,
     if (!v.empty()) xmax = std::max(xmax, v[(v.size() * 99) / 100]);
     all.push_back(std::move(v));
   }
-  if (xmax <= 0) xmax = 1;
-  Frame f{0, xmax, 0, 100};
-  std::string s = f.Open(title, "seconds", "% of requests");
+  const bool ms = xmax < 1;
+  const double scale = ms ? 1e3 : 1;
+  Frame f{0, RoundUp(xmax * scale), 0, 100};
+  std::string s =
+      f.Open("cdf", name + " (CDF)",
+             fmt::format("{} ({})", name, ms ? "ms" : "s"), "% of requests");
+  s += "<g class=\"marks\">\n";
   LegendEntries legend;
   for (size_t k = 0; k < all.size(); ++k) {
-    const char* color = kSeriesColors[k % kSeriesColors.size()];
-    legend.emplace_back(Name(reports[k]), color);
-    if (!all[k].empty()) s += CdfLine(f, all[k], xmax, color);
+    legend.emplace_back(Name(reports[k]), SeriesColor(k));
+    if (!all[k].empty()) s += CdfLine(f, all[k], scale, SeriesColor(k));
   }
-  s += Legend(legend, f.left + 360, 18);
+  s += "</g>\n" + Legend(legend, f.left, kLegendY);
   return s + "</svg>\n";
 }
 
 std::string ComparisonBars(const std::vector<SimulationReport>& reports) {
-  const double left = 80, w = 660, bar = 26, gap = 12, top = 40;
-  const double height = top + reports.size() * (bar + gap) + 20;
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-      "height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\">\n"
-      "<title>Mean KV memory by allocator</title>\n"
-      "<text x=\"{2}\" y=\"18\" class=\"t\">Mean KV memory by "
-      "allocator</text>\n",
-      left + w + 20, height, left);
-  s += Legend(PartsLegend(), left, 34);
+  const double left = 80, w = 660, bar = 26, gap = 12, top = 48;
+  const double bottom = top + reports.size() * (bar + gap);
+  std::string s = OpenSvg("hbars", left + w + 20, bottom + 40,
+                          "Mean KV memory by allocator", left);
+  s += Legend(PartsLegend(), left, kLegendY);
+  s += "<g class=\"marks\">\n";
   for (size_t k = 0; k < reports.size(); ++k) {
-    const double y = top + 8 + k * (bar + gap);
-    s += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-        "text-anchor=\"end\">{}</text>\n",
-        left - 6, y + bar / 2 + 4, Name(reports[k]));
-    double x = left;
-    const auto v = Values(reports[k].mean_memory);
-    for (size_t p = 0; p < kParts.size(); ++p) {
-      const double bw = v[p] * w;
-      if (bw <= 0) continue;
-      s += fmt::format(
-          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" "
-          "fill=\"{}\"><title>{} {}</title></rect>\n",
-          x, y, bw, bar, kParts[p].color, kParts[p].label, Pct(v[p]));
-      x += bw;
-    }
+    const double y = top + k * (bar + gap);
+    s += StackedBar(Values(reports[k].mean_memory), left, y, w, bar);
   }
+  s += "</g>\n";
+  for (size_t k = 0; k < reports.size(); ++k) {
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k cat\" "
+        "text-anchor=\"end\">{}</text>\n",
+        left - 6, top + k * (bar + gap) + bar / 2 + 4, Name(reports[k]));
+  }
+  const Ticks xt = RoundTicks(0, 100, 5);
+  for (const double v : xt.values) {
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xtick\" "
+        "text-anchor=\"middle\">{}</text>\n",
+        left + v / 100 * w, bottom + 8, xt.Label(v));
+  }
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xlabel\" "
+      "text-anchor=\"middle\">% of KV memory (time-weighted mean)</text>\n",
+      left + w / 2, bottom + 26);
   return s + "</svg>\n";
 }
 
 std::string FigureBars(
     const std::vector<SimulationReport>& reports, const std::string& title,
+    const std::string& ylabel,
     const std::function<double(const SimulationReport&)>& get) {
   double ymax = 0;
   for (const auto& r : reports) ymax = std::max(ymax, get(r));
-  if (ymax <= 0) ymax = 1;
-  const double w = 340, h = 180, left = 60, top = 30;
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-      "height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\">\n"
-      "<title>{2}</title>\n<text x=\"{3}\" y=\"18\" class=\"t\">{2}</text>\n",
-      left + w + 10, top + h + 30, Esc(title), left);
-  s += fmt::format(
-      "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"ax\"/>\n",
-      left, top + h, left + w);
+  Frame f{0, 1, 0, RoundUp(ymax)};
+  f.w = 320, f.h = 180, f.top = 40, f.right = 10, f.bottom = 30;
+  std::string s = OpenSvg("vbars", f.left + f.w + f.right,
+                          f.top + f.h + f.bottom, title, f.left);
+  s += f.YAxis(ylabel);
   const double slot =
-      w / static_cast<double>(std::max<size_t>(1, reports.size()));
+      f.w / static_cast<double>(std::max<size_t>(1, reports.size()));
+  std::string marks, labels;
   for (size_t k = 0; k < reports.size(); ++k) {
     const double v = get(reports[k]);
-    const double bh = v / ymax * h;
-    const double x = left + k * slot + slot * 0.2;
-    s += fmt::format(
+    const double x = f.left + k * slot + slot * 0.2;
+    const double y = f.Y(v);
+    marks += fmt::format(
         "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
         "fill=\"{}\"/>\n",
-        x, top + h - bh, slot * 0.6, bh, kSeriesColors[k % 4]);
-    s += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-        "text-anchor=\"middle\">{}</text>\n",
-        x + slot * 0.3, top + h - bh - 4, Frame::Tick(v));
-    s += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-        "text-anchor=\"middle\">{}</text>\n",
-        x + slot * 0.3, top + h + 16, Name(reports[k]));
+        x, y, slot * 0.6, f.top + f.h - y, SeriesColor(k));
+    labels += fmt::format(
+        "<text x=\"{0:.1f}\" y=\"{1:.1f}\" class=\"k value\" "
+        "text-anchor=\"middle\">{2}</text>\n"
+        "<text x=\"{0:.1f}\" y=\"{3:.1f}\" class=\"k cat\" "
+        "text-anchor=\"middle\">{4}</text>\n",
+        x + slot * 0.3, y - 4, Frame::Value(v), f.top + f.h + 16,
+        Name(reports[k]));
   }
-  return s + "</svg>\n";
+  return s + "<g class=\"marks\">\n" + marks + "</g>\n" + labels + "</svg>\n";
 }
 
 }  // namespace pagekv::tools::report

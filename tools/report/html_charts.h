@@ -1,5 +1,6 @@
-// The charts of the HTML report, each one complete <svg> element (or "" when
-// there is nothing to draw). Private to tools/report/.
+// The charts of the HTML report, each one complete <svg class="chart">
+// element (or "" when there is nothing to draw), marked up as html_svg.h
+// describes. Private to tools/report/.
 #ifndef PAGEKV_TOOLS_REPORT_HTML_CHARTS_H_
 #define PAGEKV_TOOLS_REPORT_HTML_CHARTS_H_
 
@@ -14,23 +15,26 @@ namespace pagekv::tools::report {
 // Stacked area of the memory shares of one run over time.
 std::string MemoryChart(const SimulationReport& r);
 
-// Lines of a per-step quantity over time, one per allocator.
+// Lines of a per-step quantity over time, one per allocator; `ylabel` names
+// the quantity's unit.
 std::string LinesChart(const std::vector<SimulationReport>& reports,
                        const std::string& title, const std::string& ylabel,
                        const std::function<double(const TimelinePoint&)>& get);
 
-// Empirical CDFs of a per-request latency in seconds, one line per
-// allocator; `get` returns < 0 for a request that has no such latency.
+// Empirical CDFs of a per-request latency, one line per allocator, titled
+// "<name> (CDF)" with the latency in ms or s, whichever fits; `get` returns
+// seconds, or < 0 for a request that has no such latency.
 std::string CdfChart(const std::vector<SimulationReport>& reports,
-                     const std::string& title,
+                     const std::string& name,
                      const std::function<double(const RequestResult&)>& get);
 
 // Horizontal stacked bars of the mean memory shares, one per allocator.
 std::string ComparisonBars(const std::vector<SimulationReport>& reports);
 
-// Vertical bars of one figure per allocator.
+// Vertical bars of one figure per allocator, `ylabel` its unit.
 std::string FigureBars(
     const std::vector<SimulationReport>& reports, const std::string& title,
+    const std::string& ylabel,
     const std::function<double(const SimulationReport&)>& get);
 
 }  // namespace pagekv::tools::report

@@ -16,16 +16,31 @@ using report::Name;
 using report::Pct;
 using report::Seconds;
 
+// Charts keep their drawn size (their labels stay legible) and scroll
+// sideways inside their box on a screen narrower than they are; so does the
+// summary table.
 constexpr const char* kHead =
     "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, "
+    "initial-scale=1\">\n"
     "<title>pagekv simulate report</title>\n<style>\n"
-    "body{font-family:sans-serif;margin:24px;color:#212529;max-width:900px}"
+    "body{font-family:sans-serif;margin:24px;color:#212529;max-width:1120px}"
     "\ntable{border-collapse:collapse;font-size:13px}"
-    "td,th{border:1px solid #ced4da;padding:3px 8px;text-align:right}"
+    "td,th{border:1px solid #ced4da;padding:3px 8px;text-align:right;"
+    "white-space:nowrap}"
     "th{background:#f1f3f5}td:first-child{text-align:left}\n"
-    "svg{display:block;margin:12px 0}.t{font-size:14px;font-weight:bold}"
-    ".k{font-size:11px;fill:#495057}.ax{stroke:#495057;stroke-width:1}\n"
+    ".scroll,.chart{overflow-x:auto}.chart{margin:12px 0}"
+    ".row{display:flex;flex-wrap:wrap;column-gap:20px}\n"
+    "svg{display:block}.t{font-size:14px;font-weight:bold}"
+    ".k{font-size:11px;fill:#495057}.ax{stroke:#495057;stroke-width:1}"
+    ".grid{stroke:#e9ecef;stroke-width:1}\n"
+    "@media (max-width:600px){body{margin:12px}h1{font-size:24px}}\n"
     "</style>\n</head>\n<body>\n<h1>pagekv simulate</h1>\n";
+
+// `svg` in a box that scrolls sideways when the screen is narrower.
+std::string Box(const std::string& svg) {
+  return svg.empty() ? "" : "<div class=\"chart\">\n" + svg + "</div>\n";
+}
 
 std::string Setup(const RunDescription& run) {
   const WorkloadStats& w = run.workload_stats;
@@ -43,7 +58,8 @@ std::string Setup(const RunDescription& run) {
 
 std::string SummaryTable(const std::vector<SimulationReport>& reports) {
   std::string s =
-      "<h2>Summary</h2>\n<table>\n<tr><th>allocator</th><th>completed</th>"
+      "<h2>Summary</h2>\n<div "
+      "class=\"scroll\">\n<table>\n<tr><th>allocator</th><th>completed</th>"
       "<th>rejected</th><th>preemptions</th><th>out tok/s</th>"
       "<th>TTFT p50</th><th>TTFT p99</th><th>TPOT p50</th><th>TPOT p99</th>"
       "<th>mean batch</th><th>token states</th><th>prefix hit</th></tr>\n";
@@ -57,43 +73,47 @@ std::string SummaryTable(const std::vector<SimulationReport>& reports) {
         Seconds(r.tpot.p99), r.mean_batch_size, Pct(r.mean_memory.token_states),
         Pct(r.prefix_hit_rate));
   }
-  return s + "</table>\n";
+  return s + "</table>\n</div>\n";
 }
 
 std::string TimelineSections(const std::vector<SimulationReport>& reports) {
   std::string s = "<h2>KV memory over time</h2>\n";
-  for (const SimulationReport& r : reports) s += report::MemoryChart(r);
+  for (const SimulationReport& r : reports) {
+    s += Box(report::MemoryChart(r));
+  }
   s += "<h2>Batch</h2>\n";
-  s += report::LinesChart(
-      reports, "Sequences per step", "sequences",
-      [](const TimelinePoint& p) { return static_cast<double>(p.batch_size); });
-  s += report::LinesChart(reports, "Waiting requests", "requests",
-                          [](const TimelinePoint& p) {
-                            return static_cast<double>(p.num_waiting);
-                          });
+  s += Box(report::LinesChart(reports, "Sequences per step", "sequences",
+                              [](const TimelinePoint& p) {
+                                return static_cast<double>(p.batch_size);
+                              }));
+  s += Box(report::LinesChart(reports, "Waiting requests", "requests",
+                              [](const TimelinePoint& p) {
+                                return static_cast<double>(p.num_waiting);
+                              }));
   return s;
 }
 
 std::string LatencySection(const std::vector<SimulationReport>& reports) {
   std::string s = "<h2>Latency distributions</h2>\n";
-  s += report::CdfChart(reports, "TTFT (CDF)",
-                        [](const RequestResult& q) { return q.ttft_s(); });
-  s += report::CdfChart(reports, "TPOT (CDF)", [](const RequestResult& q) {
+  s += Box(report::CdfChart(reports, "TTFT",
+                            [](const RequestResult& q) { return q.ttft_s(); }));
+  s += Box(report::CdfChart(reports, "TPOT", [](const RequestResult& q) {
     return q.output_tokens > 1 ? q.tpot_s() : -1.0;
-  });
+  }));
   return s;
 }
 
 std::string ComparisonSection(const std::vector<SimulationReport>& reports) {
   std::string s = "<h2>Allocator comparison</h2>\n";
-  s += report::ComparisonBars(reports);
-  s += report::FigureBars(
-      reports, "Mean batch size (sequences per step)",
-      [](const SimulationReport& r) { return r.mean_batch_size; });
-  s += report::FigureBars(
-      reports, "Output throughput (tokens/s)",
-      [](const SimulationReport& r) { return r.output_throughput; });
-  return s;
+  s += Box(report::ComparisonBars(reports));
+  s += "<div class=\"row\">\n";
+  s += Box(report::FigureBars(
+      reports, "Mean batch size (sequences per step)", "sequences",
+      [](const SimulationReport& r) { return r.mean_batch_size; }));
+  s += Box(report::FigureBars(
+      reports, "Output throughput (tokens/s)", "tokens/s",
+      [](const SimulationReport& r) { return r.output_throughput; }));
+  return s + "</div>\n";
 }
 
 }  // namespace

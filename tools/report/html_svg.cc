@@ -6,6 +6,20 @@
 #include "fmt/format.h"
 
 namespace pagekv::tools::report {
+namespace {
+
+// 1, 2 or 5 x 10^k, the smallest such step giving at most `target` steps.
+double RoundStep(double span, int target) {
+  if (!(span > 0)) return 1;
+  const double raw = span / target;
+  const double magnitude = std::pow(10, std::floor(std::log10(raw)));
+  for (const double m : {1.0, 2.0, 5.0}) {
+    if (m * magnitude >= raw * (1 - 1e-9)) return m * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+}  // namespace
 
 std::string Esc(const std::string& s) {
   std::string out;
@@ -30,6 +44,28 @@ std::string Esc(const std::string& s) {
   return out;
 }
 
+std::string Ticks::Label(double v) const {
+  const int decimals =
+      std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
+  if (std::fabs(v) < step * 1e-6) v = 0;  // no "-0"
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
+Ticks RoundTicks(double lo, double hi, int target) {
+  Ticks t;
+  t.step = RoundStep(hi - lo, target);
+  const double first = std::ceil(lo / t.step - 1e-9);
+  const double last = std::floor(hi / t.step + 1e-9);
+  for (double k = first; k <= last; ++k) t.values.push_back(k * t.step);
+  return t;
+}
+
+double RoundUp(double hi, int target) {
+  if (!(hi > 0)) return 1;
+  const double step = RoundStep(hi, target);
+  return std::ceil(hi / step - 1e-9) * step;
+}
+
 double Frame::X(double x) const {
   return left + (x1 > x0 ? (x - x0) / (x1 - x0) : 0) * w;
 }
@@ -38,57 +74,74 @@ double Frame::Y(double y) const {
   return top + h - (y1 > y0 ? (y - y0) / (y1 - y0) : 0) * h;
 }
 
-std::string Frame::Open(const std::string& title, const std::string& xlabel,
-                        const std::string& ylabel) const {
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-      "height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\">\n"
-      "<title>{2}</title>\n"
+std::string OpenSvg(const std::string& kind, double width, double height,
+                    const std::string& title, double title_x) {
+  return fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" "
+      "data-kind=\"{4}\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "role=\"img\">\n<title>{2}</title>\n"
       "<text x=\"{3}\" y=\"18\" class=\"t\">{2}</text>\n",
-      left + w + right, top + h + bottom, Esc(title), left);
+      width, height, Esc(title), title_x, kind);
+}
+
+std::string Frame::YAxis(const std::string& ylabel) const {
+  std::string s;
+  const Ticks yt = RoundTicks(y0, y1, 5);
+  for (const double v : yt.values) {
+    s += fmt::format(
+        "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" "
+        "class=\"grid\"/><text x=\"{3}\" y=\"{4:.1f}\" class=\"k ytick\" "
+        "text-anchor=\"end\">{5}</text>\n",
+        left, Y(v), left + w, left - 4, Y(v) + 4, yt.Label(v));
+  }
   s += fmt::format(
       "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"ax\"/>"
       "<line x1=\"{0}\" y1=\"{3}\" x2=\"{0}\" y2=\"{1}\" class=\"ax\"/>\n",
       left, top + h, left + w, top);
-  for (int i = 0; i <= 4; ++i) {
-    const double xv = x0 + (x1 - x0) * i / 4;
-    const double yv = y0 + (y1 - y0) * i / 4;
-    s += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-        "text-anchor=\"middle\">{}</text>\n",
-        X(xv), top + h + 14, Tick(xv));
-    s += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-        "text-anchor=\"end\">{}</text>\n",
-        left - 4, Y(yv) + 4, Tick(yv));
-  }
   s += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\" "
-      "text-anchor=\"middle\">{}</text>\n",
-      left + w / 2, top + h + 32, Esc(xlabel));
-  s += fmt::format(
-      "<text x=\"12\" y=\"{:.1f}\" class=\"k\" text-anchor=\"middle\" "
-      "transform=\"rotate(-90 12 {:.1f})\">{}</text>\n",
-      top + h / 2, top + h / 2, Esc(ylabel));
+      "<text x=\"12\" y=\"{0:.1f}\" class=\"k ylabel\" text-anchor=\"middle\" "
+      "transform=\"rotate(-90 12 {0:.1f})\">{1}</text>\n",
+      top + h / 2, Esc(ylabel));
   return s;
 }
 
-std::string Frame::Tick(double v) {
+std::string Frame::Open(const std::string& kind, const std::string& title,
+                        const std::string& xlabel,
+                        const std::string& ylabel) const {
+  std::string s =
+      OpenSvg(kind, left + w + right, top + h + bottom, title, left);
+  s += YAxis(ylabel);
+  const Ticks xt = RoundTicks(x0, x1, 5);
+  for (const double v : xt.values) {
+    s += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xtick\" "
+        "text-anchor=\"middle\">{}</text>\n",
+        X(v), top + h + 16, xt.Label(v));
+  }
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xlabel\" "
+      "text-anchor=\"middle\">{}</text>\n",
+      left + w / 2, top + h + 34, Esc(xlabel));
+  return s;
+}
+
+std::string Frame::Value(double v) {
   if (v != 0 && std::fabs(v) < 0.01) return fmt::format("{:.1e}", v);
   if (std::fabs(v) >= 1000) return fmt::format("{:.0f}", v);
   return fmt::format("{:.3g}", v);
 }
 
 std::string Legend(const LegendEntries& kv, double x, double y) {
-  std::string s;
+  std::string s = "<g class=\"legend\">\n";
   for (const auto& [label, color] : kv) {
     s += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"10\" height=\"10\" "
-        "fill=\"{}\"/><text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k\">{}</text>\n",
+        "<g class=\"item\"><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"10\" "
+        "height=\"10\" fill=\"{}\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
+        "class=\"k\">{}</text></g>\n",
         x, y - 9, color, x + 14, y, Esc(label));
     x += 24 + 7.0 * static_cast<double>(label.size());
   }
-  return s;
+  return s + "</g>\n";
 }
 
 }  // namespace pagekv::tools::report
