@@ -24,8 +24,19 @@
     const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
     return w > 0 && h > 0 ? w * h : 0;
   }
-  // The tick values must be evenly spaced by 1, 2 or 5 times a power of ten.
-  function checkTicks(where, els, axis) {
+  // On a log axis the ticks must be successive powers of ten.
+  function checkLogTicks(where, vals) {
+    const exps = vals.map(Math.log10);
+    for (let i = 0; i < exps.length; ++i) {
+      if (!(vals[i] > 0) || Math.abs(exps[i] - Math.round(exps[i])) > 1e-9 ||
+          (i > 0 && Math.abs(exps[i] - exps[i - 1] - 1) > 1e-9)) {
+        return fail(where, `log axis ticks not successive powers of ten: ${vals}`);
+      }
+    }
+  }
+  // The tick values must be evenly spaced by 1, 2 or 5 times a power of ten
+  // (on a log axis: successive powers of ten).
+  function checkTicks(where, els, axis, log) {
     const vals = els.map((e) => Number(text(e)));
     if (els.length < 2) return fail(where, `${axis} axis has ${els.length} ticks`);
     if (vals.some((v) => !Number.isFinite(v))) {
@@ -40,6 +51,7 @@
         return fail(where, `${axis} ticks not increasing: ${vals}`);
       }
     }
+    if (log) return checkLogTicks(where, vals);
     const step = vals[1] - vals[0];
     for (let i = 2; i < vals.length; ++i) {
       if (Math.abs(vals[i] - vals[i - 1] - step) > 1e-9 * Math.abs(step) + 1e-12) {
@@ -93,9 +105,11 @@
     };
     if (!title) fail(where, "no title");
     const marks = svg.querySelector("g.marks");
-    const shapes = marks ? [...marks.querySelectorAll("polygon,polyline,rect,path,circle,line")] : [];
+    const kShapes = "polygon,polyline,rect,path,circle,line";
+    const shapes = marks ? [...marks.querySelectorAll(kShapes)] : [];
     const mr = marks ? rect(marks) : null;
-    chart.marks = mr ? { width: mr.width, height: mr.height, shapes: shapes.length } : null;
+    chart.marks =
+        mr ? {width: mr.width, height: mr.height, shapes: shapes.length} : null;
     // A flat line (a series that stays at zero) is drawn, though its
     // geometric box has no height: its stroke has.
     const stroked = shapes.some((e) => getComputedStyle(e).stroke !== "none" &&
@@ -117,20 +131,39 @@
         fail(where, `legend "${item.label}" has a colour no mark uses`);
       }
     }
+    // A distribution squashed against the y axis (a linear axis over series
+    // orders of magnitude apart) tells the reader nothing.
+    if (chart.kind === "cdf") {
+      const axis = svg.querySelector("line.ax");
+      const plotWidth = axis ? rect(axis).width : box.width;
+      shapes.forEach((e, k) => {
+        if (rect(e).width < 0.01 * plotWidth) {
+          fail(where, `series ${k + 1} spans ${rect(e).width.toFixed(1)} px ` +
+               `of a ${plotWidth.toFixed(0)} px axis`);
+        }
+      });
+    }
     const texts = [...svg.querySelectorAll("text")].filter((t) => text(t));
     const boxes = texts.map(rect);
     texts.forEach((t, i) => {
       const px = parseFloat(getComputedStyle(t).fontSize) * scale;
       chart.min_font_px = Math.min(chart.min_font_px, px);
-      if (!inside(boxes[i], box)) fail(where, `text "${text(t)}" overflows the chart`);
+      if (!inside(boxes[i], box)) {
+        fail(where, `text "${text(t)}" overflows the chart`);
+      }
       for (let j = 0; j < i; ++j) {
         if (overlapArea(boxes[i], boxes[j]) > 2) {
           fail(where, `text "${text(t)}" overlaps "${text(texts[j])}"`);
         }
       }
     });
-    if (chart.xticks.length) checkTicks(where, [...svg.querySelectorAll("text.xtick")], "x");
-    if (chart.yticks.length) checkTicks(where, [...svg.querySelectorAll("text.ytick")], "y");
+    const logX = svg.dataset.xscale === "log";
+    if (chart.xticks.length) {
+      checkTicks(where, [...svg.querySelectorAll("text.xtick")], "x", logX);
+    }
+    if (chart.yticks.length) {
+      checkTicks(where, [...svg.querySelectorAll("text.ytick")], "y", false);
+    }
     return chart;
   }
 

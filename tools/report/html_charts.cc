@@ -83,12 +83,37 @@ std::string StackedBar(const std::array<double, 6>& v, double left, double y,
   return s;
 }
 
+// The x axis of a CDF chart, in units of 1/scale seconds: linear from 0 to
+// the largest p99 rounded up to a tick; or, when the series lie orders of
+// magnitude apart (the largest p99 over 20x the smallest median, which a
+// linear axis would squash onto the y axis), log from the power of ten below
+// the smallest 1st percentile to the one above the largest p99. The tail
+// beyond the axis is clipped.
+void CdfAxis(const std::vector<std::vector<double>>& all, double scale,
+             Frame& f) {
+  double p99 = 0, min_p50 = 1e300, min_p1 = 1e300;
+  for (const auto& v : all) {
+    if (v.empty()) continue;
+    p99 = std::max(p99, v[(v.size() * 99) / 100]);
+    min_p50 = std::min(min_p50, v[v.size() / 2]);
+    min_p1 = std::min(min_p1, v[v.size() / 100]);
+  }
+  f.log_x = min_p1 > 0 && p99 > 20 * min_p50;
+  if (!f.log_x) {
+    f.x0 = 0;
+    f.x1 = RoundUp(p99 * scale);
+    return;
+  }
+  f.x0 = std::pow(10, std::floor(std::log10(min_p1 * scale)));
+  f.x1 = std::max(10 * f.x0, std::pow(10, std::ceil(std::log10(p99 * scale))));
+}
+
 }  // namespace
 
 std::string MemoryChart(const SimulationReport& r) {
   const auto& tl = r.timeline;
   if (tl.empty()) return "";
-  Frame f{tl.front().time_s, tl.back().time_s, 0, 100};
+  Frame f{std::min(0.0, tl.front().time_s), tl.back().time_s, 0, 100};
   std::string s =
       f.Open("area", fmt::format("KV memory over time: {}", Name(r)),
              "time (s)", "% of KV memory");
@@ -126,7 +151,7 @@ std::string LinesChart(const std::vector<SimulationReport>& reports,
     }
   }
   if (t0 > t1) return "";
-  Frame f{t0, t1, 0, RoundUp(ymax)};
+  Frame f{std::min(0.0, t0), t1, 0, RoundUp(ymax)};
   std::string s = f.Open("lines", title, "time (s)", ylabel);
   s += "<g class=\"marks\">\n";
   LegendEntries legend;
@@ -142,24 +167,24 @@ std::string LinesChart(const std::vector<SimulationReport>& reports,
   return s + "</svg>\n";
 }
 
-// x runs up to the largest p99 rounded up to a tick (the tail beyond is
-// clipped).
 std::string CdfChart(const std::vector<SimulationReport>& reports,
                      const std::string& name,
                      const std::function<double(const RequestResult&)>& get) {
   std::vector<std::vector<double>> all;
-  double xmax = 0;
+  double p99 = 0;
   for (const auto& r : reports) {
-    std::vector<double> v = SortedLatencies(r, get);
-    if (!v.empty()) xmax = std::max(xmax, v[(v.size() * 99) / 100]);
-    all.push_back(std::move(v));
+    all.push_back(SortedLatencies(r, get));
+    if (!all.back().empty()) {
+      p99 = std::max(p99, all.back()[(all.back().size() * 99) / 100]);
+    }
   }
-  const bool ms = xmax < 1;
+  const bool ms = p99 < 1;
   const double scale = ms ? 1e3 : 1;
-  Frame f{0, RoundUp(xmax * scale), 0, 100};
-  std::string s =
-      f.Open("cdf", name + " (CDF)",
-             fmt::format("{} ({})", name, ms ? "ms" : "s"), "% of requests");
+  Frame f{0, 1, 0, 100};
+  CdfAxis(all, scale, f);
+  const std::string xlabel = fmt::format("{} ({}{})", name, ms ? "ms" : "s",
+                                         f.log_x ? ", log scale" : "");
+  std::string s = f.Open("cdf", name + " (CDF)", xlabel, "% of requests");
   s += "<g class=\"marks\">\n";
   LegendEntries legend;
   for (size_t k = 0; k < all.size(); ++k) {

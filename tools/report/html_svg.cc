@@ -1,5 +1,6 @@
 #include "report/html_svg.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -17,6 +18,15 @@ double RoundStep(double span, int target) {
     if (m * magnitude >= raw * (1 - 1e-9)) return m * magnitude;
   }
   return 10 * magnitude;
+}
+
+// Ticks of a log axis: each power of ten in [x0, x1].
+Ticks LogTicks(double x0, double x1) {
+  Ticks t;
+  for (double e = std::round(std::log10(x0)); e <= std::log10(x1) + 1e-9; ++e) {
+    t.values.push_back(std::pow(10, e));
+  }
+  return t;
 }
 
 }  // namespace
@@ -67,6 +77,11 @@ double RoundUp(double hi, int target) {
 }
 
 double Frame::X(double x) const {
+  if (log_x) {
+    const double lo = std::log10(x0);
+    return left +
+           (std::log10(std::max(x, x0)) - lo) / (std::log10(x1) - lo) * w;
+  }
   return left + (x1 > x0 ? (x - x0) / (x1 - x0) : 0) * w;
 }
 
@@ -75,13 +90,14 @@ double Frame::Y(double y) const {
 }
 
 std::string OpenSvg(const std::string& kind, double width, double height,
-                    const std::string& title, double title_x) {
+                    const std::string& title, double title_x,
+                    const std::string& attrs) {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" "
-      "data-kind=\"{4}\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "role=\"img\">\n<title>{2}</title>\n"
+      "data-kind=\"{4}\"{5} width=\"{0}\" height=\"{1}\" "
+      "viewBox=\"0 0 {0} {1}\" role=\"img\">\n<title>{2}</title>\n"
       "<text x=\"{3}\" y=\"18\" class=\"t\">{2}</text>\n",
-      width, height, Esc(title), title_x, kind);
+      width, height, Esc(title), title_x, kind, attrs);
 }
 
 std::string Frame::YAxis(const std::string& ylabel) const {
@@ -108,15 +124,18 @@ std::string Frame::YAxis(const std::string& ylabel) const {
 std::string Frame::Open(const std::string& kind, const std::string& title,
                         const std::string& xlabel,
                         const std::string& ylabel) const {
-  std::string s =
-      OpenSvg(kind, left + w + right, top + h + bottom, title, left);
+  std::string s = OpenSvg(kind, left + w + right, top + h + bottom, title, left,
+                          log_x ? " data-xscale=\"log\"" : "");
   s += YAxis(ylabel);
-  const Ticks xt = RoundTicks(x0, x1, 5);
+  // About one tick per 100 px.
+  const Ticks xt = log_x ? LogTicks(x0, x1) : RoundTicks(x0, x1, 8);
   for (const double v : xt.values) {
+    // A log axis labels each power of ten with the decimals it needs.
+    const std::string label = log_x ? Ticks{v, {}}.Label(v) : xt.Label(v);
     s += fmt::format(
         "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xtick\" "
         "text-anchor=\"middle\">{}</text>\n",
-        X(v), top + h + 16, xt.Label(v));
+        X(v), top + h + 18, label);
   }
   s += fmt::format(
       "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"k xlabel\" "

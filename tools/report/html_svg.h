@@ -36,13 +36,15 @@ double RoundUp(double hi, int target = 5);
 
 // A chart with axes: x in [x0, x1], y in [y0, y1] mapped to a w x h plot area
 // with margins. The top margin leaves a row for the title and one for the
-// legend.
+// legend. With log_x, x is on a log scale (REQUIRES: 0 < x0 < x1, both
+// powers of ten) with a tick at each power of ten.
 struct Frame {
   double x0, x1, y0, y1;
   double w = 760, h = 220;
   double left = 60, right = 20, top = 48, bottom = 40;
+  bool log_x = false;
 
-  // Pixel coordinates of a data point.
+  // Pixel coordinates of a data point (x clamped to x0 on a log scale).
   double X(double x) const;
   double Y(double y) const;
   // The opening <svg> tag, title, grid, axes, round ticks and axis labels;
@@ -55,9 +57,11 @@ struct Frame {
   static std::string Value(double v);
 };
 
-// The <svg class="chart"> tag and title of a chart of `width` x `height`.
+// The <svg class="chart"> tag and title of a chart of `width` x `height`;
+// `attrs` are extra attributes for the tag (" data-xscale=\"log\"").
 std::string OpenSvg(const std::string& kind, double width, double height,
-                    const std::string& title, double title_x);
+                    const std::string& title, double title_x,
+                    const std::string& attrs = "");
 
 // (label, colour) pairs.
 using LegendEntries = std::vector<std::pair<std::string, std::string>>;
