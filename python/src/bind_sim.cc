@@ -116,8 +116,12 @@ void BindWorkload(py::module_& m) {
              double rate_scale, double start_s, double end_s,
              int64_t max_requests) {
             WorkloadOptions o{rate_scale, start_s, end_s, max_requests};
-            Release release;
-            return Value(ReadWorkload(path, format, o));
+            absl::StatusOr<Workload> w;
+            {
+              Release release;
+              w = ReadWorkload(path, format, o);
+            }
+            return Value(std::move(w));  // raises with the GIL held
           },
           py::arg("path"), py::arg("format") = "", py::kw_only(),
           py::arg("rate_scale") = 1.0, py::arg("start_s") = 0.0,
