@@ -246,6 +246,10 @@ void BindBandwidthModel(py::module_& m) {
                              &BandwidthModel::num_kv_cache_groups)
       .def_property_readonly("model", &BandwidthModel::model)
       .def_property_readonly("hardware", &BandwidthModel::hardware);
+}
+
+// Footprints of model-level steps, without a manager.
+void BindFootprintBuilders(py::module_& m) {
   m.def(
       "uniform_decode_footprint",
       [](const ModelArg& model, int32_t batch, int64_t context,
@@ -322,6 +326,7 @@ void BindCost(py::module_& m) {
   BindModelSpec(m);
   BindHardwareSpec(m);
   BindBandwidthModel(m);
+  BindFootprintBuilders(m);
   m.def("_plan_json", &PlanJson, py::arg("model"), py::arg("hardware"),
         py::arg("tensor_parallel"), py::arg("kv_dtype"),
         py::arg("weight_dtype"), py::arg("kv_memory_gib"),

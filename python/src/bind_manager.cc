@@ -208,50 +208,36 @@ py::tuple Csr(PyManager& m, py::handle seqs, uint32_t group) {
   return py::make_tuple(indptr, view, last);
 }
 
-}  // namespace
+using ManagerClass = py::class_<PyManager>;
 
-void BindManager(py::module_& m) {
-  py::class_<PyManager>(
-      m, "KVCacheManager",
-      "The paged KV-cache manager (C++ pagekv::KVCacheManager).\n\n"
-      "Sequence ids are ints. Every method either succeeds or raises and\n"
-      "leaves the manager exactly as it was: pagekv.OutOfBlocks when the\n"
-      "pool is short of blocks, pagekv.InvalidArgument /\n"
-      "pagekv.FailedPrecondition (both ValueError) for a bad argument.\n"
-      "Token arguments take lists or NumPy arrays of any integer dtype.\n\n"
-      "Thread-safety: single-threaded; call it from the scheduler's thread.\n"
-      "A call that overlaps another thread's call raises RuntimeError.")
-      .def(py::init(&CreateFrom), py::arg("config") = py::none(),
-           "Creates a manager from a KVCacheConfig or from its keyword "
-           "fields.")
-      .def_static("create", &CreateFrom, py::arg("config") = py::none(),
-                  "Same as the constructor.")
-      .def(
-          "add_sequence",
-          [](PyManager& self, py::handle prompt, uint64_t lora_id,
-             uint64_t cache_salt, py::handle mm_items, int32_t priority,
-             int64_t retention_duration_us, bool resumed) {
-            Busy busy(self);
-            IntArgs<int32_t> tokens(prompt, "prompt");
-            SequenceOptions o;
-            o.hash_extras = Extras(lora_id, cache_salt, mm_items);
-            o.retention_priority = priority;
-            o.retention_duration_us = retention_duration_us;
-            o.resumed_after_preemption = resumed;
-            Check(o.Validate());
-            return Value(self.kv->AddSequence(tokens.span(), o)).value();
-          },
-          py::arg("prompt"), py::kw_only(), py::arg("lora_id") = 0,
-          py::arg("cache_salt") = 0, py::arg("mm_items") = py::none(),
-          py::arg("priority") = kDefaultRetentionPriority,
-          py::arg("retention_duration_us") = -1,
-          py::arg("resumed_after_preemption") = false,
-          "Adds a sequence whose known tokens are `prompt`; returns its id. "
-          "It holds no blocks until admit(). lora_id, cache_salt and "
-          "mm_items ((hash, offset, length) or MultimodalItem, sorted) key "
-          "its blocks; priority (0..100) is the retention priority of its "
-          "cached blocks for the 'priority' policy, for "
-          "retention_duration_us (negative: forever).")
+// Adding sequences, appending tokens, prefix lookups.
+void BindSequences(ManagerClass& c) {
+  c.def(
+       "add_sequence",
+       [](PyManager& self, py::handle prompt, uint64_t lora_id,
+          uint64_t cache_salt, py::handle mm_items, int32_t priority,
+          int64_t retention_duration_us, bool resumed) {
+         Busy busy(self);
+         IntArgs<int32_t> tokens(prompt, "prompt");
+         SequenceOptions o;
+         o.hash_extras = Extras(lora_id, cache_salt, mm_items);
+         o.retention_priority = priority;
+         o.retention_duration_us = retention_duration_us;
+         o.resumed_after_preemption = resumed;
+         Check(o.Validate());
+         return Value(self.kv->AddSequence(tokens.span(), o)).value();
+       },
+       py::arg("prompt"), py::kw_only(), py::arg("lora_id") = 0,
+       py::arg("cache_salt") = 0, py::arg("mm_items") = py::none(),
+       py::arg("priority") = kDefaultRetentionPriority,
+       py::arg("retention_duration_us") = -1,
+       py::arg("resumed_after_preemption") = false,
+       "Adds a sequence whose known tokens are `prompt`; returns its id. "
+       "It holds no blocks until admit(). lora_id, cache_salt and "
+       "mm_items ((hash, offset, length) or MultimodalItem, sorted) key "
+       "its blocks; priority (0..100) is the retention priority of its "
+       "cached blocks for the 'priority' policy, for "
+       "retention_duration_us (negative: forever).")
       .def(
           "append_tokens",
           [](PyManager& self, uint64_t seq, py::handle tokens) {
@@ -293,22 +279,26 @@ void BindManager(py::module_& m) {
           py::arg("seq"), py::arg("max_new_tokens"),
           "Claims the sequence's prefix hit and reserves slots for up to "
           "max_new_tokens tokens after it; returns the Admission. Raises "
-          "OutOfBlocks (nothing changed) when the blocks are not there.")
-      .def(
-          "admit_batch",
-          [](PyManager& self, py::handle requests) {
-            Busy busy(self);
-            std::vector<ReserveRequest> r = Requests(requests);
-            absl::StatusOr<std::vector<Admission>> a;
-            {
-              Release release;
-              a = self.kv->AdmitBatch(r);
-            }
-            return Value(std::move(a));
-          },
-          py::arg("requests"),
-          "Admits (seq, max_new_tokens) requests together, claiming every "
-          "hit before allocating; all or nothing. Returns the Admissions.")
+          "OutOfBlocks (nothing changed) when the blocks are not there.");
+}
+
+// Admission, reservation and the decode batch.
+void BindAllocation(ManagerClass& c) {
+  c.def(
+       "admit_batch",
+       [](PyManager& self, py::handle requests) {
+         Busy busy(self);
+         std::vector<ReserveRequest> r = Requests(requests);
+         absl::StatusOr<std::vector<Admission>> a;
+         {
+           Release release;
+           a = self.kv->AdmitBatch(r);
+         }
+         return Value(std::move(a));
+       },
+       py::arg("requests"),
+       "Admits (seq, max_new_tokens) requests together, claiming every "
+       "hit before allocating; all or nothing. Returns the Admissions.")
       .def(
           "reserve",
           [](PyManager& self, uint64_t seq, int64_t n, int64_t lookahead) {
@@ -335,16 +325,20 @@ void BindManager(py::module_& m) {
           py::arg("seqs"), py::arg("tokens"),
           "One decode step: appends tokens[i] to seqs[i] and gives it a "
           "slot, for the whole batch, all or nothing. Arrays of uint64 seq "
-          "ids and int32 tokens are read in place.")
-      .def(
-          "blocks_to_reserve",
-          [](PyManager& self, uint64_t seq, int64_t n, int64_t lookahead) {
-            Busy busy(self);
-            return Value(self.kv->BlocksToReserve(SeqId(seq), n, lookahead));
-          },
-          py::arg("seq"), py::arg("num_new_tokens"),
-          py::arg("num_lookahead_tokens") = 0,
-          "Dry run of reserve(): blocks it would take from the pool.")
+          "ids and int32 tokens are read in place.");
+}
+
+// Dry runs, truncate, fork, release and reset.
+void BindDryRunsAndEdits(ManagerClass& c) {
+  c.def(
+       "blocks_to_reserve",
+       [](PyManager& self, uint64_t seq, int64_t n, int64_t lookahead) {
+         Busy busy(self);
+         return Value(self.kv->BlocksToReserve(SeqId(seq), n, lookahead));
+       },
+       py::arg("seq"), py::arg("num_new_tokens"),
+       py::arg("num_lookahead_tokens") = 0,
+       "Dry run of reserve(): blocks it would take from the pool.")
       .def(
           "blocks_to_admit",
           [](PyManager& self, uint64_t seq, int64_t max_new_tokens) {
@@ -403,14 +397,18 @@ void BindManager(py::module_& m) {
             Check(st);
           },
           "Drops all cached content. FailedPrecondition if a sequence is "
-          "live.")
-      .def(
-          "num_known_tokens",
-          [](PyManager& self, uint64_t seq) {
-            Busy busy(self);
-            return Value(self.kv->NumKnownTokens(SeqId(seq)));
-          },
-          py::arg("seq"))
+          "live.");
+}
+
+// Token counts, block tables and their exports, footprints.
+void BindTables(ManagerClass& c) {
+  c.def(
+       "num_known_tokens",
+       [](PyManager& self, uint64_t seq) {
+         Busy busy(self);
+         return Value(self.kv->NumKnownTokens(SeqId(seq)));
+       },
+       py::arg("seq"))
       .def(
           "num_computed_tokens",
           [](PyManager& self, uint64_t seq) {
@@ -454,15 +452,19 @@ void BindManager(py::module_& m) {
           },
           py::arg("seq"), py::arg("new_tokens"), py::arg("footprint"),
           "Appends the sequence's footprint for a step that computed its "
-          "last new_tokens tokens (call after reserve/admit).")
-      .def(
-          "drain_copies",
-          [](PyManager& self) {
-            Busy busy(self);
-            return self.kv->DrainCopies();
-          },
-          "The copy-on-write copies requested since the last call, to run "
-          "before the kernels.")
+          "last new_tokens tokens (call after reserve/admit).");
+}
+
+// Copies, events, statistics, verification.
+void BindState(ManagerClass& c) {
+  c.def(
+       "drain_copies",
+       [](PyManager& self) {
+         Busy busy(self);
+         return self.kv->DrainCopies();
+       },
+       "The copy-on-write copies requested since the last call, to run "
+       "before the kernels.")
       .def(
           "drain_events",
           [](PyManager& self) {
@@ -504,6 +506,31 @@ void BindManager(py::module_& m) {
       .def(
           "noop", [](PyManager&) {},
           "Does nothing: measures the cost of crossing the binding.");
+}
+
+}  // namespace
+
+void BindManager(py::module_& m) {
+  ManagerClass c(
+      m, "KVCacheManager",
+      "The paged KV-cache manager (C++ pagekv::KVCacheManager).\n\n"
+      "Sequence ids are ints. Every method either succeeds or raises and\n"
+      "leaves the manager exactly as it was: pagekv.OutOfBlocks when the\n"
+      "pool is short of blocks, pagekv.InvalidArgument /\n"
+      "pagekv.FailedPrecondition (both ValueError) for a bad argument.\n"
+      "Token arguments take lists or NumPy arrays of any integer dtype.\n\n"
+      "Thread-safety: single-threaded; call it from the scheduler's thread.\n"
+      "A call that overlaps another thread's call raises RuntimeError.");
+  c.def(py::init(&CreateFrom), py::arg("config") = py::none(),
+        "Creates a manager from a KVCacheConfig or from its keyword "
+        "fields.")
+      .def_static("create", &CreateFrom, py::arg("config") = py::none(),
+                  "Same as the constructor.");
+  BindSequences(c);
+  BindAllocation(c);
+  BindDryRunsAndEdits(c);
+  BindTables(c);
+  BindState(c);
 }
 
 }  // namespace pagekv::python
