@@ -71,9 +71,10 @@ absl::StatusOr<CapacityPlan> MakeCapacityPlan(ModelSpec model,
                                               HardwareSpec hardware,
                                               const PlanOptions& options);
 
-// Returns the plan as the JSON object `pagekv plan --json` writes (keys in
-// a fixed order, two-space indent, trailing newline); docs/cost-model.md
-// lists the keys.
+// Returns the plan as the JSON object `pagekv plan --json` writes: the
+// fields above with the step costs in ms and their bounds, keys in a fixed
+// order, two-space indent, trailing newline (docs/cost-model.md explains
+// the figures).
 std::string CapacityPlanJson(const CapacityPlan& plan);
 
 }  // namespace pagekv

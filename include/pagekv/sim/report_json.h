@@ -1,7 +1,8 @@
 // The JSON documents of the simulator's and the cache replay's results, as
 // `pagekv simulate --json` and `pagekv cache --json` write them. They live
 // in the library so every front end (the CLI, the Python package) emits the
-// same keys and values; docs/simulator.md lists the keys.
+// same keys and values. docs/simulator.md describes the simulation keys,
+// docs/eviction.md the replay's.
 //
 // Thread-safety: pure functions over plain values.
 #ifndef PAGEKV_SIM_REPORT_JSON_H_
