@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 log="$(mktemp)"
 trap 'rm -f "${log}"' EXIT
+# --- Python package (python/): built and tested by the ci workflow's ctest
+# (python_tests, example_engine_loop_py) against Debian's interpreter, which
+# CMake picks explicitly, whatever python3 comes first on PATH.
+echo "== pagekv: Python package for /usr/bin/python3 ($(/usr/bin/python3 --version 2>&1)) ==" >&2
+# --- end Python package
 for workflow in ci ci-asan; do
   echo "== pagekv: workflow ${workflow} (configure, build, test) ==" >&2
   cmake --workflow --preset "${workflow}" 2>&1 | tee -a "${log}"

@@ -17,11 +17,11 @@
 #include "absl/strings/strip.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
-#include "nlohmann/json.hpp"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
+#include "pagekv/sim/report_json.h"
 #include "pagekv/sim/trace_reader.h"
 
 namespace pagekv::tools {
@@ -48,29 +48,6 @@ std::vector<std::string> SplitList(const std::string& text) {
     items.emplace_back(absl::StripAsciiWhitespace(piece));
   }
   return items;
-}
-
-nlohmann::ordered_json ResultJson(const std::string& policy,
-                                  const Capacity& capacity,
-                                  int64_t capacity_blocks,
-                                  const ReplayResult& r) {
-  nlohmann::ordered_json j;
-  j["policy"] = policy;
-  j["capacity_blocks"] = capacity_blocks;
-  j["infinite_capacity"] = capacity.infinite;
-  j["requests"] = r.requests;
-  j["skipped_requests"] = r.skipped_requests;
-  j["skipped_prompt_tokens"] = r.skipped_prompt_tokens;
-  j["prompt_tokens"] = r.prompt_tokens;
-  j["hit_tokens"] = r.hit_tokens;
-  j["hit_rate_tokens"] = r.HitRateTokens();
-  j["query_blocks"] = r.query_blocks;
-  j["hit_blocks"] = r.hit_blocks;
-  j["hit_rate_blocks"] = r.HitRateBlocks();
-  j["evictions"] = r.evictions;
-  j["cached_blocks_at_end"] = r.cached_blocks;
-  j["replay_seconds"] = r.seconds;
-  return j;
 }
 
 // Writes `text` to `path` ("-" = `out`); false if the file cannot be written.
@@ -135,7 +112,7 @@ int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err) {
 
   // results[c][p]: capacity c, policy p.
   std::vector<std::vector<ReplayResult>> results(capacities.size());
-  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  std::vector<ReplayRun> runs;
   for (size_t c = 0; c < capacities.size(); ++c) {
     const int64_t blocks =
         capacities[c].infinite ? inf_blocks : capacities[c].blocks;
@@ -148,23 +125,15 @@ int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err) {
                                          policy, CapacityName(capacities[c]),
                                          std::string(r.status().message())));
       }
-      rows.push_back(ResultJson(policy, capacities[c], blocks, *r));
+      runs.push_back({policy, blocks, capacities[c].infinite, *r});
       results[c].push_back(*r);
     }
   }
 
   const bool sweep = capacities.size() > 1 || policies.size() > 1;
   if (!args.json.empty()) {
-    nlohmann::ordered_json j;
-    if (!sweep) {
-      j["trace"] = workload->name;
-      j["block_size"] = block_size;
-      for (const auto& [key, value] : rows[0].items()) j[key] = value;
-    } else {
-      j = rows;
-      for (auto& row : j) row["block_size"] = block_size;
-    }
-    if (!WriteOutput(args.json, j.dump(2) + "\n", out)) {
+    const std::string json = ReplayReportJson(workload->name, block_size, runs);
+    if (!WriteOutput(args.json, json, out)) {
       return BadInput(err, fmt::format("--json: cannot write '{}'", args.json));
     }
   }

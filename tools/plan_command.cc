@@ -12,11 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
-#include "nlohmann/json.hpp"
-#include "pagekv/cost/bandwidth_model.h"
-#include "pagekv/cost/capacity.h"
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
+#include "pagekv/cost/plan.h"
 
 namespace pagekv::tools {
 namespace {
@@ -50,6 +48,41 @@ bool ParseDouble(const std::string& flag, const std::string& text, double* out,
 
 const char* BoundName(Bound bound) {
   return bound == Bound::kMemory ? "memory" : "compute";
+}
+
+// Prints the plan as the readable table.
+void PrintPlan(const CapacityPlan& p, std::ostream& out) {
+  const double tokens_bytes = p.kv_bytes_per_token;
+  fmt::print(out, "{} on {} (tp={}, weights {}, KV {}, block {})\n",
+             p.model.name, p.hardware.name, p.tensor_parallel,
+             DTypeName(p.model.weight_dtype), DTypeName(p.model.kv_dtype),
+             p.block_size);
+  auto row = [&](const std::string& name, const std::string& value) {
+    fmt::print(out, "  {:<34} {}\n", name, value);
+  };
+  row("KV bytes per token",
+      fmt::format("{:.0f} ({:.1f} KiB)", tokens_bytes, tokens_bytes / 1024));
+  row("weights per device",
+      fmt::format("{:.2f} GiB", p.weight_bytes_per_device / kGiB));
+  row("KV memory per device",
+      fmt::format("{:.2f} GiB", p.kv_memory_bytes_per_device / kGiB));
+  row("max KV tokens", fmt::format("{}", p.max_kv_tokens));
+  row(fmt::format("max concurrency at context {}", p.context),
+      fmt::format("{}", p.max_concurrency));
+  row(fmt::format("max context at batch {}", p.batch),
+      p.max_context.has_value() ? fmt::format("{}", *p.max_context)
+                                : std::string("none (not one page fits)"));
+  row(fmt::format("decode step, batch {} x {}", p.batch, p.context),
+      fmt::format("{:.3f} ms ({:.0f} tok/s), {}-bound", p.decode.seconds * 1e3,
+                  p.batch / p.decode.seconds, BoundName(p.decode.bound)));
+  row("  same, token-granular KV reads",
+      fmt::format("{:.3f} ms", p.decode_token_granular.seconds * 1e3));
+  row("  arithmetic intensity / ridge",
+      fmt::format("{:.1f} / {:.1f} FLOP/byte", p.decode.arithmetic_intensity,
+                  p.ridge_point));
+  row(fmt::format("prefill of {} tokens", p.context),
+      fmt::format("{:.3f} ms, {}-bound", p.prefill.seconds * 1e3,
+                  BoundName(p.prefill.bound)));
 }
 
 }  // namespace
@@ -97,17 +130,14 @@ int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
                     fmt::format("--tp {} exceeds the {} devices of '{}'", tp,
                                 hardware->num_devices, hardware->name));
   }
-  int64_t context = model->max_context > 0
-                        ? std::min<int64_t>(4096, model->max_context)
-                        : 4096;
+  PlanOptions options;
+  options.tensor_parallel = static_cast<int32_t>(tp);
+  options.block_size = static_cast<int32_t>(block_size);
+  options.batch = batch;
   if (!args.context.empty() &&
-      !ParseInt("--context", args.context, 1, &context, &error)) {
+      !ParseInt("--context", args.context, 1, &options.context, &error)) {
     return BadInput(err, error);
   }
-
-  CapacityOptions capacity;
-  capacity.tensor_parallel = static_cast<int32_t>(tp);
-  capacity.block_size = static_cast<int32_t>(block_size);
   if (!args.kv_memory_gib.empty() && !args.gpu_memory_utilization.empty()) {
     return BadInput(err,
                     "--kv-memory-gib and --gpu-memory-utilization are "
@@ -122,7 +152,7 @@ int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
       return BadInput(err, fmt::format("--kv-memory-gib must be > 0, got '{}'",
                                        args.kv_memory_gib));
     }
-    capacity.kv_memory_bytes = gib * kGiB;
+    options.kv_memory_bytes = gib * kGiB;
   }
   if (!args.gpu_memory_utilization.empty()) {
     double util = 0;
@@ -136,105 +166,24 @@ int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
                                   "got '{}'",
                                   args.gpu_memory_utilization));
     }
-    capacity.gpu_memory_utilization = util;
+    options.gpu_memory_utilization = util;
   }
 
-  absl::StatusOr<double> budget = KvMemoryBudget(*model, *hardware, capacity);
-  if (!budget.ok())
-    return BadInput(err, std::string(budget.status().message()));
-  const int64_t max_tokens = *MaxKvTokens(*model, *hardware, capacity);
-  const int64_t max_concurrency =
-      *MaxConcurrency(*model, *hardware, capacity, context);
-  absl::StatusOr<int64_t> max_context =
-      MaxContext(*model, *hardware, capacity, batch);
-
-  BandwidthModelOptions options;
-  options.tensor_parallel = static_cast<int32_t>(tp);
-  absl::StatusOr<BandwidthModel> cost_model =
-      BandwidthModel::Create(*model, *hardware, options);
-  if (!cost_model.ok()) {
-    return BadInput(err, std::string(cost_model.status().message()));
-  }
-  options.granularity = Granularity::kToken;
-  const BandwidthModel token_model =
-      *BandwidthModel::Create(*model, *hardware, options);
-  const StepFootprint decode_fp = UniformDecodeFootprint(
-      *model, static_cast<int32_t>(batch), context - 1, capacity.block_size);
-  const StepCost decode = cost_model->Estimate(decode_fp);
-  const StepCost decode_tokens = token_model.Estimate(decode_fp);
-  const StepCost prefill = cost_model->Estimate(
-      PrefillFootprint(*model, context, 0, capacity.block_size));
-
-  nlohmann::ordered_json j;
-  j["model"] = model->name;
-  j["hardware"] = hardware->name;
-  j["tensor_parallel"] = tp;
-  j["weight_dtype"] = std::string(DTypeName(model->weight_dtype));
-  j["kv_dtype"] = std::string(DTypeName(model->kv_dtype));
-  j["block_size"] = block_size;
-  j["kv_bytes_per_token"] = model->KvBytesPerToken(1);
-  j["kv_bytes_per_token_per_device"] =
-      model->KvBytesPerToken(static_cast<int32_t>(tp));
-  j["weight_bytes_per_device"] = model->WeightBytes() / tp;
-  j["kv_memory_bytes_per_device"] = *budget;
-  j["max_kv_tokens"] = max_tokens;
-  j["context"] = context;
-  j["max_concurrency"] = max_concurrency;
-  j["batch"] = batch;
-  if (max_context.ok()) {
-    j["max_context"] = *max_context;
-  } else {
-    j["max_context"] = nullptr;
-  }
-  j["decode_step_ms"] = decode.seconds * 1e3;
-  j["decode_step_ms_token_granular"] = decode_tokens.seconds * 1e3;
-  j["decode_tokens_per_s"] = batch / decode.seconds;
-  j["prefill_ms"] = prefill.seconds * 1e3;
-  j["prefill_bound"] = BoundName(prefill.bound);
-  j["bound"] = BoundName(decode.bound);
-  j["arithmetic_intensity"] = decode.arithmetic_intensity;
-  j["ridge_point"] = cost_model->RidgePoint();
-
+  absl::StatusOr<CapacityPlan> plan =
+      MakeCapacityPlan(*std::move(model), *std::move(hardware), options);
+  if (!plan.ok()) return BadInput(err, std::string(plan.status().message()));
+  const std::string json = CapacityPlanJson(*plan);
   if (args.json == "-") {
-    out << j.dump(2) << "\n";
+    out << json;
     return kPlanOk;
   }
   if (!args.json.empty()) {
     std::ofstream file(args.json);
-    if (!file || !(file << j.dump(2) << "\n")) {
+    if (!file || !(file << json)) {
       return BadInput(err, fmt::format("--json: cannot write '{}'", args.json));
     }
   }
-
-  const double tokens_bytes = model->KvBytesPerToken(1);
-  fmt::print(out, "{} on {} (tp={}, weights {}, KV {}, block {})\n",
-             model->name, hardware->name, tp, DTypeName(model->weight_dtype),
-             DTypeName(model->kv_dtype), block_size);
-  auto row = [&](const std::string& name, const std::string& value) {
-    fmt::print(out, "  {:<34} {}\n", name, value);
-  };
-  row("KV bytes per token",
-      fmt::format("{:.0f} ({:.1f} KiB)", tokens_bytes, tokens_bytes / 1024));
-  row("weights per device",
-      fmt::format("{:.2f} GiB", model->WeightBytes() / tp / kGiB));
-  row("KV memory per device", fmt::format("{:.2f} GiB", *budget / kGiB));
-  row("max KV tokens", fmt::format("{}", max_tokens));
-  row(fmt::format("max concurrency at context {}", context),
-      fmt::format("{}", max_concurrency));
-  row(fmt::format("max context at batch {}", batch),
-      max_context.ok() ? fmt::format("{}", *max_context)
-                       : std::string("none (not one page fits)"));
-  row(fmt::format("decode step, batch {} x {}", batch, context),
-      fmt::format("{:.3f} ms ({:.0f} tok/s), {}-bound", decode.seconds * 1e3,
-                  batch / decode.seconds, BoundName(decode.bound)));
-  row("  same, token-granular KV reads",
-      fmt::format("{:.3f} ms", decode_tokens.seconds * 1e3));
-  row("  arithmetic intensity / ridge",
-      fmt::format("{:.1f} / {:.1f} FLOP/byte", decode.arithmetic_intensity,
-                  cost_model->RidgePoint()));
-  row(fmt::format("prefill of {} tokens", context),
-      fmt::format("{:.3f} ms, {}-bound", prefill.seconds * 1e3,
-                  BoundName(prefill.bound)));
+  PrintPlan(*plan, out);
   return kPlanOk;
 }
 

@@ -7,29 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "pagekv/sim/report_json.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/workload.h"
 
 namespace pagekv::tools {
 
-// What was simulated, for the report headers.
-struct RunDescription {
-  std::string workload;  // "default" or the trace name
-  WorkloadStats workload_stats;
-  std::string model;
-  std::string hardware;
-  double kv_memory_bytes = 0;
-  int32_t block_size = 0;
-  std::string eviction_policy;
-  bool prefix_caching = true;
-  int64_t max_batch_tokens = 0;
-  int32_t max_num_seqs = 0;
-  std::string preemption_policy;
-  bool full_prompt_gate = false;
-  double rate_scale = 1;
-  int64_t max_requests = 0;
-  uint64_t seed = 0;
-};
+// What was simulated, for the report headers (shared with the JSON
+// report of the sim layer).
+using RunDescription = ::pagekv::RunDescription;
 
 // The readable summary: the first report in full, then (with more than one)
 // the allocator comparison table.
@@ -37,7 +23,8 @@ void PrintSummary(const RunDescription& run,
                   const std::vector<SimulationReport>& reports,
                   std::ostream& out);
 
-// Every summary figure, with stable snake_case keys (docs/simulator.md).
+// Every summary figure, with stable snake_case keys (docs/simulator.md):
+// SimulationReportJson().
 std::string ReportJson(const RunDescription& run,
                        const std::vector<SimulationReport>& reports);
 

@@ -9,12 +9,12 @@ Run against a `bench` preset build (-O2, checks off):
     PYTHONPATH=build/bench/python /usr/bin/python3 bench/python/bench_api.py \\
         --cpp build/bench/bench
 
-Each figure is the median over `--repetitions` runs of the mean time per
-call of a run; C++ figures are the medians of the Google Benchmark
-repetitions (CPU time). The set-ups mirror the C++ benchmarks: 1024
-sequences with 1000-token prompts (block 16) for the decode step and the
-exports; a 2048-token prompt, half a shared system prompt, in a full pool
-of 16384 blocks for admit + release.
+Each figure is the median over `--repetitions` runs of the mean CPU time
+per call in a run; the C++ figures are the medians of 5 Google Benchmark
+repetitions (CPU time), run right after in a child process. The set-ups
+mirror the C++ benchmarks: 1024 sequences with 1000-token prompts (block
+16) for the decode step and the exports; a 2048-token prompt whose first
+half is shared, in a full pool of 16384 blocks, for admit + release.
 """
 
 import argparse
@@ -31,14 +31,16 @@ import pagekv
 
 
 def per_call(fn, calls, repetitions):
-    """Median over repetitions of the mean seconds per call."""
+    """Median over repetitions of the mean CPU seconds per call (CPU time,
+    as the Google Benchmark figures are, so a loaded machine's waiting for
+    a core is not counted)."""
     fn()  # warm up
     runs = []
     for _ in range(repetitions):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(calls):
             fn()
-        runs.append((time.perf_counter() - t0) / calls)
+        runs.append((time.process_time() - t0) / calls)
     return statistics.median(runs)
 
 
@@ -61,8 +63,8 @@ def bench_decode(repetitions, prefix_caching):
 
     def step():
         kv.append_decode_tokens(seqs, tokens)
-    # 2000 steps per run stay far inside each sequence's 64k-token room.
-    return per_call(step, 2000, repetitions)
+    # 1000 steps per run: all runs stay inside each sequence's room.
+    return per_call(step, 1000, repetitions)
 
 
 def bench_exports(repetitions):
@@ -99,10 +101,11 @@ def bench_noop(repetitions):
 
 
 def cpp_medians(binary, pattern):
-    """{benchmark name: median CPU seconds} from a Google Benchmark run."""
+    """{benchmark name: median CPU seconds} of a Google Benchmark run."""
     out = subprocess.run(
         [binary, f"--benchmark_filter={pattern}",
-         "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true",
+         "--benchmark_repetitions=5",
+         "--benchmark_report_aggregates_only=true",
          "--benchmark_format=json"], check=True, capture_output=True,
         text=True).stdout
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -111,6 +114,16 @@ def cpp_medians(binary, pattern):
         if b.get("aggregate_name") == "median":
             medians[b["run_name"]] = b["cpu_time"] * scale[b["time_unit"]]
     return medians
+
+
+CPP_NAMES = {
+    "decode_step_1024": "BM_DecodeStep/seqs:1024/prefix_caching:0",
+    "decode_step_1024_prefix_caching":
+        "BM_DecodeStep/seqs:1024/prefix_caching:1",
+    "export_csr_1024x63": "BM_ExportCsr/1024",
+    "export_block_table_1024x64": "BM_ExportBlockTable/1024",
+    "admit_release_2048": "BM_AdmitRelease",
+}
 
 
 def main():
@@ -131,14 +144,6 @@ def main():
         bench_exports(r)
     py["admit_release_2048"] = bench_admit_release(r)
     py["noop_call"] = bench_noop(r)
-    cpp_names = {
-        "decode_step_1024": "BM_DecodeStep/seqs:1024/prefix_caching:0",
-        "decode_step_1024_prefix_caching":
-            "BM_DecodeStep/seqs:1024/prefix_caching:1",
-        "export_csr_1024x63": "BM_ExportCsr/1024",
-        "export_block_table_1024x64": "BM_ExportBlockTable/1024",
-        "admit_release_2048": "BM_AdmitRelease",
-    }
     cpp = {}
     if args.cpp:
         cpp.update(cpp_medians(
@@ -149,13 +154,13 @@ def main():
             "BM_AdmitRelease"))
     rows = []
     for key, seconds in py.items():
-        c = cpp.get(cpp_names.get(key, ""))
+        c = cpp.get(CPP_NAMES.get(key, ""))
         rows.append({"operation": key, "python_us": seconds * 1e6,
                      "cpp_us": c * 1e6 if c else None,
                      "ratio": seconds / c if c else None})
         ratio = f"{seconds / c:5.2f}x" if c else "    -"
-        cpp_text = f"{c * 1e6:9.2f} us" if c else "        -"
-        print(f"  {key:<34} python {seconds * 1e6:9.3f} us   "
+        cpp_text = f"{c * 1e6:9.3f} us" if c else "           -"
+        print(f"  {key:<32} python {seconds * 1e6:9.3f} us   "
               f"C++ {cpp_text}   {ratio}")
     if args.json:
         with open(args.json, "w") as f:

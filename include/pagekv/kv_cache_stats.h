@@ -25,6 +25,9 @@ struct PrefixCacheStats {
   double TokenHitRate() const {
     return query_tokens == 0 ? 0.0 : double(hit_tokens) / double(query_tokens);
   }
+  double BlockHitRate() const {
+    return query_blocks == 0 ? 0.0 : double(hit_blocks) / double(query_blocks);
+  }
 };
 
 struct KVCacheStats {
@@ -50,6 +53,17 @@ struct KVCacheStats {
   PrefixCacheStats prefix;
   // Index memory per pool block (keys, links, stored tokens).
   uint64_t index_bytes_per_block = 0;
+
+  // Share of the pool's blocks in use.
+  double BlockUsage() const {
+    return total_blocks == 0 ? 0.0 : double(in_use_blocks) / total_blocks;
+  }
+  // Share of all token slots holding real tokens.
+  double TokenUsage() const {
+    return total_blocks == 0
+               ? 0.0
+               : double(used_token_slots) / double(total_blocks * block_size);
+  }
 };
 
 }  // namespace pagekv
