@@ -84,31 +84,22 @@ absl::Status SchedulerConfig::Validate() const {
   return absl::OkStatus();
 }
 
-uint64_t OutputContentId(const Request& request) {
-  // Mixed with the salt so output tokens of different tenants differ too.
-  return workload_internal::Mix64(request.id ^ 0x6f7574707574ULL) ^
-         request.cache_salt;
-}
-
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
     const SchedulerConfig& config, SimAllocator* allocator,
-    const CostHook* cost_hook, ManualClock* clock) {
+    const CostHook* cost_hook) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
-  if (allocator == nullptr || cost_hook == nullptr || clock == nullptr) {
+  if (allocator == nullptr || cost_hook == nullptr) {
     return absl::InvalidArgumentError(
-        "Scheduler needs an allocator, a cost hook and a clock");
+        "Scheduler needs an allocator and a cost hook");
   }
   return std::unique_ptr<Scheduler>(
-      new Scheduler(config, allocator, cost_hook, clock));
+      new Scheduler(config, allocator, cost_hook));
 }
 
 Scheduler::Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
-                     const CostHook* cost_hook, ManualClock* clock)
-    : config_(config),
-      allocator_(allocator),
-      cost_hook_(cost_hook),
-      clock_(clock) {
-  now_s_ = static_cast<double>(clock->NowMicros()) * 1e-6;
+                     const CostHook* cost_hook)
+    : config_(config), allocator_(allocator), cost_hook_(cost_hook) {
+  allocator_->SetTimeMicros(0);
 }
 
 Scheduler::~Scheduler() = default;
@@ -140,7 +131,7 @@ bool Scheduler::HasWork() const {
 void Scheduler::AdvanceTo(double t) {
   PAGEKV_CHECK(t >= now_s_, "time goes back: {} < {}", t, now_s_);
   now_s_ = t;
-  clock_->Set(static_cast<int64_t>(std::llround(now_s_ * 1e6)));
+  allocator_->SetTimeMicros(static_cast<int64_t>(std::llround(now_s_ * 1e6)));
 }
 
 absl::Status Scheduler::EnsureSequence(Entry* e) {
@@ -253,21 +244,36 @@ absl::Status Scheduler::FlushPendingTokens() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<StepResult> Scheduler::Step() {
-  StepResult result;
-  result.start_s = now_s_;
-  int64_t budget = config_.max_batch_tokens;
-  scheduled_.clear();
-  bool preempted = false;
+absl::Status Scheduler::ReserveOrPreempt(Entry* e, int64_t n, int64_t* budget,
+                                         StepResult* result, bool* preempted) {
+  while (true) {
+    absl::Status st = allocator_->Reserve(e->seq, n);
+    if (st.ok()) {
+      e->step_tokens = n;
+      *budget -= n;
+      scheduled_.push_back(e);
+      return absl::OkStatus();
+    }
+    if (!absl::IsResourceExhausted(st)) return st;
+    Entry* victim = PickVictim();
+    if (victim->step_tokens > 0) *budget += victim->step_tokens;
+    if (absl::Status s = Preempt(victim, result); !s.ok()) return s;
+    *preempted = true;
+    if (victim == e) return absl::OkStatus();
+  }
+}
 
-  // 1. Running requests: decodes (one token left to compute) first, then
-  // prefill chunks. running_ may shrink under us (preemption), so walk a
-  // snapshot and skip entries that left.
+absl::StatusOr<bool> Scheduler::ScheduleRunning(int64_t* budget,
+                                                StepResult* result) {
+  bool preempted = false;
+  // Decodes (one token left to compute) first, then prefill chunks.
+  // running_ may shrink under us (preemption), so walk a snapshot and skip
+  // entries that left.
   snapshot_.assign(running_.begin(), running_.end());
   // Decodes go in one batch when they all fit (the usual case); otherwise
   // the decode pass below runs one request at a time, preempting as it
   // goes. Either way every sampled token reaches the allocator first.
-  absl::StatusOr<bool> batched = ScheduleDecodeBatch(&budget);
+  absl::StatusOr<bool> batched = ScheduleDecodeBatch(budget);
   if (!batched.ok()) return batched.status();
   if (absl::Status s = FlushPendingTokens(); !s.ok()) return s;
   for (int pass = *batched ? 1 : 0; pass < 2; ++pass) {
@@ -278,52 +284,43 @@ absl::StatusOr<StepResult> Scheduler::Step() {
       PAGEKV_DCHECK(left >= 1, "running request {} has nothing to compute",
                     e->request->id);
       if ((left == 1) != decode_pass) continue;
-      const int64_t n = std::min(left, budget);
+      const int64_t n = std::min(left, *budget);
       if (n <= 0) break;
-      while (true) {
-        absl::Status st = allocator_->Reserve(e->seq, n);
-        if (st.ok()) {
-          e->step_tokens = n;
-          budget -= n;
-          scheduled_.push_back(e);
-          break;
-        }
-        if (!absl::IsResourceExhausted(st)) return st;
-        Entry* victim = PickVictim();
-        if (victim->step_tokens > 0) budget += victim->step_tokens;
-        if (absl::Status s = Preempt(victim, &result); !s.ok()) return s;
-        preempted = true;
-        if (victim == e) break;
+      if (absl::Status s = ReserveOrPreempt(e, n, budget, result, &preempted);
+          !s.ok()) {
+        return s;
       }
     }
   }
   // Preempted victims that had been scheduled leave the batch.
   std::erase_if(scheduled_, [](Entry* e) { return !e->admitted; });
+  return preempted;
+}
 
-  // 2. Admission, unless this step had to preempt.
-  while (!preempted && !waiting_.empty() && budget > 0 &&
+absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
+  while (!waiting_.empty() && *budget > 0 &&
          static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
     Entry* e = waiting_.front();
-    if (e->blocked_epoch == release_epoch_ && budget >= e->blocked_budget) {
-      result.admission_blocked_by_memory = true;
+    if (e->blocked_epoch == release_epoch_ && *budget >= e->blocked_budget) {
+      result->admission_blocked_by_memory = true;
       break;
     }
     if (absl::Status s = EnsureSequence(e); !s.ok()) return s;
     if (config_.require_full_prompt_fit &&
         !allocator_->CanAdmitWholePrompt(e->seq)) {
-      result.admission_blocked_by_memory = true;
+      result->admission_blocked_by_memory = true;
       e->blocked_epoch = release_epoch_;
       e->blocked_budget = 0;  // the gate does not depend on the budget
       break;
     }
-    absl::StatusOr<Admission> admission = allocator_->Admit(e->seq, budget);
+    absl::StatusOr<Admission> admission = allocator_->Admit(e->seq, *budget);
     if (!admission.ok()) {
       if (!absl::IsResourceExhausted(admission.status())) {
         return admission.status();
       }
-      result.admission_blocked_by_memory = true;
+      result->admission_blocked_by_memory = true;
       e->blocked_epoch = release_epoch_;
-      e->blocked_budget = budget;
+      e->blocked_budget = *budget;
       break;
     }
     waiting_.pop_front();
@@ -334,33 +331,33 @@ absl::StatusOr<StepResult> Scheduler::Step() {
     running_.push_back(e);
     if (admission->num_new_tokens > 0) {
       e->step_tokens = admission->num_new_tokens;
-      budget -= e->step_tokens;
+      *budget -= e->step_tokens;
       scheduled_.push_back(e);
     }
   }
+  return absl::OkStatus();
+}
 
-  result.num_running = static_cast<int32_t>(running_.size());
-  result.num_waiting = static_cast<int32_t>(waiting_.size());
-  result.memory = allocator_->Memory();
-  if (scheduled_.empty()) return result;
-
-  // 3. Cost of the step, then its outcome.
+absl::Status Scheduler::RunScheduled(StepResult* result) {
   footprint_.sequences.clear();
   for (Entry* e : scheduled_) {
     if (e->step_tokens == 1) {
-      ++result.num_decodes;
+      ++result->num_decodes;
     } else {
-      ++result.num_prefills;
-      result.prefill_tokens += e->step_tokens;
+      ++result->num_prefills;
+      result->prefill_tokens += e->step_tokens;
     }
     absl::Status s = allocator_->AddToFootprint(
         e->seq, static_cast<int32_t>(e->step_tokens), &footprint_);
     if (!s.ok()) return s;
   }
   const StepCost cost = cost_hook_->Estimate(footprint_);
-  result.duration_s = cost.seconds;
+  result->duration_s = cost.seconds;
   AdvanceTo(now_s_ + cost.seconds);
+  return absl::OkStatus();
+}
 
+absl::Status Scheduler::SampleTokens(StepResult* result) {
   bool any_finished = false;
   for (Entry* e : scheduled_) {
     e->computed += e->step_tokens;
@@ -370,19 +367,12 @@ absl::StatusOr<StepResult> Scheduler::Step() {
                   e->computed, e->known);
     if (e->computed < e->known) continue;
     // The step computed the last known token: one token is sampled.
-    if (e->generated == 0) result.first_tokens.push_back(e->request->id);
+    if (e->generated == 0) result->first_tokens.push_back(e->request->id);
     ++e->generated;
     if (e->prompt_tokens + e->generated >= e->final_tokens) {
-      if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
-      ++release_epoch_;
-      e->has_seq = false;
-      e->admitted = false;
-      e->finished = true;
-      // Never re-added: the buffer goes to the next request.
-      e->tokens.clear();
-      spare_tokens_.push_back(std::move(e->tokens));
+      if (absl::Status s = Finish(e); !s.ok()) return s;
       any_finished = true;
-      result.finished.push_back(e->request->id);
+      result->finished.push_back(e->request->id);
       continue;
     }
     // The allocator gets the token with the next step's decodes.
@@ -394,6 +384,41 @@ absl::StatusOr<StepResult> Scheduler::Step() {
   if (any_finished) {
     std::erase_if(running_, [](Entry* e) { return e->finished; });
   }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Finish(Entry* e) {
+  if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
+  ++release_epoch_;
+  e->has_seq = false;
+  e->admitted = false;
+  e->finished = true;
+  // Never re-added: the buffer goes to the next request.
+  e->tokens.clear();
+  spare_tokens_.push_back(std::move(e->tokens));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> Scheduler::Step() {
+  StepResult result;
+  result.start_s = now_s_;
+  int64_t budget = config_.max_batch_tokens;
+  scheduled_.clear();
+
+  // 1. Running requests; 2. admission, unless this step had to preempt.
+  absl::StatusOr<bool> preempted = ScheduleRunning(&budget, &result);
+  if (!preempted.ok()) return preempted.status();
+  if (!*preempted) {
+    if (absl::Status s = AdmitWaiting(&budget, &result); !s.ok()) return s;
+  }
+  result.num_running = static_cast<int32_t>(running_.size());
+  result.num_waiting = static_cast<int32_t>(waiting_.size());
+  result.memory = allocator_->Memory();
+  if (scheduled_.empty()) return result;
+
+  // 3. Cost of the step, then its outcome.
+  if (absl::Status s = RunScheduled(&result); !s.ok()) return s;
+  if (absl::Status s = SampleTokens(&result); !s.ok()) return s;
   return result;
 }
 

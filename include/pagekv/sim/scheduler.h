@@ -48,7 +48,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
 #include "pagekv/footprint.h"
 #include "pagekv/sim/sim_allocator.h"
@@ -79,9 +78,6 @@ struct SchedulerConfig {
   // OK, or InvalidArgument naming the bad field and value.
   absl::Status Validate() const;
 };
-
-// The content id of a request's synthesized output tokens.
-uint64_t OutputContentId(const Request& request);
 
 // What happened in one Step().
 struct StepResult {
@@ -114,13 +110,14 @@ struct Rejection {
 
 class Scheduler {
  public:
-  // `allocator`, `cost_hook` and `clock` are not owned and must outlive the
-  // scheduler. The clock should be the one the allocator's manager reads,
-  // so eviction recency follows simulated time. InvalidArgument if the
-  // config is invalid or a pointer is null.
+  // `allocator` and `cost_hook` are not owned and must outlive the
+  // scheduler. The scheduler's clock starts at 0; it tells the allocator
+  // every move (SimAllocator::SetTimeMicros), so eviction recency follows
+  // simulated time. InvalidArgument if the config is invalid or a pointer
+  // is null.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       const SchedulerConfig& config, SimAllocator* allocator,
-      const CostHook* cost_hook, ManualClock* clock);
+      const CostHook* cost_hook);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -152,7 +149,24 @@ class Scheduler {
  private:
   struct Entry;
   Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
-            const CostHook* cost_hook, ManualClock* clock);
+            const CostHook* cost_hook);
+  // Step()'s phases, in order.
+  // 1. Schedules the running requests (decodes, then prefill chunks) within
+  // *budget, preempting when memory runs out; returns whether it preempted.
+  absl::StatusOr<bool> ScheduleRunning(int64_t* budget, StepResult* result);
+  // 2. Admits waiting requests while budget, max_num_seqs and memory allow.
+  absl::Status AdmitWaiting(int64_t* budget, StepResult* result);
+  // 3. Costs the scheduled sequences' footprint and advances the clock.
+  absl::Status RunScheduled(StepResult* result);
+  // 4. Counts the computed tokens, samples one token for each sequence that
+  // caught up with its known tokens, and finishes the complete ones.
+  absl::Status SampleTokens(StepResult* result);
+  // Reserves `n` tokens for `e`, preempting victims until it fits or `e`
+  // itself is preempted (then *preempted is set).
+  absl::Status ReserveOrPreempt(Entry* e, int64_t n, int64_t* budget,
+                                StepResult* result, bool* preempted);
+  // Releases a request that generated its last token.
+  absl::Status Finish(Entry* e);
   absl::Status Preempt(Entry* victim, StepResult* result);
   Entry* PickVictim();
   absl::Status EnsureSequence(Entry* e);
@@ -165,7 +179,6 @@ class Scheduler {
   SchedulerConfig config_;
   SimAllocator* allocator_;
   const CostHook* cost_hook_;
-  ManualClock* clock_;
   double now_s_ = 0;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<Entry*> running_;  // in admission order

@@ -82,6 +82,11 @@ class SimAllocator {
 
   virtual AllocatorKind kind() const = 0;
 
+  // Tells the allocator the simulated time in microseconds, so eviction
+  // recency (paged) follows it. The scheduler calls it whenever its clock
+  // moves. REQUIRES: never earlier than the previous call. Default: ignored.
+  virtual void SetTimeMicros(int64_t /*now_us*/) {}
+
   // OK if a request of `prompt_tokens` that ends at `final_tokens` tokens
   // can be served alone in the empty cache; otherwise ResourceExhausted
   // saying why (the scheduler rejects it instead of looping on it).
@@ -137,6 +142,8 @@ class SimAllocator {
 
 // A paged allocator over a new KVCacheManager created from `config`.
 // `kv_bytes_per_slot` is the KV bytes of one slot, for MemoryBreakdown.
+// The allocator owns the manager's clock (moved by SetTimeMicros()), so
+// config.clock must be null; InvalidArgument otherwise.
 absl::StatusOr<std::unique_ptr<SimAllocator>> MakePagedAllocator(
     KVCacheConfig config, double kv_bytes_per_slot);
 
