@@ -145,6 +145,21 @@ TEST(SimulatorTest, PagedHoldsMoreTokenStatesThanContiguous) {
   EXPECT_GT(share[2], share[1]);
 }
 
+TEST(SimulatorTest, BuddyPlacementWastesMoreThanFirstFit) {
+  const Workload w = SmallDefault(40);
+  auto external = [&](AllocatorKind k) {
+    absl::StatusOr<SimulationReport> r = Simulate(w, SmallConfig(k, 1.5));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return 0.0;
+    EXPECT_EQ(r->completed, 40) << AllocatorKindName(k);
+    return r->mean_memory.external_fragmentation;
+  };
+  // Same reservation rule, buddy placement: its rounding is external waste.
+  EXPECT_GT(external(AllocatorKind::kOrcaOracle),
+            external(AllocatorKind::kOracle) + 0.05);
+  EXPECT_GT(external(AllocatorKind::kOrcaPow2), 0.05);
+}
+
 TEST(SimulatorTest, PrefixCachingRaisesThroughputOnASharedPrefix) {
   const Workload w = SharedPrefix(24);
   SimulatorConfig on = SmallConfig(AllocatorKind::kPaged, 1);

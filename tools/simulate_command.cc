@@ -20,6 +20,7 @@
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
+#include "simulate_flags.h"
 #include "simulate_report.h"
 
 namespace pagekv::tools {
@@ -159,20 +160,15 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     return BadInput(err, error);
   }
   const bool default_workload = args.workload == "default";
-  std::vector<AllocatorKind> allocators;
   const std::string allocator_name = !args.allocator.empty()
                                          ? args.allocator
                                          : (default_workload ? "all" : "paged");
-  if (allocator_name == "all") {
-    allocators = {AllocatorKind::kPaged, AllocatorKind::kMax,
-                  AllocatorKind::kPow2, AllocatorKind::kOracle};
-  } else {
-    absl::StatusOr<AllocatorKind> kind = ParseAllocatorKind(allocator_name);
-    if (!kind.ok()) {
-      return BadInput(err, fmt::format("--allocator: {} (or all)",
-                                       std::string(kind.status().message())));
-    }
-    allocators = {*kind};
+  absl::StatusOr<std::vector<AllocatorKind>> allocators =
+      ParseAllocatorList(allocator_name);
+  if (!allocators.ok()) {
+    return BadInput(err,
+                    fmt::format("--allocator: {}",
+                                std::string(allocators.status().message())));
   }
   if (!args.format.empty()) {
     if (absl::StatusOr<TraceFormat> f = ParseTraceFormat(args.format);
@@ -257,7 +253,7 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   run.seed = static_cast<uint64_t>(seed);
 
   std::vector<SimulationReport> reports;
-  for (AllocatorKind kind : allocators) {
+  for (AllocatorKind kind : *allocators) {
     config.allocator = kind;
     std::unique_ptr<ProgressBar> bar;
     if (args.progress) {
@@ -321,8 +317,10 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--prefix-caching", args->prefix_caching, "on or off")
       ->capture_default_str();
   sim->add_option("--allocator", args->allocator,
-                  "paged, max, pow2, oracle or all (default: all for the "
-                  "default workload, paged for a trace)");
+                  "paged, max, pow2, oracle, orca-max, orca-pow2, "
+                  "orca-oracle, all (paged, max, pow2, oracle) or paper "
+                  "(paged and the orca-* baselines); default: all for the "
+                  "default workload, paged for a trace");
   sim->add_option("--max-batch-tokens", args->max_batch_tokens,
                   "Token budget per step (decodes + prefill chunks)")
       ->capture_default_str();
