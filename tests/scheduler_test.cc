@@ -88,6 +88,9 @@ class RecordingAllocator final : public SimAllocator {
                          int64_t final_tokens) const override {
     return inner_->CheckFits(prompt_tokens, final_tokens);
   }
+  int64_t MaxSlots(int64_t prompt_tokens, int64_t final_tokens) const override {
+    return inner_->MaxSlots(prompt_tokens, final_tokens);
+  }
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
                                     int64_t final_tokens,
                                     const SequenceOptions& options) override {

@@ -208,6 +208,11 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   config.scheduler.preemption_policy = *preemption;
   config.scheduler.require_full_prompt_fit = gate;
   config.timeline_interval_s = timeline_interval;
+  if (absl::Status s = ApplySimulateFlags(args.fidelity,
+                                          !args.kv_memory_gib.empty(), &config);
+      !s.ok()) {
+    return BadInput(err, std::string(s.message()));
+  }
   if (absl::Status s = config.Validate(); !s.ok()) {
     return BadInput(err, std::string(s.message()));
   }
@@ -274,7 +279,8 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     reports.push_back(*std::move(report));
   }
 
-  const bool stdout_taken = args.json == "-" || args.csv == "-";
+  const bool stdout_taken =
+      args.json == "-" || args.csv == "-" || args.fidelity.requests_csv == "-";
   if (!stdout_taken) PrintSummary(run, reports, out);
   if (!args.json.empty() &&
       !WriteOutput("--json", args.json, ReportJson(run, reports), out, err)) {
@@ -282,6 +288,11 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   }
   if (!args.csv.empty() &&
       !WriteOutput("--csv", args.csv, TimelineCsv(reports), out, err)) {
+    return kSimulateBadInput;
+  }
+  if (!args.fidelity.requests_csv.empty() &&
+      !WriteOutput("--requests-csv", args.fidelity.requests_csv,
+                   RequestsCsv(reports), out, err)) {
     return kSimulateBadInput;
   }
   if (!args.html.empty() &&
@@ -347,6 +358,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--csv", args->csv,
                   "Write the timeline as CSV to FILE, or - for stdout");
   sim->add_option("--html", args->html, "Write an HTML report to FILE");
+  AddSimulateFlags(sim, &args->fidelity);
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

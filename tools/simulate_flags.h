@@ -28,15 +28,31 @@ struct SimulateFlags {
   std::string preempt_mode;  // recompute | swap
   std::string admission;     // chunked | prefill-first | guaranteed
   std::string concurrency;   // closed-loop clients; 0 or empty = open loop
+  // As `pagekv plan`'s flags of the same names (same meaning and limits).
+  std::string tp;                      // tensor-parallel degree, default 1
+  std::string max_model_len;           // engine's max context; default none
+  std::string gpu_memory_utilization;  // (0, 1]; excludes --kv-memory-gib
+  std::string kv_dtype;                // e.g. fp8; default the model's
+  std::string weight_dtype;            // e.g. int4; default the model's
+  std::string requests_csv;            // per-request CSV file, "-" stdout
 };
+
+// Returns one CSV row per request and allocator: allocator, id, arrival_s,
+// first_token_s, finish_s, ttft_s, tpot_s, e2e_s (seconds; empty for a
+// rejected request), prompt_tokens, output_tokens, preemptions, rejected
+// (0/1). Numbers printed with enough digits to round-trip.
+std::string RequestsCsv(const std::vector<SimulationReport>& reports);
 
 // Registers the flags on the simulate subcommand.
 void AddSimulateFlags(CLI::App* sim, SimulateFlags* flags);
 
-// Applies the flags to *config. InvalidArgument naming the flag and value
-// when one is bad; *config is then unspecified.
+// Applies the flags to *config, whose model and hardware are set.
+// `kv_memory_given`: --kv-memory-gib was given (then
+// --gpu-memory-utilization is an error; otherwise it derives the KV memory
+// from the device). InvalidArgument naming the flag and value when one is
+// bad; *config is then unspecified.
 absl::Status ApplySimulateFlags(const SimulateFlags& flags,
-                                SimulatorConfig* config);
+                                bool kv_memory_given, SimulatorConfig* config);
 
 }  // namespace pagekv::tools
 

@@ -53,6 +53,10 @@ class ContiguousAllocator final : public SimAllocator {
     return absl::OkStatus();
   }
 
+  int64_t MaxSlots(int64_t prompt_tokens, int64_t final_tokens) const override {
+    return arena_->Granted(RegionSize(prompt_tokens, final_tokens));
+  }
+
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
                                     int64_t final_tokens,
                                     const SequenceOptions&) override {

@@ -45,6 +45,12 @@ class PagedAllocator final : public SimAllocator {
     return absl::OkStatus();
   }
 
+  int64_t MaxSlots(int64_t /*prompt_tokens*/,
+                   int64_t final_tokens) const override {
+    const int64_t bs = manager_->block_size();
+    return (final_tokens + bs - 1) / bs * manager_->num_groups() * bs;
+  }
+
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
                                     int64_t /*final_tokens*/,
                                     const SequenceOptions& options) override {

@@ -40,6 +40,11 @@ struct Scheduler::Entry {
   bool admitted = false;
   uint64_t admit_order = 0;
   int64_t preemptions = 0;
+  // Swap: computed tokens whose KV waits in host memory (0 = none); they
+  // are restored, not recomputed, when the request is re-admitted.
+  int64_t swapped_tokens = 0;
+  // Guaranteed admission: SimAllocator::MaxSlots of the request.
+  int64_t max_slots = 0;
   // Tokens scheduled in the current step (0 = not scheduled).
   int64_t step_tokens = 0;
   // The last sampled token (tokens.back(), counted in known) has not been
@@ -71,6 +76,41 @@ absl::StatusOr<PreemptionPolicy> ParsePreemptionPolicy(std::string_view name) {
                   std::string(name)));
 }
 
+std::string_view PreemptionModeName(PreemptionMode mode) {
+  return mode == PreemptionMode::kRecompute ? "recompute" : "swap";
+}
+
+std::string_view AdmissionModeName(AdmissionMode mode) {
+  switch (mode) {
+    case AdmissionMode::kChunked:
+      return "chunked";
+    case AdmissionMode::kPrefillFirst:
+      return "prefill-first";
+    case AdmissionMode::kGuaranteed:
+      return "guaranteed";
+  }
+  return "?";
+}
+
+absl::StatusOr<PreemptionMode> ParsePreemptionMode(std::string_view name) {
+  if (name == "recompute") return PreemptionMode::kRecompute;
+  if (name == "swap") return PreemptionMode::kSwap;
+  return absl::InvalidArgumentError(
+      fmt::format("unknown preemption mode '{}'; expected recompute or swap",
+                  std::string(name)));
+}
+
+absl::StatusOr<AdmissionMode> ParseAdmissionMode(std::string_view name) {
+  for (AdmissionMode m : {AdmissionMode::kChunked, AdmissionMode::kPrefillFirst,
+                          AdmissionMode::kGuaranteed}) {
+    if (name == AdmissionModeName(m)) return m;
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "unknown admission mode '{}'; expected chunked, prefill-first or "
+      "guaranteed",
+      std::string(name)));
+}
+
 absl::Status SchedulerConfig::Validate() const {
   if (max_batch_tokens < 1) {
     return absl::InvalidArgumentError(
@@ -80,6 +120,20 @@ absl::Status SchedulerConfig::Validate() const {
   if (max_num_seqs < 1) {
     return absl::InvalidArgumentError(fmt::format(
         "SchedulerConfig.max_num_seqs must be >= 1, got {}", max_num_seqs));
+  }
+  if (max_model_len < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SchedulerConfig.max_model_len must be >= 0, got {}", max_model_len));
+  }
+  if (preemption_mode == PreemptionMode::kSwap &&
+      (!(swap_bytes_per_token > 0) || !(host_link_bytes_per_s > 0) ||
+       !std::isfinite(swap_bytes_per_token) ||
+       !std::isfinite(host_link_bytes_per_s))) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SchedulerConfig: swap preemption needs swap_bytes_per_token and "
+        "host_link_bytes_per_s > 0, got {} and {} (does the hardware have a "
+        "host link?)",
+        swap_bytes_per_token, host_link_bytes_per_s));
   }
   return absl::OkStatus();
 }
@@ -100,6 +154,7 @@ Scheduler::Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
                      const CostHook* cost_hook)
     : config_(config), allocator_(allocator), cost_hook_(cost_hook) {
   allocator_->SetTimeMicros(0);
+  capacity_slots_ = allocator_->Memory().capacity();
 }
 
 Scheduler::~Scheduler() = default;
@@ -113,12 +168,22 @@ bool Scheduler::Submit(const Request& request) {
                "request {} has {} prompt and {} output tokens; both must be "
                ">= 1 (validate the workload first)",
                request.id, e->prompt_tokens, request.output_tokens);
+  if (config_.max_model_len > 0 && e->final_tokens > config_.max_model_len) {
+    rejections_.push_back(
+        {request.id,
+         fmt::format("prompt of {} tokens growing to {} tokens exceeds "
+                     "max_model_len {}",
+                     e->prompt_tokens, e->final_tokens,
+                     config_.max_model_len)});
+    return false;
+  }
   if (absl::Status fits =
           allocator_->CheckFits(e->prompt_tokens, e->final_tokens);
       !fits.ok()) {
     rejections_.push_back({request.id, std::string(fits.message())});
     return false;
   }
+  e->max_slots = allocator_->MaxSlots(e->prompt_tokens, e->final_tokens);
   waiting_.push_back(e.get());
   entries_.push_back(std::move(e));
   return true;
@@ -187,8 +252,16 @@ absl::Status Scheduler::Preempt(Entry* victim, StepResult* result) {
                 "request {} is preempted before its sampled token reached the "
                 "allocator",
                 victim->request->id);
+  if (config_.preemption_mode == PreemptionMode::kSwap) {
+    // The computed tokens' KV goes to host memory; what was scheduled in
+    // this step was not computed and is dropped.
+    victim->swapped_tokens = victim->computed;
+    pending_swap_bytes_ +=
+        static_cast<double>(victim->computed) * config_.swap_bytes_per_token;
+  }
   if (absl::Status s = allocator_->Release(victim->seq); !s.ok()) return s;
   ++release_epoch_;
+  committed_slots_ -= victim->max_slots;
   victim->has_seq = false;
   victim->admitted = false;
   victim->known = victim->computed = 0;
@@ -263,6 +336,24 @@ absl::Status Scheduler::ReserveOrPreempt(Entry* e, int64_t n, int64_t* budget,
   }
 }
 
+absl::Status Scheduler::SchedulePass(bool decode_pass, int64_t* budget,
+                                     StepResult* result, bool* preempted) {
+  for (Entry* e : snapshot_) {
+    if (!e->admitted || e->step_tokens > 0) continue;
+    const int64_t left = e->known - e->computed;
+    PAGEKV_DCHECK(left >= 1, "running request {} has nothing to compute",
+                  e->request->id);
+    if ((left == 1) != decode_pass) continue;
+    const int64_t n = std::min(left, *budget);
+    if (n <= 0) break;
+    if (absl::Status s = ReserveOrPreempt(e, n, budget, result, preempted);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> Scheduler::ScheduleRunning(int64_t* budget,
                                                 StepResult* result) {
   bool preempted = false;
@@ -277,24 +368,36 @@ absl::StatusOr<bool> Scheduler::ScheduleRunning(int64_t* budget,
   if (!batched.ok()) return batched.status();
   if (absl::Status s = FlushPendingTokens(); !s.ok()) return s;
   for (int pass = *batched ? 1 : 0; pass < 2; ++pass) {
-    const bool decode_pass = pass == 0;
-    for (Entry* e : snapshot_) {
-      if (!e->admitted || e->step_tokens > 0) continue;
-      const int64_t left = e->known - e->computed;
-      PAGEKV_DCHECK(left >= 1, "running request {} has nothing to compute",
-                    e->request->id);
-      if ((left == 1) != decode_pass) continue;
-      const int64_t n = std::min(left, *budget);
-      if (n <= 0) break;
-      if (absl::Status s = ReserveOrPreempt(e, n, budget, result, &preempted);
-          !s.ok()) {
-        return s;
-      }
+    if (absl::Status s = SchedulePass(pass == 0, budget, result, &preempted);
+        !s.ok()) {
+      return s;
     }
   }
   // Preempted victims that had been scheduled leave the batch.
   std::erase_if(scheduled_, [](Entry* e) { return !e->admitted; });
   return preempted;
+}
+
+absl::StatusOr<bool> Scheduler::SchedulePrefillStep(int64_t* budget,
+                                                    StepResult* result) {
+  snapshot_.assign(running_.begin(), running_.end());
+  const bool prefilling =
+      std::any_of(snapshot_.begin(), snapshot_.end(),
+                  [](const Entry* e) { return e->known - e->computed > 1; });
+  if (!prefilling && waiting_.empty()) return false;
+  // Decodes wait; their sampled tokens reach the allocator now, so any of
+  // them can be preempted.
+  if (absl::Status s = FlushPendingTokens(); !s.ok()) return s;
+  bool preempted = false;
+  if (absl::Status s = SchedulePass(false, budget, result, &preempted);
+      !s.ok()) {
+    return s;
+  }
+  std::erase_if(scheduled_, [](Entry* e) { return !e->admitted; });
+  if (!preempted) {
+    if (absl::Status s = AdmitWaiting(budget, result); !s.ok()) return s;
+  }
+  return !scheduled_.empty();
 }
 
 absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
@@ -305,7 +408,25 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
       result->admission_blocked_by_memory = true;
       break;
     }
+    if (config_.admission == AdmissionMode::kGuaranteed &&
+        !GuaranteedFits(*e)) {
+      result->admission_blocked_by_memory = true;
+      e->blocked_epoch = release_epoch_;
+      e->blocked_budget = 0;  // only a release makes room
+      break;
+    }
     if (absl::Status s = EnsureSequence(e); !s.ok()) return s;
+    if (e->swapped_tokens > 0) {
+      absl::StatusOr<bool> in = SwapIn(e);
+      if (!in.ok()) return in.status();
+      if (!*in) {
+        result->admission_blocked_by_memory = true;
+        e->blocked_epoch = release_epoch_;
+        e->blocked_budget = 0;  // swapping in does not use the budget
+        break;
+      }
+      continue;
+    }
     if (config_.require_full_prompt_fit &&
         !allocator_->CanAdmitWholePrompt(e->seq)) {
       result->admission_blocked_by_memory = true;
@@ -324,11 +445,9 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
       break;
     }
     waiting_.pop_front();
-    e->admitted = true;
-    e->admit_order = next_admit_order_++;
+    MarkRunning(e);
     // The chunk's tokens count as computed once the step has run.
     e->computed = admission->hit.num_tokens;
-    running_.push_back(e);
     if (admission->num_new_tokens > 0) {
       e->step_tokens = admission->num_new_tokens;
       *budget -= e->step_tokens;
@@ -336,6 +455,47 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
     }
   }
   return absl::OkStatus();
+}
+
+void Scheduler::MarkRunning(Entry* e) {
+  e->admitted = true;
+  e->admit_order = next_admit_order_++;
+  committed_slots_ += e->max_slots;
+  running_.push_back(e);
+}
+
+bool Scheduler::GuaranteedFits(const Entry& e) const {
+  return committed_slots_ + e.max_slots <= capacity_slots_;
+}
+
+absl::StatusOr<bool> Scheduler::SwapIn(Entry* e) {
+  // Claim the prefix hit first: those tokens need no copy.
+  absl::StatusOr<Admission> admission = allocator_->Admit(e->seq, 0);
+  if (!admission.ok()) {
+    if (!absl::IsResourceExhausted(admission.status())) {
+      return admission.status();
+    }
+    return false;
+  }
+  const int64_t hit = admission->hit.num_tokens;
+  const int64_t copy = e->swapped_tokens - hit;
+  if (copy > 0) {
+    absl::Status st = allocator_->Reserve(e->seq, copy);
+    if (!st.ok()) {
+      if (!absl::IsResourceExhausted(st)) return st;
+      // Give the hit back: the request waits with nothing held.
+      if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
+      e->has_seq = false;
+      return false;
+    }
+    pending_swap_bytes_ +=
+        static_cast<double>(copy) * config_.swap_bytes_per_token;
+  }
+  waiting_.pop_front();
+  MarkRunning(e);
+  e->computed = std::max(hit, e->swapped_tokens);
+  e->swapped_tokens = 0;
+  return true;
 }
 
 absl::Status Scheduler::RunScheduled(StepResult* result) {
@@ -353,7 +513,13 @@ absl::Status Scheduler::RunScheduled(StepResult* result) {
   }
   const StepCost cost = cost_hook_->Estimate(footprint_);
   result->duration_s = cost.seconds;
-  AdvanceTo(now_s_ + cost.seconds);
+  if (pending_swap_bytes_ > 0) {
+    // Copies to and from host memory run before the step's compute.
+    result->swap_s = pending_swap_bytes_ / config_.host_link_bytes_per_s;
+    result->duration_s += result->swap_s;
+    pending_swap_bytes_ = 0;
+  }
+  AdvanceTo(now_s_ + result->duration_s);
   return absl::OkStatus();
 }
 
@@ -390,6 +556,7 @@ absl::Status Scheduler::SampleTokens(StepResult* result) {
 absl::Status Scheduler::Finish(Entry* e) {
   if (absl::Status s = allocator_->Release(e->seq); !s.ok()) return s;
   ++release_epoch_;
+  committed_slots_ -= e->max_slots;
   e->has_seq = false;
   e->admitted = false;
   e->finished = true;
@@ -405,11 +572,20 @@ absl::StatusOr<StepResult> Scheduler::Step() {
   int64_t budget = config_.max_batch_tokens;
   scheduled_.clear();
 
+  // Prefill-first: a step of prefill work alone when there is some.
+  bool prefill_step = false;
+  if (config_.admission == AdmissionMode::kPrefillFirst) {
+    absl::StatusOr<bool> ran = SchedulePrefillStep(&budget, &result);
+    if (!ran.ok()) return ran.status();
+    prefill_step = *ran;
+  }
   // 1. Running requests; 2. admission, unless this step had to preempt.
-  absl::StatusOr<bool> preempted = ScheduleRunning(&budget, &result);
-  if (!preempted.ok()) return preempted.status();
-  if (!*preempted) {
-    if (absl::Status s = AdmitWaiting(&budget, &result); !s.ok()) return s;
+  if (!prefill_step) {
+    absl::StatusOr<bool> preempted = ScheduleRunning(&budget, &result);
+    if (!preempted.ok()) return preempted.status();
+    if (!*preempted) {
+      if (absl::Status s = AdmitWaiting(&budget, &result); !s.ok()) return s;
+    }
   }
   result.num_running = static_cast<int32_t>(running_.size());
   result.num_waiting = static_cast<int32_t>(waiting_.size());

@@ -91,9 +91,25 @@ absl::Status SimulatorConfig::Validate() const {
           eviction_policy, fmt::join(names, ", ")));
     }
   }
-  if (max_model_len < 0) {
+  if (max_model_len < 0 ||
+      (model.max_context > 0 && max_model_len > model.max_context)) {
     return absl::InvalidArgumentError(fmt::format(
-        "SimulatorConfig.max_model_len must be >= 0, got {}", max_model_len));
+        "SimulatorConfig.max_model_len must be in [0, {}] (the model's "
+        "max_context), got {}",
+        model.max_context > 0 ? model.max_context : INT64_MAX, max_model_len));
+  }
+  if (!(gpu_memory_utilization > 0 && gpu_memory_utilization <= 1)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SimulatorConfig.gpu_memory_utilization must be in (0, 1], got {}",
+        gpu_memory_utilization));
+  }
+  if ((allocator == AllocatorKind::kMax ||
+       allocator == AllocatorKind::kOrcaMax) &&
+      max_model_len == 0 && model.max_context > kMaxSilentReservation) {
+    return absl::InvalidArgumentError(fmt::format(
+        "allocator {} would reserve the model's whole {}-token context per "
+        "request; set max_model_len (--max-model-len) to the engine's limit",
+        AllocatorKindName(allocator), model.max_context));
   }
   if (!(timeline_interval_s >= 0) || !std::isfinite(timeline_interval_s)) {
     return absl::InvalidArgumentError(fmt::format(
@@ -101,7 +117,26 @@ absl::Status SimulatorConfig::Validate() const {
         "got {}",
         timeline_interval_s));
   }
-  return scheduler.Validate();
+  if (concurrency < 0) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SimulatorConfig.concurrency must be >= 0, got {}", concurrency));
+  }
+  return EffectiveSchedulerConfig(*this).Validate();
+}
+
+SchedulerConfig EffectiveSchedulerConfig(const SimulatorConfig& config) {
+  SchedulerConfig s = config.scheduler;
+  if (s.max_model_len == 0) s.max_model_len = config.max_model_len;
+  if (s.preemption_mode != PreemptionMode::kSwap) return s;
+  if (s.swap_bytes_per_token == 0) {
+    absl::StatusOr<double> bytes =
+        KvBytesPerToken(config.model, config.tensor_parallel);
+    if (bytes.ok()) s.swap_bytes_per_token = *bytes;
+  }
+  if (s.host_link_bytes_per_s == 0) {
+    s.host_link_bytes_per_s = config.hardware.host_link_bandwidth;
+  }
+  return s;
 }
 
 LatencySummary Summarize(std::vector<double> values) {
@@ -135,6 +170,7 @@ absl::StatusOr<double> SimulatedKvMemoryBytes(const SimulatorConfig& config) {
   CapacityOptions options;
   options.tensor_parallel = config.tensor_parallel;
   options.block_size = config.block_size;
+  options.gpu_memory_utilization = config.gpu_memory_utilization;
   return KvMemoryBudget(config.model, config.hardware, options);
 }
 
@@ -305,6 +341,19 @@ void Replay::Account(double from, double to, const MemoryBreakdown& memory,
 
 void Replay::SubmitArrived() {
   const size_t n = requests_.size();
+  if (config_.concurrency > 0) {
+    // Closed loop: a client sends as soon as it has nothing in flight.
+    while (next_ < n &&
+           static_cast<int64_t>(next_) - done_ < config_.concurrency) {
+      report_.requests[next_].arrival_s = scheduler_.now_s();
+      if (!scheduler_.Submit(requests_[next_])) {
+        report_.requests[next_].rejected = true;
+        ++done_;
+      }
+      ++next_;
+    }
+    return;
+  }
   while (next_ < n && requests_[next_].arrival_s <= scheduler_.now_s()) {
     if (!scheduler_.Submit(requests_[next_])) {
       report_.requests[next_].rejected = true;
@@ -320,7 +369,9 @@ absl::Status Replay::OnIdleStep(const StepResult& step) {
   // empty steps in a row with nothing running means no progress is
   // possible: a bug, reported rather than looped on.
   if (++idle_steps_ < 2) return absl::OkStatus();
-  const bool all_submitted = next_ >= requests_.size();
+  // Closed loop: no later arrival can help, the clients are waiting.
+  const bool all_submitted =
+      next_ >= requests_.size() || config_.concurrency > 0;
   if (scheduler_.num_running() == 0 && all_submitted) {
     return absl::InternalError(
         fmt::format("the scheduler made no progress at t={}s with {} waiting "
@@ -366,7 +417,8 @@ absl::Status Replay::Run(const SimAllocator& allocator) {
   while (next_ < n || scheduler_.HasWork()) {
     SubmitArrived();
     if (!scheduler_.HasWork()) {
-      if (next_ >= n) break;
+      // (Closed loop: SubmitArrived sent the rest, or everything is done.)
+      if (next_ >= n || config_.concurrency > 0) break;
       Account(scheduler_.now_s(), requests_[next_].arrival_s,
               allocator.Memory(), nullptr);
       scheduler_.AdvanceTo(requests_[next_].arrival_s);
@@ -485,8 +537,8 @@ absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
           ? MakePaged(config, *budget, *bytes_per_token)
           : MakeContiguous(workload, config, *budget, *bytes_per_token);
   if (!allocator.ok()) return allocator.status();
-  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
-      Scheduler::Create(config.scheduler, allocator->get(), *cost);
+  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler = Scheduler::Create(
+      EffectiveSchedulerConfig(config), allocator->get(), *cost);
   if (!scheduler.ok()) return scheduler.status();
 
   SimulationReport report;

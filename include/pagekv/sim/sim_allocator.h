@@ -116,6 +116,12 @@ class SimAllocator {
   virtual absl::Status CheckFits(int64_t prompt_tokens,
                                  int64_t final_tokens) const = 0;
 
+  // The most slots a request of `prompt_tokens` that ends at `final_tokens`
+  // can ever hold (paged: every block of its final length in every group,
+  // no sharing; contiguous: its region as placed). For guaranteed admission.
+  virtual int64_t MaxSlots(int64_t prompt_tokens,
+                           int64_t final_tokens) const = 0;
+
   // Adds a sequence whose known tokens are `prompt` (for a request resumed
   // after preemption: its prompt and the tokens it generated). It holds no
   // memory until Admit(). REQUIRES: final_tokens >= prompt.size() + 1.
