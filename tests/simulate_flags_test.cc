@@ -155,6 +155,25 @@ TEST(SimulateFlagsTest, MaxModelLenRejectsLongerRequests) {
   EXPECT_GT(j["results"][0]["rejected"].get<int>(), 0);
 }
 
+TEST(SimulateFlagsTest, WindowLimitsTheSteadyStateStatistics) {
+  SimulateArgs a = Small();
+  a.allocator = "paged";
+  const nlohmann::json whole = RunJson(a);
+  a.fidelity.window = "1:2";
+  const nlohmann::json window = RunJson(a);
+  ASSERT_TRUE(whole.is_object() && window.is_object());
+  const nlohmann::json& w = whole["results"][0];
+  const nlohmann::json& v = window["results"][0];
+  EXPECT_EQ(v["completed"], w["completed"]);  // counts cover the whole run
+  EXPECT_LT(v["ttft_s"]["count"].get<int>(), w["ttft_s"]["count"].get<int>());
+  EXPECT_NE(v["mean_memory"]["token_states"].get<double>(),
+            w["mean_memory"]["token_states"].get<double>());
+  for (const char* bad : {"2:1", "x:3", "5", "-1:2"}) {
+    a.fidelity.window = bad;
+    ExpectBadInput(a, {"--window", bad});
+  }
+}
+
 TEST(SimulateFlagsTest, RequestsCsvHasARowPerRequest) {
   SimulateArgs a = Small();
   a.allocator = "paged";

@@ -1,6 +1,8 @@
 #include "simulate_flags.h"
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +73,10 @@ void AddSimulateFlags(CLI::App* sim, SimulateFlags* flags) {
   sim->add_option("--concurrency", flags->concurrency,
                   "Closed loop: N clients, each sending its next request when "
                   "the previous one ends (default 0: the workload's arrivals)");
+  sim->add_option("--window", flags->window,
+                  "START:END seconds: steady-state window for the mean memory "
+                  "shares, mean batch and latency summaries (requests arriving "
+                  "in it)");
   sim->add_option("--tp", flags->tp,
                   "Tensor-parallel degree (divides the attention heads; KV "
                   "heads are replicated when it exceeds them)");
@@ -180,6 +186,23 @@ absl::Status ApplySimulateFlags(const SimulateFlags& flags,
           fmt::format("--admission: {}", std::string(m.status().message())));
     }
     config->scheduler.admission = *m;
+  }
+  if (!flags.window.empty()) {
+    const size_t colon = flags.window.find(':');
+    double start = 0, end = std::numeric_limits<double>::infinity();
+    const std::string a = flags.window.substr(0, colon);
+    const std::string b =
+        colon == std::string::npos ? "" : flags.window.substr(colon + 1);
+    if (colon == std::string::npos || !absl::SimpleAtod(a, &start) ||
+        (!b.empty() && !absl::SimpleAtod(b, &end)) || !(start >= 0) ||
+        !std::isfinite(start) || !(end > start)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "--window must be START:END seconds with 0 <= START < END (END may "
+          "be empty: to the end), got '{}'",
+          flags.window));
+    }
+    config->window_start_s = start;
+    config->window_end_s = end;
   }
   if (!flags.concurrency.empty()) {
     int64_t n = 0;

@@ -35,6 +35,7 @@ struct SimulateFlags {
   std::string kv_dtype;                // e.g. fp8; default the model's
   std::string weight_dtype;            // e.g. int4; default the model's
   std::string requests_csv;            // per-request CSV file, "-" stdout
+  std::string window;                  // START:END seconds (END may be empty)
 };
 
 // Returns one CSV row per request and allocator: allocator, id, arrival_s,

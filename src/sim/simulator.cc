@@ -117,6 +117,12 @@ absl::Status SimulatorConfig::Validate() const {
         "got {}",
         timeline_interval_s));
   }
+  if (!(window_start_s >= 0) || !std::isfinite(window_start_s) ||
+      !(window_end_s > window_start_s)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SimulatorConfig window [{}, {}) must have 0 <= start < end",
+        window_start_s, window_end_s));
+  }
   if (concurrency < 0) {
     return absl::InvalidArgumentError(fmt::format(
         "SimulatorConfig.concurrency must be >= 0, got {}", concurrency));
@@ -275,7 +281,9 @@ class Replay {
         scheduler_(scheduler),
         report_(report),
         first_arrival_(requests.front().arrival_s),
-        next_sample_s_(first_arrival_) {}
+        next_sample_s_(first_arrival_),
+        windowed_(config.window_start_s > 0 ||
+                  std::isfinite(config.window_end_s)) {}
 
   // Runs until every request finished or was rejected.
   absl::Status Run(const SimAllocator& allocator);
@@ -301,7 +309,9 @@ class Replay {
   SimulationReport& report_;
   const double first_arrival_;
   double next_sample_s_;
-  size_t next_ = 0;  // the next request to submit
+  const bool windowed_;       // a steady-state window is set
+  double window_busy_s_ = 0;  // step time inside the window
+  size_t next_ = 0;           // the next request to submit
   MemoryIntegral memory_integral_;
   double batch_integral_ = 0;
   double running_integral_ = 0;
@@ -314,7 +324,12 @@ class Replay {
 
 void Replay::Account(double from, double to, const MemoryBreakdown& memory,
                      const StepResult* step) {
-  const double dt = to - from;
+  double dt = to - from;
+  if (windowed_) {
+    dt = std::max(0.0, std::min(to, config_.window_end_s) -
+                           std::max(from, config_.window_start_s));
+    if (step != nullptr) window_busy_s_ += dt;
+  }
   memory_integral_.Add(memory, dt);
   if (step != nullptr) {
     batch_integral_ += step->batch_size() * dt;
@@ -458,6 +473,10 @@ void Replay::SummarizeLatency() {
     ++report_.completed;
     report_.prompt_tokens += r.prompt_tokens;
     report_.output_tokens += r.output_tokens;
+    if (windowed_ && (r.arrival_s < config_.window_start_s ||
+                      r.arrival_s >= config_.window_end_s)) {
+      continue;
+    }
     ttft.push_back(r.ttft_s());
     if (r.output_tokens > 1) tpot.push_back(r.tpot_s());
     e2e.push_back(r.e2e_s());
@@ -482,7 +501,11 @@ void Replay::Summarize(const SimAllocator& allocator) {
     }
   }
   report_.makespan_s = last_finish - first_arrival_;
-  const double span = scheduler_.now_s() - first_arrival_;
+  const double span =
+      windowed_
+          ? std::max(0.0, std::min(scheduler_.now_s(), config_.window_end_s) -
+                              std::max(first_arrival_, config_.window_start_s))
+          : scheduler_.now_s() - first_arrival_;
   if (report_.makespan_s > 0) {
     const double makespan = report_.makespan_s;
     report_.request_throughput =
@@ -500,9 +523,8 @@ void Replay::Summarize(const SimAllocator& allocator) {
   } else {
     report_.mean_memory = SharesOf(allocator.Memory());
   }
-  if (report_.busy_s > 0) {
-    report_.mean_batch_size = batch_integral_ / report_.busy_s;
-  }
+  const double busy = windowed_ ? window_busy_s_ : report_.busy_s;
+  if (busy > 0) report_.mean_batch_size = batch_integral_ / busy;
   report_.prefix = allocator.PrefixStats();
   report_.prefix_hit_rate = report_.prefix.TokenHitRate();
   report_.resumed_prefix_hit_rate =

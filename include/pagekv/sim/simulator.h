@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,13 @@ struct SimulatorConfig {
   // ignoring the workload's arrival times; a request's arrival_s in the
   // report is when it was sent. 0 = open loop (the workload's arrivals).
   int32_t concurrency = 0;  // >= 0
+  // Steady-state window in simulated seconds, [start, end): when set
+  // (start > 0 or end finite), the mean memory shares, mean batch and mean
+  // running are time-weighted over the window only, and the TTFT, TPOT and
+  // E2E summaries cover the requests that arrived in it. Counts, peaks,
+  // throughput and the timeline still cover the whole run.
+  double window_start_s = 0;                                      // >= 0
+  double window_end_s = std::numeric_limits<double>::infinity();  // > start
 
   // Timeline sampling interval in simulated seconds; 0 = the workload's
   // arrival span / 500 (at least 10 ms).
