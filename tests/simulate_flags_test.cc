@@ -190,6 +190,7 @@ TEST(SimulateFlagsTest, RequestsCsvHasARowPerRequest) {
     ++rows;
   }
   EXPECT_EQ(rows, 30);
+  EXPECT_THAT(out.str(), HasSubstr("output_tokens,hit_tokens,preemptions"));
 }
 
 }  // namespace

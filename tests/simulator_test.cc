@@ -179,6 +179,19 @@ TEST(SimulatorTest, ClosedLoopKeepsConcurrencyRequestsInFlight) {
   EXPECT_FALSE(Simulate(w, c).ok());
 }
 
+TEST(SimulatorTest, PerRequestHitsAddUpToTheCacheCounters) {
+  const Workload w = SmallDefault(40);
+  absl::StatusOr<SimulationReport> r =
+      Simulate(w, SmallConfig(AllocatorKind::kPaged, 0.2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  uint64_t sum = 0;
+  for (const RequestResult& q : r->requests) {
+    sum += static_cast<uint64_t>(q.hit_tokens);
+  }
+  EXPECT_GT(sum, 0u);
+  EXPECT_EQ(sum, r->prefix.hit_tokens + r->prefix.resumed_hit_tokens);
+}
+
 TEST(SimulatorTest, SwapTakesItsLinkFromTheHardware) {
   SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1);
   c.scheduler.preemption_mode = PreemptionMode::kSwap;

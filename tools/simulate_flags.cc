@@ -40,7 +40,7 @@ absl::StatusOr<std::vector<AllocatorKind>> ParseAllocatorList(
 std::string RequestsCsv(const std::vector<SimulationReport>& reports) {
   std::string s =
       "allocator,id,arrival_s,first_token_s,finish_s,ttft_s,tpot_s,e2e_s,"
-      "prompt_tokens,output_tokens,preemptions,rejected\n";
+      "prompt_tokens,output_tokens,hit_tokens,preemptions,rejected\n";
   for (const SimulationReport& r : reports) {
     const std::string_view name = AllocatorKindName(r.allocator);
     for (const RequestResult& q : r.requests) {
@@ -48,11 +48,11 @@ std::string RequestsCsv(const std::vector<SimulationReport>& reports) {
       auto t = [done](double v) {
         return done ? fmt::format("{}", v) : std::string();
       };
-      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", name, q.id,
+      s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", name, q.id,
                        q.arrival_s, t(q.first_token_s), t(q.finish_s),
                        t(q.ttft_s()), t(q.tpot_s()), t(q.e2e_s()),
-                       q.prompt_tokens, q.output_tokens, q.preemptions,
-                       q.rejected ? 1 : 0);
+                       q.prompt_tokens, q.output_tokens, q.hit_tokens,
+                       q.preemptions, q.rejected ? 1 : 0);
     }
   }
   return s;

@@ -40,7 +40,8 @@ struct SimulateFlags {
 
 // Returns one CSV row per request and allocator: allocator, id, arrival_s,
 // first_token_s, finish_s, ttft_s, tpot_s, e2e_s (seconds; empty for a
-// rejected request), prompt_tokens, output_tokens, preemptions, rejected
+// rejected request), prompt_tokens, output_tokens, hit_tokens (prefix-cache
+// hits over its admissions), preemptions, rejected
 // (0/1). Numbers printed with enough digits to round-trip.
 std::string RequestsCsv(const std::vector<SimulationReport>& reports);
 

@@ -448,6 +448,7 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
     MarkRunning(e);
     // The chunk's tokens count as computed once the step has run.
     e->computed = admission->hit.num_tokens;
+    if (e->computed > 0) result->hits.emplace_back(e->request->id, e->computed);
     if (admission->num_new_tokens > 0) {
       e->step_tokens = admission->num_new_tokens;
       *budget -= e->step_tokens;

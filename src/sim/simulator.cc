@@ -441,6 +441,9 @@ absl::Status Replay::Run(const SimAllocator& allocator) {
     }
     absl::StatusOr<StepResult> step = scheduler_.Step();
     if (!step.ok()) return step.status();
+    for (const auto& [id, tokens] : step->hits) {
+      report_.requests[id].hit_tokens += tokens;
+    }
     for (uint64_t id : step->preempted) {
       ++report_.requests[id].preemptions;
       ++preemptions_;

@@ -62,6 +62,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -136,6 +137,8 @@ struct StepResult {
   std::vector<uint64_t> first_tokens;
   std::vector<uint64_t> finished;
   std::vector<uint64_t> preempted;
+  // Requests admitted this step with their prefix-hit tokens: {id, tokens}.
+  std::vector<std::pair<uint64_t, int64_t>> hits;
 
   // Time of the step spent copying KV to and from host memory (swap); part
   // of duration_s.

@@ -137,6 +137,9 @@ struct RequestResult {
   int64_t prompt_tokens = 0;
   int32_t output_tokens = 0;
   int32_t preemptions = 0;
+  // Prompt tokens served from the prefix cache, summed over admissions
+  // (a request resumed after preemption is admitted again).
+  int64_t hit_tokens = 0;
   bool rejected = false;
 
   double ttft_s() const { return first_token_s - arrival_s; }
