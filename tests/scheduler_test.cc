@@ -60,15 +60,13 @@ struct Harness {
     KVCacheConfig kv;
     kv.num_blocks = num_blocks;
     kv.block_size = block_size;
-    kv.clock = &clock;
     allocator = *MakePagedAllocator(kv, 1.0);
-    scheduler = *Scheduler::Create(sc, allocator.get(), &cost, &clock);
+    scheduler = *Scheduler::Create(sc, allocator.get(), &cost);
   }
   std::vector<StepResult> RunAll(int max_steps = 10000) {
     return RunToCompletion(*scheduler, max_steps);
   }
 
-  ManualClock clock;
   FixedCost cost;
   std::unique_ptr<SimAllocator> allocator;
   std::unique_ptr<Scheduler> scheduler;
@@ -82,9 +80,16 @@ class RecordingAllocator final : public SimAllocator {
   explicit RecordingAllocator(SimAllocator* inner) : inner_(inner) {}
 
   AllocatorKind kind() const override { return inner_->kind(); }
+  void SetTimeMicros(int64_t now_us) override {
+    times_us.push_back(now_us);
+    inner_->SetTimeMicros(now_us);
+  }
   absl::Status CheckFits(int64_t prompt_tokens,
                          int64_t final_tokens) const override {
     return inner_->CheckFits(prompt_tokens, final_tokens);
+  }
+  int64_t MaxSlots(int64_t prompt_tokens, int64_t final_tokens) const override {
+    return inner_->MaxSlots(prompt_tokens, final_tokens);
   }
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
                                     int64_t final_tokens,
@@ -136,6 +141,7 @@ class RecordingAllocator final : public SimAllocator {
   std::vector<std::vector<TokenId>> added;         // each AddSequence
   std::vector<int64_t> decode_batches;             // sizes, in order
   int64_t single_token_reserves = 0;
+  std::vector<int64_t> times_us;  // each SetTimeMicros
 
  private:
   SimAllocator* inner_;
@@ -163,7 +169,7 @@ bool IsPrefixOf(const std::vector<TokenId>& tokens,
 struct RecordingHarness {
   RecordingHarness(int64_t num_blocks, SchedulerConfig sc = {})
       : inner(num_blocks), recording(inner.allocator.get()) {
-    scheduler = *Scheduler::Create(sc, &recording, &inner.cost, &inner.clock);
+    scheduler = *Scheduler::Create(sc, &recording, &inner.cost);
   }
   std::vector<StepResult> RunAll() { return RunToCompletion(*scheduler); }
   // Each sequence the allocator saw holds a prefix of one request's tokens
@@ -217,6 +223,26 @@ TEST(SchedulerTest, ChunkedPrefillRespectsTheTokenBudget) {
     EXPECT_LE(s.prefill_tokens + s.num_decodes, 64);
   }
   EXPECT_NEAR(h.scheduler->now_s(), 0.060, 1e-9);
+}
+
+TEST(SchedulerTest, TellsTheAllocatorEveryMoveOfItsClock) {
+  RecordingHarness h(1000);
+  const Request r = MakeRequest(0, 8, 3);
+  ASSERT_TRUE(h.scheduler->Submit(r));
+  h.scheduler->AdvanceTo(1.5);
+  h.RunAll();  // prefill, then two decodes of 10 ms each
+  EXPECT_THAT(h.recording.times_us,
+              testing::ElementsAre(0, 1500000, 1510000, 1520000, 1530000));
+}
+
+TEST(SchedulerTest, PagedAllocatorKeepsItsOwnClock) {
+  ManualClock clock;
+  KVCacheConfig kv;
+  kv.num_blocks = 10;
+  kv.clock = &clock;
+  absl::StatusOr<std::unique_ptr<SimAllocator>> a = MakePagedAllocator(kv, 1);
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.status().message(), testing::HasSubstr("clock"));
 }
 
 TEST(SchedulerTest, DecodesRunBeforePrefillChunks) {

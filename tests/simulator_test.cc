@@ -1,5 +1,6 @@
 #include "pagekv/sim/simulator.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -143,6 +144,62 @@ TEST(SimulatorTest, PagedHoldsMoreTokenStatesThanContiguous) {
   EXPECT_GT(share[0], share[1]);
   EXPECT_GT(share[0], share[2]);
   EXPECT_GT(share[2], share[1]);
+}
+
+TEST(SimulatorTest, BuddyPlacementWastesMoreThanFirstFit) {
+  const Workload w = SmallDefault(40);
+  auto external = [&](AllocatorKind k) {
+    absl::StatusOr<SimulationReport> r = Simulate(w, SmallConfig(k, 1.5));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return 0.0;
+    EXPECT_EQ(r->completed, 40) << AllocatorKindName(k);
+    return r->mean_memory.external_fragmentation;
+  };
+  // Same reservation rule, buddy placement: its rounding is external waste.
+  EXPECT_GT(external(AllocatorKind::kOrcaOracle),
+            external(AllocatorKind::kOracle) + 0.05);
+  EXPECT_GT(external(AllocatorKind::kOrcaPow2), 0.05);
+}
+
+TEST(SimulatorTest, ClosedLoopKeepsConcurrencyRequestsInFlight) {
+  const Workload w = SmallDefault(30);
+  SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1.5);
+  c.concurrency = 3;
+  absl::StatusOr<SimulationReport> r = Simulate(w, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->completed, 30);
+  EXPECT_LE(r->max_running, 3);
+  EXPECT_EQ(r->max_running, 3);
+  // Sent when a client was free: the 4th request leaves with the 1st's end.
+  std::vector<double> finishes;
+  for (const RequestResult& q : r->requests) finishes.push_back(q.finish_s);
+  std::sort(finishes.begin(), finishes.end());
+  EXPECT_DOUBLE_EQ(r->requests[3].arrival_s, finishes[0]);
+  c.concurrency = -1;
+  EXPECT_FALSE(Simulate(w, c).ok());
+}
+
+TEST(SimulatorTest, PerRequestHitsAddUpToTheCacheCounters) {
+  const Workload w = SmallDefault(40);
+  absl::StatusOr<SimulationReport> r =
+      Simulate(w, SmallConfig(AllocatorKind::kPaged, 0.2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  uint64_t sum = 0;
+  for (const RequestResult& q : r->requests) {
+    sum += static_cast<uint64_t>(q.hit_tokens);
+  }
+  EXPECT_GT(sum, 0u);
+  EXPECT_EQ(sum, r->prefix.hit_tokens + r->prefix.resumed_hit_tokens);
+}
+
+TEST(SimulatorTest, SwapTakesItsLinkFromTheHardware) {
+  SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1);
+  c.scheduler.preemption_mode = PreemptionMode::kSwap;
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_EQ(EffectiveSchedulerConfig(c).host_link_bytes_per_s,
+            c.hardware.host_link_bandwidth);
+  c.hardware.host_link_bandwidth = 0;
+  EXPECT_FALSE(c.Validate().ok());
 }
 
 TEST(SimulatorTest, PrefixCachingRaisesThroughputOnASharedPrefix) {

@@ -20,6 +20,7 @@
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
+#include "simulate_flags.h"
 #include "simulate_report.h"
 
 namespace pagekv::tools {
@@ -159,20 +160,15 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     return BadInput(err, error);
   }
   const bool default_workload = args.workload == "default";
-  std::vector<AllocatorKind> allocators;
   const std::string allocator_name = !args.allocator.empty()
                                          ? args.allocator
                                          : (default_workload ? "all" : "paged");
-  if (allocator_name == "all") {
-    allocators = {AllocatorKind::kPaged, AllocatorKind::kMax,
-                  AllocatorKind::kPow2, AllocatorKind::kOracle};
-  } else {
-    absl::StatusOr<AllocatorKind> kind = ParseAllocatorKind(allocator_name);
-    if (!kind.ok()) {
-      return BadInput(err, fmt::format("--allocator: {} (or all)",
-                                       std::string(kind.status().message())));
-    }
-    allocators = {*kind};
+  absl::StatusOr<std::vector<AllocatorKind>> allocators =
+      ParseAllocatorList(allocator_name);
+  if (!allocators.ok()) {
+    return BadInput(err,
+                    fmt::format("--allocator: {}",
+                                std::string(allocators.status().message())));
   }
   if (!args.format.empty()) {
     if (absl::StatusOr<TraceFormat> f = ParseTraceFormat(args.format);
@@ -212,6 +208,11 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   config.scheduler.preemption_policy = *preemption;
   config.scheduler.require_full_prompt_fit = gate;
   config.timeline_interval_s = timeline_interval;
+  if (absl::Status s = ApplySimulateFlags(args.fidelity,
+                                          !args.kv_memory_gib.empty(), &config);
+      !s.ok()) {
+    return BadInput(err, std::string(s.message()));
+  }
   if (absl::Status s = config.Validate(); !s.ok()) {
     return BadInput(err, std::string(s.message()));
   }
@@ -257,7 +258,7 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   run.seed = static_cast<uint64_t>(seed);
 
   std::vector<SimulationReport> reports;
-  for (AllocatorKind kind : allocators) {
+  for (AllocatorKind kind : *allocators) {
     config.allocator = kind;
     std::unique_ptr<ProgressBar> bar;
     if (args.progress) {
@@ -278,7 +279,8 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     reports.push_back(*std::move(report));
   }
 
-  const bool stdout_taken = args.json == "-" || args.csv == "-";
+  const bool stdout_taken =
+      args.json == "-" || args.csv == "-" || args.fidelity.requests_csv == "-";
   if (!stdout_taken) PrintSummary(run, reports, out);
   if (!args.json.empty() &&
       !WriteOutput("--json", args.json, ReportJson(run, reports), out, err)) {
@@ -286,6 +288,11 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   }
   if (!args.csv.empty() &&
       !WriteOutput("--csv", args.csv, TimelineCsv(reports), out, err)) {
+    return kSimulateBadInput;
+  }
+  if (!args.fidelity.requests_csv.empty() &&
+      !WriteOutput("--requests-csv", args.fidelity.requests_csv,
+                   RequestsCsv(reports), out, err)) {
     return kSimulateBadInput;
   }
   if (!args.html.empty() &&
@@ -321,8 +328,10 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--prefix-caching", args->prefix_caching, "on or off")
       ->capture_default_str();
   sim->add_option("--allocator", args->allocator,
-                  "paged, max, pow2, oracle or all (default: all for the "
-                  "default workload, paged for a trace)");
+                  "paged, max, pow2, oracle, orca-max, orca-pow2, "
+                  "orca-oracle, all (paged, max, pow2, oracle) or paper "
+                  "(paged and the orca-* baselines); default: all for the "
+                  "default workload, paged for a trace");
   sim->add_option("--max-batch-tokens", args->max_batch_tokens,
                   "Token budget per step (decodes + prefill chunks)")
       ->capture_default_str();
@@ -349,6 +358,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--csv", args->csv,
                   "Write the timeline as CSV to FILE, or - for stdout");
   sim->add_option("--html", args->html, "Write an HTML report to FILE");
+  AddSimulateFlags(sim, &args->fidelity);
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "simulate_flags.h"
 
 namespace pagekv::tools {
 
@@ -38,6 +39,7 @@ struct SimulateArgs {
   std::string csv;                // file, "-" for `out`, empty for none
   std::string html;               // file, empty for none
   bool progress = false;          // draw a progress bar on `err`
+  SimulateFlags fidelity;         // simulate_flags.h
 };
 
 inline constexpr int kSimulateOk = 0;

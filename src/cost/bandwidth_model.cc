@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "cost/str_util.h"
+#include "pagekv/cost/capacity.h"
 
 namespace pagekv {
 namespace {
@@ -53,6 +54,10 @@ absl::StatusOr<BandwidthModel> BandwidthModel::Create(
   if (absl::Status s = model.Validate(); !s.ok()) return s;
   if (absl::Status s = hardware.Validate(); !s.ok()) return s;
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (absl::Status s = CheckTensorParallel(model, options.tensor_parallel);
+      !s.ok()) {
+    return s;
+  }
   if (options.tensor_parallel > hardware.num_devices) {
     return absl::InvalidArgumentError(internal::Cat(
         "bandwidth model: tensor_parallel ", options.tensor_parallel,

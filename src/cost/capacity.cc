@@ -28,10 +28,25 @@ int64_t GroupPages(const LayerGroupSpec& group, int64_t tokens,
 absl::Status CheckModelAndOptions(const ModelSpec& model,
                                   const CapacityOptions& options) {
   if (absl::Status s = model.Validate(); !s.ok()) return s;
-  return options.Validate();
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  return CheckTensorParallel(model, options.tensor_parallel);
 }
 
 }  // namespace
+
+absl::Status CheckTensorParallel(const ModelSpec& model,
+                                 int32_t tensor_parallel) {
+  if (tensor_parallel < 1) {
+    return absl::InvalidArgumentError(
+        internal::Cat("tensor_parallel must be >= 1, got ", tensor_parallel));
+  }
+  if (model.num_attention_heads % tensor_parallel != 0) {
+    return absl::InvalidArgumentError(internal::Cat(
+        "tensor_parallel ", tensor_parallel, " does not divide the ",
+        model.num_attention_heads, " attention heads of '", model.name, "'"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CapacityOptions::Validate() const {
   if (tensor_parallel < 1) {
@@ -64,9 +79,8 @@ absl::Status CapacityOptions::Validate() const {
 absl::StatusOr<double> KvBytesPerToken(const ModelSpec& model,
                                        int32_t tensor_parallel) {
   if (absl::Status s = model.Validate(); !s.ok()) return s;
-  if (tensor_parallel < 1) {
-    return absl::InvalidArgumentError(
-        internal::Cat("tensor_parallel must be >= 1, got ", tensor_parallel));
+  if (absl::Status s = CheckTensorParallel(model, tensor_parallel); !s.ok()) {
+    return s;
   }
   return model.KvBytesPerToken(tensor_parallel);
 }

@@ -35,6 +35,8 @@ absl::Span<const HardwareNumberField> HardwareNumberFields() {
        "compute_efficiency", 1, 0, false, 1},
       {&HardwareSpec::step_overhead_seconds, "step_overhead_seconds",
        "step_overhead_us", 1e-6, 0, true, 60},
+      {&HardwareSpec::host_link_bandwidth, "host_link_bandwidth",
+       "host_link_gbps", 1e9, 0, true, 1e15},
   };
   return kFields;
 }
@@ -90,6 +92,8 @@ namespace {
 // Capacities are the datasheet's decimal gigabytes; bandwidths are per
 // device; FLOP/s are dense (the datasheets' "with sparsity" figures halved).
 // Interconnect: per direction (NVLink totals are bidirectional, halved).
+// Host link: PCIe per direction, Gen4 x16 32 GB/s (A100, L40S), Gen5 x16
+// 64 GB/s (H100, H200 SXM).
 std::vector<HardwareSpec> BuildPresets() {
   std::vector<HardwareSpec> presets;
   // NVIDIA A100 Tensor Core GPU datasheet (2021), SXM4 40GB column: 1,555
@@ -101,7 +105,8 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .peak_flops_fp8 = 0,
                                  .peak_flops_int8 = 624e12,
                                  .num_devices = 8,
-                                 .interconnect_bandwidth = 300e9});
+                                 .interconnect_bandwidth = 300e9,
+                                 .host_link_bandwidth = 32e9});
   // Same datasheet, SXM4 80GB column: 2,039 GB/s HBM2e.
   presets.push_back(HardwareSpec{.name = "a100-80gb",
                                  .hbm_bytes = 80e9,
@@ -110,7 +115,8 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .peak_flops_fp8 = 0,
                                  .peak_flops_int8 = 624e12,
                                  .num_devices = 8,
-                                 .interconnect_bandwidth = 300e9});
+                                 .interconnect_bandwidth = 300e9,
+                                 .host_link_bandwidth = 32e9});
   // NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: 80 GB, 3.35 TB/s,
   // BF16 1,979 TFLOP/s with sparsity (989 dense), FP8 and INT8 3,958 with
   // sparsity (1,979 dense), NVLink 900 GB/s.
@@ -121,7 +127,8 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .peak_flops_fp8 = 1979e12,
                                  .peak_flops_int8 = 1979e12,
                                  .num_devices = 8,
-                                 .interconnect_bandwidth = 450e9});
+                                 .interconnect_bandwidth = 450e9,
+                                 .host_link_bandwidth = 64e9});
   // NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column: 141 GB HBM3e,
   // 4.8 TB/s; compute as H100 SXM; NVLink 900 GB/s.
   presets.push_back(HardwareSpec{.name = "h200",
@@ -131,7 +138,8 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .peak_flops_fp8 = 1979e12,
                                  .peak_flops_int8 = 1979e12,
                                  .num_devices = 8,
-                                 .interconnect_bandwidth = 450e9});
+                                 .interconnect_bandwidth = 450e9,
+                                 .host_link_bandwidth = 64e9});
   // NVIDIA L40S datasheet: 48 GB GDDR6, 864 GB/s, BF16 362 TFLOP/s dense
   // (733 with sparsity), FP8 and INT8 733 dense; no NVLink, PCIe Gen4 x16
   // (64 GB/s bidirectional).
@@ -142,7 +150,8 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .peak_flops_fp8 = 733e12,
                                  .peak_flops_int8 = 733e12,
                                  .num_devices = 8,
-                                 .interconnect_bandwidth = 32e9});
+                                 .interconnect_bandwidth = 32e9,
+                                 .host_link_bandwidth = 32e9});
   return presets;
 }
 

@@ -1,12 +1,10 @@
-// The contiguous SimAllocators (max, pow2, oracle): each admitted request
-// gets one region of token slots, placed first-fit in a single arena.
-//
-// Free space is a map offset -> length of disjoint, non-adjacent holes
-// (adjacent holes are merged on release). First fit scans the holes in
-// address order: O(holes), and there are at most running requests + 1
-// holes. The breakdown's token/reserved/internal sums are kept
-// incrementally; external fragmentation (free slots outside the largest
-// hole) is one scan of the holes.
+// The contiguous SimAllocators (max, pow2, oracle and the Orca baselines):
+// each admitted request gets one region of token slots in a single arena,
+// placed first-fit (max, pow2, oracle) or by the buddy system (orca-*); see
+// sim/contiguous_arena.h. The breakdown's token/reserved/internal sums and
+// the buddy rounding are kept incrementally; external fragmentation (free
+// slots outside the largest free hole or block) costs one scan of the
+// arena's free structure.
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -22,6 +20,7 @@
 #include "core/check.h"
 #include "fmt/format.h"
 #include "pagekv/sim/sim_allocator.h"
+#include "sim/contiguous_arena.h"
 
 namespace pagekv {
 namespace internal {
@@ -30,24 +29,32 @@ namespace {
 class ContiguousAllocator final : public SimAllocator {
  public:
   explicit ContiguousAllocator(const ContiguousAllocatorOptions& options)
-      : options_(options) {
-    holes_.emplace(0, options.capacity_tokens);
-    free_ = options.capacity_tokens;
-  }
+      : options_(options),
+        arena_(IsOrca(options.kind)
+                   ? MakeBuddyArena(options.capacity_tokens)
+                   : MakeFirstFitArena(options.capacity_tokens)) {}
 
   AllocatorKind kind() const override { return options_.kind; }
 
   absl::Status CheckFits(int64_t prompt_tokens,
                          int64_t final_tokens) const override {
-    const int64_t need = RegionSize(final_tokens);
-    if (need > options_.capacity_tokens) {
+    const int64_t need =
+        arena_->Granted(RegionSize(prompt_tokens, final_tokens));
+    if (need > arena_->LargestEver()) {
       return absl::ResourceExhaustedError(fmt::format(
           "prompt of {} tokens growing to {} tokens needs a {} region of {} "
-          "slots; the whole arena has {}",
+          "slots; the whole arena has {}{}",
           prompt_tokens, final_tokens, AllocatorKindName(options_.kind), need,
-          options_.capacity_tokens));
+          options_.capacity_tokens,
+          IsOrca(options_.kind)
+              ? fmt::format(" (largest buddy block {})", arena_->LargestEver())
+              : ""));
     }
     return absl::OkStatus();
+  }
+
+  int64_t MaxSlots(int64_t prompt_tokens, int64_t final_tokens) const override {
+    return arena_->Granted(RegionSize(prompt_tokens, final_tokens));
   }
 
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
@@ -63,39 +70,36 @@ class ContiguousAllocator final : public SimAllocator {
     Seq& s = seqs_[id.value()];
     s.known = known;
     s.final_tokens = final_tokens;
+    s.region = RegionSize(known, final_tokens);
     return id;
   }
 
   bool CanAdmitWholePrompt(SeqId seq) const override {
     auto it = seqs_.find(seq.value());
     if (it == seqs_.end()) return false;
-    return it->second.region >= 0 ||
-           FindHole(RegionSize(it->second.final_tokens)) != holes_.end();
+    return it->second.admitted || arena_->Find(it->second.region).has_value();
   }
 
   absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens) override {
     absl::StatusOr<Seq*> s = Lookup(seq);
     if (!s.ok()) return s.status();
     Seq& sq = **s;
-    if (sq.region >= 0 || sq.computed != 0 || max_new_tokens < 0) {
+    if (sq.admitted || sq.computed != 0 || max_new_tokens < 0) {
       return absl::FailedPreconditionError(fmt::format(
           "sequence {} is already admitted or max_new_tokens {} < 0",
           seq.value(), max_new_tokens));
     }
-    const int64_t size = RegionSize(sq.final_tokens);
-    auto hole = FindHole(size);
-    if (hole == holes_.end()) {
+    const std::optional<ArenaBlock> block = arena_->Find(sq.region);
+    if (!block.has_value()) {
       return absl::ResourceExhaustedError(
-          fmt::format("no free hole of {} slots ({} slots free)", size, free_));
+          fmt::format("no free hole of {} slots ({} slots free)", sq.region,
+                      arena_->FreeSlots()));
     }
-    const int64_t offset = hole->first;
-    const int64_t hole_len = hole->second;
-    holes_.erase(hole);
-    if (hole_len > size) holes_.emplace(offset + size, hole_len - size);
-    free_ -= size;
-    sq.offset = offset;
-    sq.region = size;
-    internal_ += size - sq.final_tokens;
+    arena_->Take(*block);
+    sq.block = *block;
+    sq.admitted = true;
+    rounding_ += block->granted - sq.region;
+    internal_ += sq.region - sq.final_tokens;
     reserved_ += sq.final_tokens;
     Admission admission;
     admission.num_new_tokens = std::min(max_new_tokens, sq.known);
@@ -107,12 +111,12 @@ class ContiguousAllocator final : public SimAllocator {
     absl::StatusOr<Seq*> s = Lookup(seq);
     if (!s.ok()) return s.status();
     Seq& sq = **s;
-    if (sq.region < 0 || num_new_tokens < 0 ||
+    if (!sq.admitted || num_new_tokens < 0 ||
         sq.computed + num_new_tokens > sq.known) {
       return absl::FailedPreconditionError(fmt::format(
           "sequence {}: cannot compute {} more tokens ({} of {} computed, "
           "admitted: {})",
-          seq.value(), num_new_tokens, sq.computed, sq.known, sq.region >= 0));
+          seq.value(), num_new_tokens, sq.computed, sq.known, sq.admitted));
     }
     Compute(sq, num_new_tokens);
     return absl::OkStatus();
@@ -143,13 +147,12 @@ class ContiguousAllocator final : public SimAllocator {
       absl::StatusOr<Seq*> s = Lookup(id);
       if (!s.ok()) return s.status();
       const Seq& sq = **s;
-      if (sq.region < 0 || sq.computed != sq.known ||
+      if (!sq.admitted || sq.computed != sq.known ||
           sq.known + 1 > sq.final_tokens) {
         return absl::FailedPreconditionError(fmt::format(
             "sequence {} cannot decode: {} of {} known tokens computed, "
             "final length {}, admitted: {}",
-            id.value(), sq.computed, sq.known, sq.final_tokens,
-            sq.region >= 0));
+            id.value(), sq.computed, sq.known, sq.final_tokens, sq.admitted));
       }
       batch_.push_back(*s);
     }
@@ -173,12 +176,12 @@ class ContiguousAllocator final : public SimAllocator {
           fmt::format("unknown sequence {}", seq.value()));
     }
     const Seq& s = it->second;
-    if (s.region >= 0) {
+    if (s.admitted) {
       tokens_ -= s.computed;
       reserved_ -= s.final_tokens - s.computed;
       internal_ -= s.region - s.final_tokens;
-      free_ += s.region;
-      FreeRange(s.offset, s.region);
+      rounding_ -= s.block.granted - s.region;
+      arena_->Free(s.block);
     }
     seqs_.erase(it);
     return absl::OkStatus();
@@ -220,13 +223,16 @@ class ContiguousAllocator final : public SimAllocator {
   }
 
   MemoryBreakdown Memory() const override {
-    int64_t largest = 0;
-    for (const auto& [offset, len] : holes_) largest = std::max(largest, len);
+    PAGEKV_DCHECK(arena_->Verify(), "the {} arena's free structure is broken",
+                  AllocatorKindName(options_.kind));
+    const int64_t largest = arena_->LargestFree();
     MemoryBreakdown m;
     m.token_states = tokens_;
     m.reserved = reserved_;
     m.internal_fragmentation = internal_;
-    m.external_fragmentation = free_ - largest;
+    // The paper's "external fragmentation & others": free slots outside the
+    // largest free hole, and the buddy system's rounding.
+    m.external_fragmentation = arena_->FreeSlots() - largest + rounding_;
     m.free = largest;
     m.bytes_per_slot = options_.kv_bytes_per_slot;
     PAGEKV_DCHECK(m.capacity() == options_.capacity_tokens,
@@ -242,47 +248,38 @@ class ContiguousAllocator final : public SimAllocator {
     int64_t known = 0;
     int64_t computed = 0;
     int64_t final_tokens = 0;
-    int64_t offset = 0;
-    int64_t region = -1;  // slots of the region; -1 until admitted
+    // The region the reservation rule asks for (RegionSize) and, once
+    // admitted, the arena block holding it (granted >= region).
+    int64_t region = 0;
+    bool admitted = false;
+    ArenaBlock block;
   };
 
-  int64_t RegionSize(int64_t final_tokens) const {
+  static bool IsOrca(AllocatorKind kind) {
+    return kind == AllocatorKind::kOrcaMax ||
+           kind == AllocatorKind::kOrcaPow2 ||
+           kind == AllocatorKind::kOrcaOracle;
+  }
+
+  // The slots the reservation rule asks for a request whose known tokens
+  // are `prompt` (a resumed request's prompt includes what it generated)
+  // and that ends at `final_tokens`.
+  int64_t RegionSize(int64_t prompt, int64_t final_tokens) const {
     switch (options_.kind) {
       case AllocatorKind::kMax:
+      case AllocatorKind::kOrcaMax:
         return std::max(options_.max_model_len, final_tokens);
       case AllocatorKind::kPow2:
         return static_cast<int64_t>(
             std::bit_ceil(static_cast<uint64_t>(final_tokens)));
+      case AllocatorKind::kOrcaPow2:
+        // The paper's Pow2: the prompt plus the output bound rounded up to
+        // a power of two (an output of 25 reserves 32).
+        return prompt + static_cast<int64_t>(std::bit_ceil(
+                            static_cast<uint64_t>(final_tokens - prompt)));
       default:
         return final_tokens;
     }
-  }
-
-  std::map<int64_t, int64_t>::const_iterator FindHole(int64_t size) const {
-    for (auto it = holes_.begin(); it != holes_.end(); ++it) {
-      if (it->second >= size) return it;
-    }
-    return holes_.end();
-  }
-
-  void FreeRange(int64_t offset, int64_t len) {
-    auto next = holes_.lower_bound(offset);
-    if (next != holes_.begin()) {
-      auto prev = std::prev(next);
-      PAGEKV_DCHECK(prev->first + prev->second <= offset,
-                    "hole [{}, +{}) overlaps the freed region at {}",
-                    prev->first, prev->second, offset);
-      if (prev->first + prev->second == offset) {
-        offset = prev->first;
-        len += prev->second;
-        holes_.erase(prev);
-      }
-    }
-    if (next != holes_.end() && offset + len == next->first) {
-      len += next->second;
-      holes_.erase(next);
-    }
-    holes_.emplace(offset, len);
   }
 
   void Compute(Seq& s, int64_t n) {
@@ -306,12 +303,14 @@ class ContiguousAllocator final : public SimAllocator {
   // (it inserts nothing).
   std::vector<Seq*> batch_;
   uint64_t next_id_ = 1;
-  std::map<int64_t, int64_t> holes_;  // offset -> length, disjoint
-  // Breakdown sums over admitted sequences; free_ = sum of hole lengths.
+  std::unique_ptr<ContiguousArena> arena_;
+  // Breakdown sums over admitted sequences: computed tokens, slots reserved
+  // up to the final length, region slots beyond it, and block slots beyond
+  // the region (buddy rounding).
   int64_t tokens_ = 0;
   int64_t reserved_ = 0;
   int64_t internal_ = 0;
-  int64_t free_ = 0;
+  int64_t rounding_ = 0;
 };
 
 }  // namespace
@@ -327,34 +326,45 @@ std::string_view AllocatorKindName(AllocatorKind kind) {
       return "pow2";
     case AllocatorKind::kOracle:
       return "oracle";
+    case AllocatorKind::kOrcaMax:
+      return "orca-max";
+    case AllocatorKind::kOrcaPow2:
+      return "orca-pow2";
+    case AllocatorKind::kOrcaOracle:
+      return "orca-oracle";
   }
   return "?";
 }
 
 absl::StatusOr<AllocatorKind> ParseAllocatorKind(std::string_view name) {
-  for (AllocatorKind k : {AllocatorKind::kPaged, AllocatorKind::kMax,
-                          AllocatorKind::kPow2, AllocatorKind::kOracle}) {
+  for (AllocatorKind k :
+       {AllocatorKind::kPaged, AllocatorKind::kMax, AllocatorKind::kPow2,
+        AllocatorKind::kOracle, AllocatorKind::kOrcaMax,
+        AllocatorKind::kOrcaPow2, AllocatorKind::kOrcaOracle}) {
     if (name == AllocatorKindName(k)) return k;
   }
-  return absl::InvalidArgumentError(
-      fmt::format("unknown allocator '{}'; expected paged, max, pow2 or oracle",
-                  std::string(name)));
+  return absl::InvalidArgumentError(fmt::format(
+      "unknown allocator '{}'; expected paged, max, pow2, oracle, orca-max, "
+      "orca-pow2 or orca-oracle",
+      std::string(name)));
 }
 
 absl::Status ContiguousAllocatorOptions::Validate() const {
   if (kind == AllocatorKind::kPaged) {
     return absl::InvalidArgumentError(
-        "ContiguousAllocatorOptions.kind must be max, pow2 or oracle");
+        "ContiguousAllocatorOptions.kind must be a contiguous kind, not "
+        "paged");
   }
   if (capacity_tokens <= 0) {
     return absl::InvalidArgumentError(fmt::format(
         "ContiguousAllocatorOptions.capacity_tokens must be > 0, got {}",
         capacity_tokens));
   }
-  if (kind == AllocatorKind::kMax && max_model_len <= 0) {
+  if ((kind == AllocatorKind::kMax || kind == AllocatorKind::kOrcaMax) &&
+      max_model_len <= 0) {
     return absl::InvalidArgumentError(fmt::format(
-        "ContiguousAllocatorOptions.max_model_len must be > 0 for max, got {}",
-        max_model_len));
+        "ContiguousAllocatorOptions.max_model_len must be > 0 for {}, got {}",
+        AllocatorKindName(kind), max_model_len));
   }
   if (groups.empty()) {
     return absl::InvalidArgumentError(

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "core/check.h"
 #include "fmt/format.h"
+#include "pagekv/clock.h"
 #include "pagekv/kv_cache_manager.h"
 #include "pagekv/sim/sim_allocator.h"
 
@@ -17,10 +18,15 @@ namespace {
 
 class PagedAllocator final : public SimAllocator {
  public:
-  PagedAllocator(std::unique_ptr<KVCacheManager> manager, double bytes_per_slot)
-      : manager_(std::move(manager)), bytes_per_slot_(bytes_per_slot) {}
+  PagedAllocator(std::unique_ptr<ManualClock> clock,
+                 std::unique_ptr<KVCacheManager> manager, double bytes_per_slot)
+      : clock_(std::move(clock)),
+        manager_(std::move(manager)),
+        bytes_per_slot_(bytes_per_slot) {}
 
   AllocatorKind kind() const override { return AllocatorKind::kPaged; }
+
+  void SetTimeMicros(int64_t now_us) override { clock_->Set(now_us); }
 
   absl::Status CheckFits(int64_t prompt_tokens,
                          int64_t final_tokens) const override {
@@ -37,6 +43,12 @@ class PagedAllocator final : public SimAllocator {
           prompt_tokens, final_tokens, need, bs, have));
     }
     return absl::OkStatus();
+  }
+
+  int64_t MaxSlots(int64_t /*prompt_tokens*/,
+                   int64_t final_tokens) const override {
+    const int64_t bs = manager_->block_size();
+    return (final_tokens + bs - 1) / bs * manager_->num_groups() * bs;
   }
 
   absl::StatusOr<SeqId> AddSequence(absl::Span<const TokenId> prompt,
@@ -99,6 +111,9 @@ class PagedAllocator final : public SimAllocator {
   }
 
  private:
+  // The manager's clock (eviction recency): only SetTimeMicros() moves it.
+  // Declared first, so it outlives the manager reading it.
+  std::unique_ptr<ManualClock> clock_;
   std::unique_ptr<KVCacheManager> manager_;
   double bytes_per_slot_;
 };
@@ -112,12 +127,19 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePagedAllocator(
     return absl::InvalidArgumentError(fmt::format(
         "kv_bytes_per_slot must be >= 0, got {}", kv_bytes_per_slot));
   }
+  if (config.clock != nullptr) {
+    return absl::InvalidArgumentError(
+        "KVCacheConfig.clock must be null for a paged SimAllocator: it keeps "
+        "its own clock at the time given by SetTimeMicros()");
+  }
+  auto clock = std::make_unique<ManualClock>(0);
+  config.clock = clock.get();
   absl::StatusOr<std::unique_ptr<KVCacheManager>> manager =
       KVCacheManager::Create(std::move(config));
   if (!manager.ok()) return manager.status();
   return std::unique_ptr<SimAllocator>(
-      std::make_unique<internal::PagedAllocator>(*std::move(manager),
-                                                 kv_bytes_per_slot));
+      std::make_unique<internal::PagedAllocator>(
+          std::move(clock), *std::move(manager), kv_bytes_per_slot));
 }
 
 }  // namespace pagekv

@@ -34,6 +34,15 @@ struct CapacityOptions {
   absl::Status Validate() const;
 };
 
+// OK when `tensor_parallel` >= 1 divides the model's attention heads (each
+// device gets whole query heads); InvalidArgument naming both otherwise.
+// KV heads need not divide: with more devices than KV heads each device
+// holds a replica of one (ModelSpec::KvBytesPerToken), as engines do. Every
+// capacity and cost entry point taking a tensor-parallel degree checks it,
+// so `pagekv plan` and `pagekv simulate` share the rule.
+absl::Status CheckTensorParallel(const ModelSpec& model,
+                                 int32_t tensor_parallel);
+
 // Returns the KV bytes of one token on one device of `tensor_parallel`
 // devices, over all layers. Errors if the spec or tp is invalid.
 absl::StatusOr<double> KvBytesPerToken(const ModelSpec& model,

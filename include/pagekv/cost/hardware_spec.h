@@ -46,6 +46,9 @@ struct HardwareSpec {
   double compute_efficiency = kDefaultComputeEfficiency;
   // Fixed time per step: launch gaps, scheduling, sampling. >= 0.
   double step_overhead_seconds = kDefaultStepOverheadSeconds;
+  // Per device, per direction, device to host memory (PCIe): what swapping
+  // KV out and back in costs. >= 0; 0 = no host link (swap unavailable).
+  double host_link_bandwidth = 0;
 
   // Returns OK, or InvalidArgument naming the first bad field.
   absl::Status Validate() const;
@@ -68,9 +71,9 @@ std::vector<std::string> HardwarePresetNames();
 // Parses a JSON object into a spec. Fields (human units): name, hbm_gb,
 // hbm_bandwidth_gbps, peak_tflops_bf16, peak_tflops_fp8, peak_tflops_int8,
 // num_devices, interconnect_gbps, interconnect_latency_us,
-// memory_efficiency, compute_efficiency, step_overhead_us, and an optional
-// "base" preset to start from. Unknown fields are rejected. Errors name
-// `source` and the bad field.
+// memory_efficiency, compute_efficiency, step_overhead_us, host_link_gbps, and
+// an optional "base" preset to start from. Unknown fields are rejected. Errors
+// name `source` and the bad field.
 absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,
                                                    std::string_view source);
 // Reads and parses a JSON file. Errors name the file.

@@ -27,6 +27,24 @@
 //      a token: the first one is its first token (TTFT), the last one
 //      finishes it and releases its memory.
 //
+// Modes (SchedulerConfig):
+//   preemption_mode  recompute (above), or swap: the victim's computed KV is
+//                    copied to host memory over the host link and copied back
+//                    when it is re-admitted, instead of being recomputed
+//                    (vLLM v0's swap). Both copies are charged to the step
+//                    that runs next: bytes / host link bandwidth, serialized
+//                    with the step's compute. Host memory is unbounded.
+//   admission        chunked (above: decodes and prefill chunks share every
+//                    step); prefill-first: a step that can run prefill work
+//                    (unfinished prompts, waiting requests that fit) runs only
+//                    that, decodes wait for a step with none (vLLM v0 and the
+//                    PagedAttention paper's vLLM; a prompt longer than the
+//                    budget is still chunked); guaranteed: a request is
+//                    admitted only when the slots it can ever hold
+//                    (SimAllocator::MaxSlots), added to those of every running
+//                    request, fit in the cache, so nothing is ever preempted
+//                    (TensorRT-LLM's GUARANTEED_NO_EVICT).
+//
 // A request that can never fit (SimAllocator::CheckFits fails: its final
 // length exceeds the whole cache) is rejected with the reason at Submit().
 //
@@ -44,11 +62,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "pagekv/clock.h"
 #include "pagekv/cost_hook.h"
 #include "pagekv/footprint.h"
 #include "pagekv/sim/sim_allocator.h"
@@ -67,6 +85,17 @@ std::string_view PreemptionPolicyName(PreemptionPolicy policy);
 // Parses a name above; InvalidArgument listing them otherwise.
 absl::StatusOr<PreemptionPolicy> ParsePreemptionPolicy(std::string_view name);
 
+enum class PreemptionMode { kRecompute, kSwap };
+enum class AdmissionMode { kChunked, kPrefillFirst, kGuaranteed };
+
+// Returns "recompute" / "swap", and "chunked" / "prefill-first" /
+// "guaranteed".
+std::string_view PreemptionModeName(PreemptionMode mode);
+std::string_view AdmissionModeName(AdmissionMode mode);
+// Parse the names above; InvalidArgument listing them otherwise.
+absl::StatusOr<PreemptionMode> ParsePreemptionMode(std::string_view name);
+absl::StatusOr<AdmissionMode> ParseAdmissionMode(std::string_view name);
+
 struct SchedulerConfig {
   // Tokens computed per step, decodes and prefill chunks together. >= 1.
   int64_t max_batch_tokens = 8192;
@@ -75,13 +104,19 @@ struct SchedulerConfig {
   PreemptionPolicy preemption_policy = PreemptionPolicy::kLastAdmitted;
   // Admission gate: admit only when the whole remaining prompt fits now.
   bool require_full_prompt_fit = false;
+  // Longest request (prompt + output) accepted; longer ones are rejected at
+  // Submit() (vLLM's max_model_len). 0 = no limit. >= 0.
+  int64_t max_model_len = 0;
+  PreemptionMode preemption_mode = PreemptionMode::kRecompute;
+  AdmissionMode admission = AdmissionMode::kChunked;
+  // Swap: KV bytes of one token on one device, and the host link's bytes/s
+  // per direction. Both > 0 with kSwap (ignored otherwise).
+  double swap_bytes_per_token = 0;
+  double host_link_bytes_per_s = 0;
 
   // OK, or InvalidArgument naming the bad field and value.
   absl::Status Validate() const;
 };
-
-// The content id of a request's synthesized output tokens.
-uint64_t OutputContentId(const Request& request);
 
 // What happened in one Step().
 struct StepResult {
@@ -102,6 +137,12 @@ struct StepResult {
   std::vector<uint64_t> first_tokens;
   std::vector<uint64_t> finished;
   std::vector<uint64_t> preempted;
+  // Requests admitted this step with their prefix-hit tokens: {id, tokens}.
+  std::vector<std::pair<uint64_t, int64_t>> hits;
+
+  // Time of the step spent copying KV to and from host memory (swap); part
+  // of duration_s.
+  double swap_s = 0;
 
   int32_t batch_size() const { return num_decodes + num_prefills; }
 };
@@ -114,13 +155,14 @@ struct Rejection {
 
 class Scheduler {
  public:
-  // `allocator`, `cost_hook` and `clock` are not owned and must outlive the
-  // scheduler. The clock should be the one the allocator's manager reads,
-  // so eviction recency follows simulated time. InvalidArgument if the
-  // config is invalid or a pointer is null.
+  // `allocator` and `cost_hook` are not owned and must outlive the
+  // scheduler. The scheduler's clock starts at 0; it tells the allocator
+  // every move (SimAllocator::SetTimeMicros), so eviction recency follows
+  // simulated time. InvalidArgument if the config is invalid or a pointer
+  // is null.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       const SchedulerConfig& config, SimAllocator* allocator,
-      const CostHook* cost_hook, ManualClock* clock);
+      const CostHook* cost_hook);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -152,7 +194,37 @@ class Scheduler {
  private:
   struct Entry;
   Scheduler(const SchedulerConfig& config, SimAllocator* allocator,
-            const CostHook* cost_hook, ManualClock* clock);
+            const CostHook* cost_hook);
+  // Step()'s phases, in order.
+  // 1. Schedules the running requests (decodes, then prefill chunks) within
+  // *budget, preempting when memory runs out; returns whether it preempted.
+  absl::StatusOr<bool> ScheduleRunning(int64_t* budget, StepResult* result);
+  // Prefill-first: schedules only prefill work (unfinished prompts, then
+  // admissions); returns whether anything was scheduled.
+  absl::StatusOr<bool> SchedulePrefillStep(int64_t* budget, StepResult* result);
+  // One pass over the snapshot: the decodes, or the prefill chunks.
+  absl::Status SchedulePass(bool decode_pass, int64_t* budget,
+                            StepResult* result, bool* preempted);
+  // 2. Admits waiting requests while budget, max_num_seqs and memory allow.
+  absl::Status AdmitWaiting(int64_t* budget, StepResult* result);
+  // Whether admission mode guaranteed lets `e` in now.
+  bool GuaranteedFits(const Entry& e) const;
+  // Re-admits a swapped-out request with its computed tokens restored;
+  // false (nothing held) when they do not fit.
+  absl::StatusOr<bool> SwapIn(Entry* e);
+  // 3. Costs the scheduled sequences' footprint and advances the clock.
+  absl::Status RunScheduled(StepResult* result);
+  // 4. Counts the computed tokens, samples one token for each sequence that
+  // caught up with its known tokens, and finishes the complete ones.
+  absl::Status SampleTokens(StepResult* result);
+  // Reserves `n` tokens for `e`, preempting victims until it fits or `e`
+  // itself is preempted (then *preempted is set).
+  absl::Status ReserveOrPreempt(Entry* e, int64_t n, int64_t* budget,
+                                StepResult* result, bool* preempted);
+  // Marks an admitted request running (admission order, committed slots).
+  void MarkRunning(Entry* e);
+  // Releases a request that generated its last token.
+  absl::Status Finish(Entry* e);
   absl::Status Preempt(Entry* victim, StepResult* result);
   Entry* PickVictim();
   absl::Status EnsureSequence(Entry* e);
@@ -165,7 +237,6 @@ class Scheduler {
   SchedulerConfig config_;
   SimAllocator* allocator_;
   const CostHook* cost_hook_;
-  ManualClock* clock_;
   double now_s_ = 0;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<Entry*> running_;  // in admission order
@@ -173,6 +244,12 @@ class Scheduler {
   uint64_t next_admit_order_ = 0;
   int64_t num_preemptions_ = 0;
   uint64_t release_epoch_ = 0;  // counts releases (finish, preemption)
+  // Guaranteed admission: sum of MaxSlots over running requests, and the
+  // allocator's capacity in slots.
+  int64_t committed_slots_ = 0;
+  int64_t capacity_slots_ = 0;
+  // Swap: bytes copied over the host link not yet charged to a step.
+  double pending_swap_bytes_ = 0;
   std::vector<Rejection> rejections_;
   // Scratch of Step(), kept to reuse its memory: the running requests at the
   // step's start, the scheduled ones, the decode batch and the footprint.

@@ -8,9 +8,20 @@
 //   pow2     a region of the next power of two of the final length.
 //   oracle   a region of exactly the final length.
 //
-// The contiguous baselines place regions first-fit in one arena of token
-// slots, so external fragmentation (free slots in holes too small to use) is
-// real, not modelled. "Final length" = prompt + output tokens.
+// and the PagedAttention paper's Orca baselines (Kwon et al., SOSP'23, 6.1),
+// placed by a buddy allocator as the paper's Orca is:
+//
+//   orca-max     max(max_model_len, final length), as max.
+//   orca-pow2    the prompt plus the output rounded up to a power of two
+//                (an output of 25 reserves 32 slots after the prompt).
+//   orca-oracle  exactly the final length, as oracle.
+//
+// The first four place regions first-fit in one arena of token slots, the
+// orca-* ones in a binary buddy system over it (a region of n slots takes a
+// block of bit_ceil(n)); either way external fragmentation (free slots in
+// holes too small to use) is real, not modelled. "Final length" = prompt +
+// output tokens; for a request resumed after preemption the prompt includes
+// the tokens it generated, so orca-pow2 rounds the remaining output.
 //
 // Memory is reported in *slots*: a paged slot is one token of one KV-cache
 // group in one pool block; a contiguous slot is one token of every layer.
@@ -48,8 +59,11 @@ struct MemoryBreakdown {
   // beyond the final length; paged, the empty slots of in-use blocks (an
   // upper bound: a last block's empty slots may still fill).
   int64_t internal_fragmentation = 0;
-  // Free slots outside the largest free hole (contiguous only): capacity a
-  // request cannot use because it is not contiguous.
+  // Contiguous only, the paper's "external fragmentation & others": free
+  // slots outside the largest free hole (capacity a request cannot use
+  // because it is not contiguous), plus, with buddy placement, the slots a
+  // block holds beyond the region it was asked for (the rounding to a power
+  // of two).
   int64_t external_fragmentation = 0;
   // Paged only: blocks of released sequences kept for prefix reuse. They
   // are allocatable (evicted on demand).
@@ -69,9 +83,18 @@ struct MemoryBreakdown {
 };
 
 // Which allocator to simulate.
-enum class AllocatorKind { kPaged, kMax, kPow2, kOracle };
+enum class AllocatorKind {
+  kPaged,
+  kMax,
+  kPow2,
+  kOracle,
+  kOrcaMax,
+  kOrcaPow2,
+  kOrcaOracle
+};
 
-// Returns "paged", "max", "pow2" or "oracle".
+// Returns "paged", "max", "pow2", "oracle", "orca-max", "orca-pow2" or
+// "orca-oracle".
 std::string_view AllocatorKindName(AllocatorKind kind);
 // Parses one of the names above; InvalidArgument listing them otherwise.
 absl::StatusOr<AllocatorKind> ParseAllocatorKind(std::string_view name);
@@ -82,11 +105,22 @@ class SimAllocator {
 
   virtual AllocatorKind kind() const = 0;
 
+  // Tells the allocator the simulated time in microseconds, so eviction
+  // recency (paged) follows it. The scheduler calls it whenever its clock
+  // moves. REQUIRES: never earlier than the previous call. Default: ignored.
+  virtual void SetTimeMicros(int64_t /*now_us*/) {}
+
   // OK if a request of `prompt_tokens` that ends at `final_tokens` tokens
   // can be served alone in the empty cache; otherwise ResourceExhausted
   // saying why (the scheduler rejects it instead of looping on it).
   virtual absl::Status CheckFits(int64_t prompt_tokens,
                                  int64_t final_tokens) const = 0;
+
+  // The most slots a request of `prompt_tokens` that ends at `final_tokens`
+  // can ever hold (paged: every block of its final length in every group,
+  // no sharing; contiguous: its region as placed). For guaranteed admission.
+  virtual int64_t MaxSlots(int64_t prompt_tokens,
+                           int64_t final_tokens) const = 0;
 
   // Adds a sequence whose known tokens are `prompt` (for a request resumed
   // after preemption: its prompt and the tokens it generated). It holds no
@@ -137,13 +171,15 @@ class SimAllocator {
 
 // A paged allocator over a new KVCacheManager created from `config`.
 // `kv_bytes_per_slot` is the KV bytes of one slot, for MemoryBreakdown.
+// The allocator owns the manager's clock (moved by SetTimeMicros()), so
+// config.clock must be null; InvalidArgument otherwise.
 absl::StatusOr<std::unique_ptr<SimAllocator>> MakePagedAllocator(
     KVCacheConfig config, double kv_bytes_per_slot);
 
 struct ContiguousAllocatorOptions {
-  AllocatorKind kind = AllocatorKind::kOracle;  // kMax, kPow2 or kOracle
+  AllocatorKind kind = AllocatorKind::kOracle;  // any kind but kPaged
   int64_t capacity_tokens = 0;                  // > 0, arena size in slots
-  int64_t max_model_len = 0;                    // > 0 for kMax
+  int64_t max_model_len = 0;                    // > 0 for kMax and kOrcaMax
   // Full-attention groups and sliding windows of the model; footprints
   // carry one entry per group (windows limit the KV read, not the region).
   std::vector<KVCacheGroupSpec> groups = {KVCacheGroupSpec::FullAttention()};
@@ -153,7 +189,8 @@ struct ContiguousAllocatorOptions {
   absl::Status Validate() const;
 };
 
-// A first-fit contiguous allocator (see the top of this file).
+// A contiguous allocator, first-fit or buddy by kind (see the top of this
+// file).
 absl::StatusOr<std::unique_ptr<SimAllocator>> MakeContiguousAllocator(
     const ContiguousAllocatorOptions& options);
 

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@
 
 namespace pagekv {
 
+// The longest per-request reservation the max allocators take from the
+// model's max_context without an explicit max_model_len.
+inline constexpr int64_t kMaxSilentReservation = 32768;
+
 struct SimulatorConfig {
   // The model and device; both must be valid (e.g. FindModelPreset()).
   ModelSpec model;
@@ -39,18 +44,41 @@ struct SimulatorConfig {
   // KV memory per device in bytes; 0 = what the device has left after the
   // weights at 90% utilization (KvMemoryBudget()).
   double kv_memory_bytes = 0;  // >= 0
+  // With kv_memory_bytes 0: the fraction of device memory the engine may
+  // use (weights + KV), as vLLM's --gpu-memory-utilization. In (0, 1].
+  double gpu_memory_utilization = 0.9;
 
   AllocatorKind allocator = AllocatorKind::kPaged;
   // Paged: tokens per block, prefix caching and its eviction policy.
   int32_t block_size = 16;  // >= 1
   bool enable_prefix_caching = true;
   std::string eviction_policy = "lru";
-  // max allocator: slots reserved per request (at least the request's final
-  // length). 0 = the model's max_context, or the workload's longest request
-  // when the model gives none.
+  // The serving engine's maximum context (vLLM's --max-model-len). When > 0:
+  // at most the model's max_context (InvalidArgument beyond it), a request
+  // whose final length exceeds it is rejected, and the max allocators
+  // reserve it per request. 0 = no limit, and the max allocators reserve the
+  // model's max_context (or the workload's longest request when the model
+  // gives none); a model context over kMaxSilentReservation is then an
+  // InvalidArgument asking for max_model_len rather than a run that
+  // reserves, say, 128k tokens per request.
   int64_t max_model_len = 0;  // >= 0
 
+  // Swap preemption's swap_bytes_per_token and host_link_bytes_per_s, when
+  // 0, come from the model (KV bytes per token on one device) and
+  // hardware.host_link_bandwidth.
   SchedulerConfig scheduler;
+  // Closed loop: this many clients each send their next request (in
+  // workload order) as soon as their previous one finishes or is rejected,
+  // ignoring the workload's arrival times; a request's arrival_s in the
+  // report is when it was sent. 0 = open loop (the workload's arrivals).
+  int32_t concurrency = 0;  // >= 0
+  // Steady-state window in simulated seconds, [start, end): when set
+  // (start > 0 or end finite), the mean memory shares, mean batch and mean
+  // running are time-weighted over the window only, and the TTFT, TPOT and
+  // E2E summaries cover the requests that arrived in it. Counts, peaks,
+  // throughput and the timeline still cover the whole run.
+  double window_start_s = 0;                                      // >= 0
+  double window_end_s = std::numeric_limits<double>::infinity();  // > start
 
   // Timeline sampling interval in simulated seconds; 0 = the workload's
   // arrival span / 500 (at least 10 ms).
@@ -109,6 +137,9 @@ struct RequestResult {
   int64_t prompt_tokens = 0;
   int32_t output_tokens = 0;
   int32_t preemptions = 0;
+  // Prompt tokens served from the prefix cache, summed over admissions
+  // (a request resumed after preemption is admitted again).
+  int64_t hit_tokens = 0;
   bool rejected = false;
 
   double ttft_s() const { return first_token_s - arrival_s; }
@@ -183,6 +214,10 @@ LatencySummary Summarize(std::vector<double> values);
 
 // Returns the breakdown as shares of its capacity.
 MemoryShares SharesOf(const MemoryBreakdown& memory);
+
+// The scheduler config Simulate() runs: config.scheduler with the swap
+// figures filled in from the model and hardware where they are 0.
+SchedulerConfig EffectiveSchedulerConfig(const SimulatorConfig& config);
 
 // The KV memory per device for `config` (kv_memory_bytes or the derived
 // budget), or the error of KvMemoryBudget().

@@ -81,6 +81,12 @@ constexpr TokenId SynthesizeToken(uint64_t content_id, int64_t offset) {
       Mix64(base + static_cast<uint64_t>(offset) * kGolden) >> 33);
 }
 
+// Returns the content id of a request's synthesized output tokens: the i-th
+// output token is SynthesizeToken(OutputContentId(request), i). Depends on
+// the id and the cache salt only, so output tokens of different tenants
+// differ too.
+uint64_t OutputContentId(const Request& request);
+
 // Summary figures of a workload.
 struct WorkloadStats {
   int64_t num_requests = 0;

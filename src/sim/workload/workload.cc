@@ -10,6 +10,11 @@
 
 namespace pagekv {
 
+uint64_t OutputContentId(const Request& request) {
+  return workload_internal::Mix64(request.id ^ 0x6f7574707574ULL) ^
+         request.cache_salt;
+}
+
 int64_t Request::PromptTokens() const {
   if (!tokens.empty()) return static_cast<int64_t>(tokens.size());
   int64_t total = 0;
