@@ -10,12 +10,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "cli_util.h"
 #include "pagekv/sim/cache_replay.h"
 
 namespace pagekv::tools {
 
-// The cache subcommand's inputs, as typed on the command line; numbers stay
-// strings so RunCache can reject bad values with its own message.
+// The cache subcommand's inputs, as typed on the command line. Values stay
+// text: RunCache checks them with the validators the command line uses
+// (cli_util.h), so a caller filling this struct gets the same messages.
 struct CacheArgs {
   std::string trace;
   std::string format;  // mooncake | azure | jsonl; empty = guess
@@ -30,8 +32,8 @@ struct CacheArgs {
 };
 
 // Exit codes of RunCache.
-inline constexpr int kCacheOk = 0;
-inline constexpr int kCacheBadInput = 2;
+inline constexpr int kCacheOk = kExitOk;
+inline constexpr int kCacheBadInput = kExitBadInput;
 
 // Runs the replay(s): prints a table to `out` (unless json or csv is "-",
 // which prints that instead) and writes JSON / CSV to the given paths.

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
+#include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "nlohmann/json.hpp"
@@ -21,220 +21,247 @@
 namespace pagekv::tools {
 namespace {
 
+constexpr char kCommand[] = "plan";
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-// Reports a bad input on `err` and returns the exit code.
-int BadInput(std::ostream& err, const std::string& message) {
-  err << "pagekv plan: " << message << "\n";
-  return kPlanBadInput;
-}
-
-bool ParseInt(const std::string& flag, const std::string& text, int64_t min,
-              int64_t* out, std::string* error) {
-  if (!absl::SimpleAtoi(text, out) || *out < min) {
-    *error =
-        fmt::format("{} must be an integer >= {}, got '{}'", flag, min, text);
-    return false;
-  }
-  return true;
-}
-
-bool ParseDouble(const std::string& flag, const std::string& text, double* out,
-                 std::string* error) {
-  if (!absl::SimpleAtod(text, out) || !std::isfinite(*out)) {
-    *error = fmt::format("{} must be a number, got '{}'", flag, text);
-    return false;
-  }
-  return true;
-}
 
 const char* BoundName(Bound bound) {
   return bound == Bound::kMemory ? "memory" : "compute";
 }
 
-}  // namespace
+// The validated inputs: specs with the dtype overrides applied, and numbers.
+struct PlanSettings {
+  ModelSpec model;
+  HardwareSpec hardware;
+  int64_t tp = 1;
+  int64_t batch = 1;
+  int64_t context = 0;
+  CapacityOptions capacity;
+};
 
-int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
-  std::string error;
-  if (args.model.empty()) return BadInput(err, "--model is required");
-  if (args.hardware.empty()) return BadInput(err, "--hardware is required");
+absl::Status ApplyDtype(const std::string& flag, const std::string& text,
+                        DType* dtype) {
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<DType> parsed = ParseDType(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", flag, std::string(parsed.status().message())));
+  }
+  *dtype = *parsed;
+  return absl::OkStatus();
+}
+
+absl::Status ParseSpecs(const PlanArgs& args, PlanSettings* s) {
+  if (args.model.empty()) {
+    return absl::InvalidArgumentError("--model is required");
+  }
+  if (args.hardware.empty()) {
+    return absl::InvalidArgumentError("--hardware is required");
+  }
   absl::StatusOr<ModelSpec> model = ResolveModelSpec(args.model);
   if (!model.ok()) {
-    return BadInput(
-        err, fmt::format("--model: {}", std::string(model.status().message())));
+    return absl::InvalidArgumentError(
+        fmt::format("--model: {}", std::string(model.status().message())));
   }
   absl::StatusOr<HardwareSpec> hardware = ResolveHardwareSpec(args.hardware);
   if (!hardware.ok()) {
-    return BadInput(err, fmt::format("--hardware: {}",
-                                     std::string(hardware.status().message())));
+    return absl::InvalidArgumentError(fmt::format(
+        "--hardware: {}", std::string(hardware.status().message())));
   }
-  if (!args.kv_dtype.empty()) {
-    absl::StatusOr<DType> dtype = ParseDType(args.kv_dtype);
-    if (!dtype.ok()) {
-      return BadInput(err, fmt::format("--kv-dtype: {}",
-                                       std::string(dtype.status().message())));
-    }
-    *model = WithKvDtype(*std::move(model), *dtype);
+  s->model = *std::move(model);
+  s->hardware = *std::move(hardware);
+  DType kv = s->model.kv_dtype;
+  if (absl::Status st = ApplyDtype("--kv-dtype", args.kv_dtype, &kv);
+      !st.ok()) {
+    return st;
   }
-  if (!args.weight_dtype.empty()) {
-    absl::StatusOr<DType> dtype = ParseDType(args.weight_dtype);
-    if (!dtype.ok()) {
-      return BadInput(err, fmt::format("--weight-dtype: {}",
-                                       std::string(dtype.status().message())));
-    }
-    model->weight_dtype = *dtype;
-  }
+  if (!args.kv_dtype.empty()) s->model = WithKvDtype(std::move(s->model), kv);
+  return ApplyDtype("--weight-dtype", args.weight_dtype,
+                    &s->model.weight_dtype);
+}
 
-  int64_t tp = 1, block_size = 16, batch = 1;
-  if (!ParseInt("--tp", args.tp, 1, &tp, &error) ||
-      !ParseInt("--block-size", args.block_size, 1, &block_size, &error) ||
-      (!args.batch.empty() &&
-       !ParseInt("--batch", args.batch, 1, &batch, &error))) {
-    return BadInput(err, error);
+absl::Status ParseNumbers(const PlanArgs& args, PlanSettings* s) {
+  absl::StatusOr<int64_t> tp = ParseIntFlag("--tp", args.tp, 1);
+  if (!tp.ok()) return tp.status();
+  absl::StatusOr<int32_t> block_size =
+      ParseBlockSizeFlag("--block-size", args.block_size);
+  if (!block_size.ok()) return block_size.status();
+  if (!args.batch.empty()) {
+    absl::StatusOr<int64_t> batch = ParseIntFlag("--batch", args.batch, 1);
+    if (!batch.ok()) return batch.status();
+    s->batch = *batch;
   }
-  if (tp > hardware->num_devices) {
-    return BadInput(err,
-                    fmt::format("--tp {} exceeds the {} devices of '{}'", tp,
-                                hardware->num_devices, hardware->name));
+  s->tp = *tp;
+  if (s->tp > s->hardware.num_devices) {
+    return absl::InvalidArgumentError(
+        fmt::format("--tp {} exceeds the {} devices of '{}'", s->tp,
+                    s->hardware.num_devices, s->hardware.name));
   }
-  int64_t context = model->max_context > 0
-                        ? std::min<int64_t>(4096, model->max_context)
-                        : 4096;
-  if (!args.context.empty() &&
-      !ParseInt("--context", args.context, 1, &context, &error)) {
-    return BadInput(err, error);
+  s->context = s->model.max_context > 0
+                   ? std::min<int64_t>(4096, s->model.max_context)
+                   : 4096;
+  if (!args.context.empty()) {
+    absl::StatusOr<int64_t> context =
+        ParseIntFlag("--context", args.context, 1);
+    if (!context.ok()) return context.status();
+    s->context = *context;
   }
+  s->capacity.tensor_parallel = static_cast<int32_t>(s->tp);
+  s->capacity.block_size = *block_size;
+  return absl::OkStatus();
+}
 
-  CapacityOptions capacity;
-  capacity.tensor_parallel = static_cast<int32_t>(tp);
-  capacity.block_size = static_cast<int32_t>(block_size);
+absl::Status ParseMemory(const PlanArgs& args, CapacityOptions* capacity) {
   if (!args.kv_memory_gib.empty() && !args.gpu_memory_utilization.empty()) {
-    return BadInput(err,
-                    "--kv-memory-gib and --gpu-memory-utilization are "
-                    "mutually exclusive");
+    return absl::InvalidArgumentError(
+        "--kv-memory-gib and --gpu-memory-utilization are mutually exclusive");
   }
   if (!args.kv_memory_gib.empty()) {
-    double gib = 0;
-    if (!ParseDouble("--kv-memory-gib", args.kv_memory_gib, &gib, &error)) {
-      return BadInput(err, error);
-    }
-    if (!(gib > 0)) {
-      return BadInput(err, fmt::format("--kv-memory-gib must be > 0, got '{}'",
-                                       args.kv_memory_gib));
-    }
-    capacity.kv_memory_bytes = gib * kGiB;
+    absl::StatusOr<double> gib =
+        ParsePositiveFlag("--kv-memory-gib", args.kv_memory_gib);
+    if (!gib.ok()) return gib.status();
+    capacity->kv_memory_bytes = *gib * kGiB;
   }
   if (!args.gpu_memory_utilization.empty()) {
-    double util = 0;
-    if (!ParseDouble("--gpu-memory-utilization", args.gpu_memory_utilization,
-                     &util, &error)) {
-      return BadInput(err, error);
-    }
-    if (!(util > 0 && util <= 1)) {
-      return BadInput(err,
-                      fmt::format("--gpu-memory-utilization must be in (0, 1], "
-                                  "got '{}'",
-                                  args.gpu_memory_utilization));
-    }
-    capacity.gpu_memory_utilization = util;
+    absl::StatusOr<double> util = ParseFractionFlag(
+        "--gpu-memory-utilization", args.gpu_memory_utilization);
+    if (!util.ok()) return util.status();
+    capacity->gpu_memory_utilization = *util;
   }
+  return absl::OkStatus();
+}
 
-  absl::StatusOr<double> budget = KvMemoryBudget(*model, *hardware, capacity);
-  if (!budget.ok())
-    return BadInput(err, std::string(budget.status().message()));
-  const int64_t max_tokens = *MaxKvTokens(*model, *hardware, capacity);
-  const int64_t max_concurrency =
-      *MaxConcurrency(*model, *hardware, capacity, context);
-  absl::StatusOr<int64_t> max_context =
-      MaxContext(*model, *hardware, capacity, batch);
+absl::StatusOr<PlanSettings> ParseSettings(const PlanArgs& args) {
+  PlanSettings s;
+  if (absl::Status st = ParseSpecs(args, &s); !st.ok()) return st;
+  if (absl::Status st = ParseNumbers(args, &s); !st.ok()) return st;
+  if (absl::Status st = ParseMemory(args, &s.capacity); !st.ok()) return st;
+  return s;
+}
+
+// The plan's figures, computed once for both the JSON and the table.
+struct Plan {
+  double budget = 0;  // KV bytes per device
+  int64_t max_tokens = 0;
+  int64_t max_concurrency = 0;
+  absl::StatusOr<int64_t> max_context = 0;
+  StepCost decode;
+  StepCost decode_tokens;  // token-granular KV reads
+  StepCost prefill;
+  double ridge_point = 0;
+};
+
+absl::StatusOr<Plan> ComputePlan(const PlanSettings& s) {
+  Plan p;
+  absl::StatusOr<double> budget =
+      KvMemoryBudget(s.model, s.hardware, s.capacity);
+  if (!budget.ok()) return budget.status();
+  p.budget = *budget;
+  p.max_tokens = *MaxKvTokens(s.model, s.hardware, s.capacity);
+  p.max_concurrency =
+      *MaxConcurrency(s.model, s.hardware, s.capacity, s.context);
+  p.max_context = MaxContext(s.model, s.hardware, s.capacity, s.batch);
 
   BandwidthModelOptions options;
-  options.tensor_parallel = static_cast<int32_t>(tp);
+  options.tensor_parallel = static_cast<int32_t>(s.tp);
   absl::StatusOr<BandwidthModel> cost_model =
-      BandwidthModel::Create(*model, *hardware, options);
-  if (!cost_model.ok()) {
-    return BadInput(err, std::string(cost_model.status().message()));
-  }
+      BandwidthModel::Create(s.model, s.hardware, options);
+  if (!cost_model.ok()) return cost_model.status();
   options.granularity = Granularity::kToken;
   const BandwidthModel token_model =
-      *BandwidthModel::Create(*model, *hardware, options);
-  const StepFootprint decode_fp = UniformDecodeFootprint(
-      *model, static_cast<int32_t>(batch), context - 1, capacity.block_size);
-  const StepCost decode = cost_model->Estimate(decode_fp);
-  const StepCost decode_tokens = token_model.Estimate(decode_fp);
-  const StepCost prefill = cost_model->Estimate(
-      PrefillFootprint(*model, context, 0, capacity.block_size));
+      *BandwidthModel::Create(s.model, s.hardware, options);
+  const StepFootprint decode_fp =
+      UniformDecodeFootprint(s.model, static_cast<int32_t>(s.batch),
+                             s.context - 1, s.capacity.block_size);
+  p.decode = cost_model->Estimate(decode_fp);
+  p.decode_tokens = token_model.Estimate(decode_fp);
+  p.prefill = cost_model->Estimate(
+      PrefillFootprint(s.model, s.context, 0, s.capacity.block_size));
+  p.ridge_point = cost_model->RidgePoint();
+  return p;
+}
 
+std::string PlanJson(const PlanSettings& s, const Plan& p) {
+  const ModelSpec& model = s.model;
   nlohmann::ordered_json j;
-  j["model"] = model->name;
-  j["hardware"] = hardware->name;
-  j["tensor_parallel"] = tp;
-  j["weight_dtype"] = std::string(DTypeName(model->weight_dtype));
-  j["kv_dtype"] = std::string(DTypeName(model->kv_dtype));
-  j["block_size"] = block_size;
-  j["kv_bytes_per_token"] = model->KvBytesPerToken(1);
+  j["model"] = model.name;
+  j["hardware"] = s.hardware.name;
+  j["tensor_parallel"] = s.tp;
+  j["weight_dtype"] = std::string(DTypeName(model.weight_dtype));
+  j["kv_dtype"] = std::string(DTypeName(model.kv_dtype));
+  j["block_size"] = int64_t{s.capacity.block_size};
+  j["kv_bytes_per_token"] = model.KvBytesPerToken(1);
   j["kv_bytes_per_token_per_device"] =
-      model->KvBytesPerToken(static_cast<int32_t>(tp));
-  j["weight_bytes_per_device"] = model->WeightBytes() / tp;
-  j["kv_memory_bytes_per_device"] = *budget;
-  j["max_kv_tokens"] = max_tokens;
-  j["context"] = context;
-  j["max_concurrency"] = max_concurrency;
-  j["batch"] = batch;
-  if (max_context.ok()) {
-    j["max_context"] = *max_context;
+      model.KvBytesPerToken(static_cast<int32_t>(s.tp));
+  j["weight_bytes_per_device"] = model.WeightBytes() / s.tp;
+  j["kv_memory_bytes_per_device"] = p.budget;
+  j["max_kv_tokens"] = p.max_tokens;
+  j["context"] = s.context;
+  j["max_concurrency"] = p.max_concurrency;
+  j["batch"] = s.batch;
+  if (p.max_context.ok()) {
+    j["max_context"] = *p.max_context;
   } else {
     j["max_context"] = nullptr;
   }
-  j["decode_step_ms"] = decode.seconds * 1e3;
-  j["decode_step_ms_token_granular"] = decode_tokens.seconds * 1e3;
-  j["decode_tokens_per_s"] = batch / decode.seconds;
-  j["prefill_ms"] = prefill.seconds * 1e3;
-  j["prefill_bound"] = BoundName(prefill.bound);
-  j["bound"] = BoundName(decode.bound);
-  j["arithmetic_intensity"] = decode.arithmetic_intensity;
-  j["ridge_point"] = cost_model->RidgePoint();
+  j["decode_step_ms"] = p.decode.seconds * 1e3;
+  j["decode_step_ms_token_granular"] = p.decode_tokens.seconds * 1e3;
+  j["decode_tokens_per_s"] = s.batch / p.decode.seconds;
+  j["prefill_ms"] = p.prefill.seconds * 1e3;
+  j["prefill_bound"] = BoundName(p.prefill.bound);
+  j["bound"] = BoundName(p.decode.bound);
+  j["arithmetic_intensity"] = p.decode.arithmetic_intensity;
+  j["ridge_point"] = p.ridge_point;
+  return j.dump(2) + "\n";
+}
 
-  if (args.json == "-") {
-    out << j.dump(2) << "\n";
-    return kPlanOk;
-  }
-  if (!args.json.empty()) {
-    std::ofstream file(args.json);
-    if (!file || !(file << j.dump(2) << "\n")) {
-      return BadInput(err, fmt::format("--json: cannot write '{}'", args.json));
-    }
-  }
-
-  const double tokens_bytes = model->KvBytesPerToken(1);
-  fmt::print(out, "{} on {} (tp={}, weights {}, KV {}, block {})\n",
-             model->name, hardware->name, tp, DTypeName(model->weight_dtype),
-             DTypeName(model->kv_dtype), block_size);
+void PrintPlan(const PlanSettings& s, const Plan& p, std::ostream& out) {
+  const ModelSpec& model = s.model;
+  const double tokens_bytes = model.KvBytesPerToken(1);
+  fmt::print(out, "{} on {} (tp={}, weights {}, KV {}, block {})\n", model.name,
+             s.hardware.name, s.tp, DTypeName(model.weight_dtype),
+             DTypeName(model.kv_dtype), s.capacity.block_size);
   auto row = [&](const std::string& name, const std::string& value) {
     fmt::print(out, "  {:<34} {}\n", name, value);
   };
   row("KV bytes per token",
       fmt::format("{:.0f} ({:.1f} KiB)", tokens_bytes, tokens_bytes / 1024));
   row("weights per device",
-      fmt::format("{:.2f} GiB", model->WeightBytes() / tp / kGiB));
-  row("KV memory per device", fmt::format("{:.2f} GiB", *budget / kGiB));
-  row("max KV tokens", fmt::format("{}", max_tokens));
-  row(fmt::format("max concurrency at context {}", context),
-      fmt::format("{}", max_concurrency));
-  row(fmt::format("max context at batch {}", batch),
-      max_context.ok() ? fmt::format("{}", *max_context)
-                       : std::string("none (not one page fits)"));
-  row(fmt::format("decode step, batch {} x {}", batch, context),
-      fmt::format("{:.3f} ms ({:.0f} tok/s), {}-bound", decode.seconds * 1e3,
-                  batch / decode.seconds, BoundName(decode.bound)));
+      fmt::format("{:.2f} GiB", model.WeightBytes() / s.tp / kGiB));
+  row("KV memory per device", fmt::format("{:.2f} GiB", p.budget / kGiB));
+  row("max KV tokens", fmt::format("{}", p.max_tokens));
+  row(fmt::format("max concurrency at context {}", s.context),
+      fmt::format("{}", p.max_concurrency));
+  row(fmt::format("max context at batch {}", s.batch),
+      p.max_context.ok() ? fmt::format("{}", *p.max_context)
+                         : std::string("none (not one page fits)"));
+  row(fmt::format("decode step, batch {} x {}", s.batch, s.context),
+      fmt::format("{:.3f} ms ({:.0f} tok/s), {}-bound", p.decode.seconds * 1e3,
+                  s.batch / p.decode.seconds, BoundName(p.decode.bound)));
   row("  same, token-granular KV reads",
-      fmt::format("{:.3f} ms", decode_tokens.seconds * 1e3));
+      fmt::format("{:.3f} ms", p.decode_tokens.seconds * 1e3));
   row("  arithmetic intensity / ridge",
-      fmt::format("{:.1f} / {:.1f} FLOP/byte", decode.arithmetic_intensity,
-                  cost_model->RidgePoint()));
-  row(fmt::format("prefill of {} tokens", context),
-      fmt::format("{:.3f} ms, {}-bound", prefill.seconds * 1e3,
-                  BoundName(prefill.bound)));
+      fmt::format("{:.1f} / {:.1f} FLOP/byte", p.decode.arithmetic_intensity,
+                  p.ridge_point));
+  row(fmt::format("prefill of {} tokens", s.context),
+      fmt::format("{:.3f} ms, {}-bound", p.prefill.seconds * 1e3,
+                  BoundName(p.prefill.bound)));
+}
+
+}  // namespace
+
+int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<PlanSettings> settings = ParseSettings(args);
+  if (!settings.ok())
+    return BadInput(err, kCommand, settings.status().message());
+  absl::StatusOr<Plan> plan = ComputePlan(*settings);
+  if (!plan.ok()) return BadInput(err, kCommand, plan.status().message());
+  if (!args.json.empty()) {
+    absl::Status st =
+        WriteOutput("--json", args.json, PlanJson(*settings, *plan), out);
+    if (!st.ok()) return BadInput(err, kCommand, st.message());
+    if (args.json == "-") return kPlanOk;
+  }
+  PrintPlan(*settings, *plan, out);
   return kPlanOk;
 }
 
@@ -250,20 +277,26 @@ void AddPlanCommand(CLI::App& app, int* exit_code) {
                    "Hardware preset name or JSON spec file")
       ->required();
   plan->add_option("--tp", args->tp, "Tensor-parallel degree")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(IntInRange(1));
   plan->add_option("--kv-dtype", args->kv_dtype,
                    "KV cache dtype: fp16, bf16, fp8, int8, int4");
   plan->add_option("--weight-dtype", args->weight_dtype,
                    "Weight dtype: fp16, bf16, fp8, int8, int4");
   plan->add_option("--kv-memory-gib", args->kv_memory_gib,
-                   "KV memory per device, GiB (instead of utilization)");
+                   "KV memory per device, GiB (instead of utilization)")
+      ->check(PositiveNumber());
   plan->add_option("--gpu-memory-utilization", args->gpu_memory_utilization,
-                   "Fraction of device memory for weights + KV (default 0.9)");
+                   "Fraction of device memory for weights + KV (default 0.9)")
+      ->check(Fraction());
   plan->add_option("--block-size", args->block_size, "Tokens per page")
-      ->capture_default_str();
-  plan->add_option("--batch", args->batch, "Decode batch size (default 1)");
+      ->capture_default_str()
+      ->check(BlockSizeValidator());
+  plan->add_option("--batch", args->batch, "Decode batch size (default 1)")
+      ->check(IntInRange(1));
   plan->add_option("--context", args->context,
-                   "Context length (default min(4096, model max))");
+                   "Context length (default min(4096, model max))")
+      ->check(IntInRange(1));
   plan->add_option("--json", args->json, "Write JSON to FILE, or - for stdout");
   plan->callback(
       [args, exit_code] { *exit_code = RunPlan(*args, std::cout, std::cerr); });

@@ -8,12 +8,14 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "cli_util.h"
 
 namespace pagekv::tools {
 
-// The simulate subcommand's inputs as typed. Numbers stay strings so
-// RunSimulate rejects bad values with its own message and exit code; empty
-// means "not given" (a default applies).
+// The simulate subcommand's inputs as typed; empty means "not given" (a
+// default applies). Values stay text: RunSimulate checks them with the
+// validators the command line uses (cli_util.h), so a caller filling this
+// struct gets the same messages.
 struct SimulateArgs {
   std::string workload = "default";  // "default" or a trace file
   std::string format;                // mooncake | azure | jsonl; empty: guess
@@ -40,9 +42,9 @@ struct SimulateArgs {
   bool progress = false;          // draw a progress bar on `err`
 };
 
-inline constexpr int kSimulateOk = 0;
-inline constexpr int kSimulateBadInput = 2;
-inline constexpr int kSimulateFailed = 1;
+inline constexpr int kSimulateOk = kExitOk;
+inline constexpr int kSimulateBadInput = kExitBadInput;
+inline constexpr int kSimulateFailed = kExitFailed;
 
 // Runs the simulation. Prints the summary to `out` (unless json or csv is
 // "-", which print that instead), writes the requested files. Returns
