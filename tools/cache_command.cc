@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
+#include "memory_check.h"
 #include "nlohmann/json.hpp"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
@@ -43,6 +45,15 @@ struct CacheSettings {
   int32_t block_size = 0;
   std::vector<Capacity> capacities;
   std::vector<std::string> policies;
+  int32_t copies = 1;
+  std::optional<uint64_t> max_memory;  // bytes, from --max-memory-gib
+
+  bool AnyInfinite() const {
+    for (const Capacity& c : capacities) {
+      if (c.infinite) return true;
+    }
+    return false;
+  }
 };
 
 // One capacity in --capacity-blocks: an integer >= 1 or "inf".
@@ -117,7 +128,61 @@ absl::StatusOr<CacheSettings> ParseSettings(const CacheArgs& args) {
     return absl::InvalidArgumentError(
         "--json - and --csv - cannot both go to stdout");
   }
+  absl::StatusOr<int64_t> copies =
+      ParseIntFlag("--repeat", args.repeat, 1, kMaxWorkloadCopies);
+  if (!copies.ok()) return copies.status();
+  s.copies = static_cast<int32_t>(*copies);
+  absl::StatusOr<std::optional<uint64_t>> max_memory =
+      ParseMaxMemoryFlag(args.max_memory_gib);
+  if (!max_memory.ok()) return max_memory.status();
+  s.max_memory = *max_memory;
   return s;
+}
+
+// The largest pool of the replays (one runs at a time), by MemoryFootprint;
+// 0 for a capacity the manager rejects (the replay reports it).
+uint64_t LargestPoolBytes(const CacheSettings& s, int64_t inf_blocks) {
+  uint64_t largest = 0;
+  for (const Capacity& c : s.capacities) {
+    if (c.infinite && inf_blocks == 0) continue;  // not known yet
+    for (const std::string& policy : s.policies) {
+      absl::StatusOr<uint64_t> bytes =
+          KVCacheManager::MemoryFootprint(ReplayManagerConfig(
+              {s.block_size, c.infinite ? inf_blocks : c.blocks, policy}));
+      if (bytes.ok()) largest = std::max(largest, *bytes);
+    }
+  }
+  return largest;
+}
+
+// Estimates the run and checks it. Called before the "inf" pre-pass (with
+// inf_blocks = 0: its hash set instead of the inf pool) and again before the
+// replays, with the inf pool's size known.
+absl::Status CheckReplayMemory(const Workload& base, const CacheSettings& s,
+                               int64_t inf_blocks) {
+  MemoryEstimate e;
+  e.advice =
+      "use a smaller --capacity-blocks or --repeat, or a larger "
+      "--block-size";
+  e.Add(s.copies > 1 ? fmt::format("trace x{}", s.copies) : "trace",
+        WorkloadBytes(base) * static_cast<uint64_t>(s.copies));
+  uint64_t prepass = 0;
+  if (s.AnyInfinite() && inf_blocks == 0) {
+    // The pre-pass's key set: at most ~21 bytes per full prompt block of one
+    // copy (8-byte keys and a control byte at a load factor >= 7/16).
+    int64_t full_blocks = 0;
+    for (const Request& r : base.requests) {
+      full_blocks += r.PromptTokens() / s.block_size;
+    }
+    prepass = static_cast<uint64_t>(full_blocks) * 21;
+  }
+  const uint64_t pool = LargestPoolBytes(s, inf_blocks);
+  if (prepass > pool) {
+    e.Add("inf pre-pass", prepass);
+  } else {
+    e.Add("pool and index", pool);
+  }
+  return CheckMemory(e, s.max_memory, AvailableMemoryBytes());
 }
 
 nlohmann::ordered_json ResultJson(const std::string& policy,
@@ -155,9 +220,9 @@ struct Sweep {
 };
 
 absl::StatusOr<Sweep> RunReplays(const Workload& workload,
-                                 const CacheSettings& s) {
+                                 const CacheSettings& s, int64_t inf_blocks) {
   Sweep sweep;
-  sweep.inf_blocks = InfiniteCapacityBlocks(workload, s.block_size);
+  sweep.inf_blocks = inf_blocks;
   sweep.results.resize(s.capacities.size());
   for (size_t c = 0; c < s.capacities.size(); ++c) {
     const int64_t blocks = sweep.Blocks(s.capacities[c]);
@@ -189,10 +254,14 @@ std::string SweepJson(const Workload& workload, const CacheSettings& s,
   if (!sweep.IsSweep()) {
     j["trace"] = workload.name;
     j["block_size"] = s.block_size;
+    if (s.copies > 1) j["repeat"] = s.copies;
     for (const auto& [key, value] : rows[0].items()) j[key] = value;
   } else {
     j = rows;
-    for (auto& row : j) row["block_size"] = s.block_size;
+    for (auto& row : j) {
+      row["block_size"] = s.block_size;
+      if (s.copies > 1) row["repeat"] = s.copies;
+    }
   }
   return j.dump(2) + "\n";
 }
@@ -274,10 +343,11 @@ absl::Status WriteResults(const CacheArgs& args, const Workload& workload,
   if (args.json == "-" || args.csv == "-") return absl::OkStatus();
   const WorkloadStats wstats = workload.Stats();
   fmt::print(out,
-             "{}: {} requests, {} prompt tokens (output tokens ignored), "
+             "{}{}: {} requests, {} prompt tokens (output tokens ignored), "
              "block {}\n",
-             workload.name, wstats.num_requests, wstats.prompt_tokens,
-             s.block_size);
+             workload.name,
+             s.copies > 1 ? fmt::format(" x{} copies", s.copies) : "",
+             wstats.num_requests, wstats.prompt_tokens, s.block_size);
   if (sweep.IsSweep()) {
     PrintSweep(s, sweep, out);
   } else {
@@ -290,18 +360,34 @@ absl::Status WriteResults(const CacheArgs& args, const Workload& workload,
 
 int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<CacheSettings> settings = ParseSettings(args);
-  if (!settings.ok())
-    return BadInput(err, kCommand, settings.status().message());
+  if (!settings.ok()) return BadInput(err, kCommand, settings.status());
   absl::StatusOr<Workload> workload = ReadWorkload(args.trace, args.format);
   if (!workload.ok()) {
     return BadInput(err, kCommand,
                     fmt::format("--trace '{}': {}", args.trace,
                                 std::string(workload.status().message())));
   }
-  absl::StatusOr<Sweep> sweep = RunReplays(*workload, *settings);
-  if (!sweep.ok()) return BadInput(err, kCommand, sweep.status().message());
+  // Memory is checked before the pre-pass and again before the pools.
+  if (absl::Status st = CheckReplayMemory(*workload, *settings, 0); !st.ok()) {
+    return BadInput(err, kCommand, st);
+  }
+  int64_t inf_blocks = 0;
+  if (settings->AnyInfinite()) {
+    inf_blocks = InfiniteCapacityBlocks(*workload, settings->block_size,
+                                        settings->copies);
+    absl::Status st = CheckReplayMemory(*workload, *settings, inf_blocks);
+    if (!st.ok()) return BadInput(err, kCommand, st);
+  }
+  if (settings->copies > 1) {
+    absl::StatusOr<Workload> repeated =
+        RepeatWorkload(*workload, settings->copies);
+    if (!repeated.ok()) return BadInput(err, kCommand, repeated.status());
+    *workload = *std::move(repeated);
+  }
+  absl::StatusOr<Sweep> sweep = RunReplays(*workload, *settings, inf_blocks);
+  if (!sweep.ok()) return BadInput(err, kCommand, sweep.status());
   absl::Status written = WriteResults(args, *workload, *settings, *sweep, out);
-  if (!written.ok()) return BadInput(err, kCommand, written.message());
+  if (!written.ok()) return BadInput(err, kCommand, written);
   return kCacheOk;
 }
 
@@ -331,6 +417,16 @@ void AddCacheCommand(CLI::App& app, int* exit_code) {
                     "Write JSON to FILE, or - for stdout");
   cache->add_option("--csv", args->csv,
                     "Write the hit-rate curve as CSV to FILE, or - for stdout");
+  cache
+      ->add_option("--repeat", args->repeat,
+                   "Replay K shifted copies of the trace that share nothing")
+      ->capture_default_str()
+      ->check(IntInRange(1, kMaxWorkloadCopies));
+  cache
+      ->add_option("--max-memory-gib", args->max_memory_gib,
+                   "Refuse a run estimated to need more memory (GiB); the "
+                   "machine's available memory is always a limit")
+      ->check(PositiveNumber());
   cache->callback([args, exit_code] {
     *exit_code = RunCache(*args, std::cout, std::cerr);
   });

@@ -251,14 +251,13 @@ void PrintPlan(const PlanSettings& s, const Plan& p, std::ostream& out) {
 
 int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<PlanSettings> settings = ParseSettings(args);
-  if (!settings.ok())
-    return BadInput(err, kCommand, settings.status().message());
+  if (!settings.ok()) return BadInput(err, kCommand, settings.status());
   absl::StatusOr<Plan> plan = ComputePlan(*settings);
-  if (!plan.ok()) return BadInput(err, kCommand, plan.status().message());
+  if (!plan.ok()) return BadInput(err, kCommand, plan.status());
   if (!args.json.empty()) {
     absl::Status st =
         WriteOutput("--json", args.json, PlanJson(*settings, *plan), out);
-    if (!st.ok()) return BadInput(err, kCommand, st.message());
+    if (!st.ok()) return BadInput(err, kCommand, st);
     if (args.json == "-") return kPlanOk;
   }
   PrintPlan(*settings, *plan, out);

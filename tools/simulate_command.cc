@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,12 @@
 #include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
+#include "memory_check.h"
+#include "pagekv/cost/capacity.h"
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
+#include "pagekv/kv_cache_config.h"
+#include "pagekv/kv_cache_manager.h"
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
@@ -70,6 +76,8 @@ struct SimulateNumbers {
   bool gate = false;
   PreemptionPolicy preemption = PreemptionPolicy::kLastAdmitted;
   double timeline_interval = 0;  // 0 = automatic
+  int32_t copies = 1;
+  std::optional<uint64_t> max_memory;  // bytes, from --max-memory-gib
 };
 
 // Assigns *out from a parse, or returns its error from the caller.
@@ -110,6 +118,9 @@ absl::StatusOr<SimulateNumbers> ParseNumbers(const SimulateArgs& args) {
         n.timeline_interval,
         ParsePositiveFlag("--timeline-interval", args.timeline_interval));
   }
+  PAGEKV_CLI_ASSIGN(
+      n.copies, ParseIntFlag("--repeat", args.repeat, 1, kMaxWorkloadCopies));
+  PAGEKV_CLI_ASSIGN(n.max_memory, ParseMaxMemoryFlag(args.max_memory_gib));
   return n;
 }
 
@@ -179,6 +190,43 @@ absl::StatusOr<SimulatorConfig> MakeConfig(const SimulateArgs& args,
   config.timeline_interval_s = n.timeline_interval;
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   return config;
+}
+
+// Rough bytes the simulation keeps per request and allocator: scheduler
+// entry, latency samples and the report's per-request figures.
+constexpr uint64_t kSimBytesPerRequest = 256;
+
+// Estimates the simulation of `copies` copies of `workload` and checks it
+// before anything large is allocated: the trace copies, the paged pool and
+// index (KVCacheManager::MemoryFootprint of the pool the simulator sizes
+// from the KV memory), and per-request state for each allocator.
+absl::Status CheckSimulateMemory(const Workload& workload,
+                                 const SimulatorConfig& config,
+                                 const SimulateNumbers& n, double kv_bytes,
+                                 size_t num_allocators) {
+  MemoryEstimate e;
+  e.advice =
+      "use a smaller --repeat or --max-requests, or less --kv-memory-gib";
+  const auto copies = static_cast<uint64_t>(n.copies);
+  e.Add(copies > 1 ? fmt::format("trace x{}", copies) : "trace",
+        WorkloadBytes(workload) * copies);
+  const int32_t groups = config.model.num_layer_groups();
+  absl::StatusOr<double> per_token = KvBytesPerToken(config.model, 1);
+  if (per_token.ok() && *per_token > 0) {
+    KVCacheConfig kv;
+    const double pages = std::floor(kv_bytes / (*per_token * n.block_size));
+    kv.num_blocks = static_cast<int64_t>(std::min(pages * groups + 1, 4e9));
+    kv.block_size = n.block_size;
+    kv.groups.assign(static_cast<size_t>(groups),
+                     KVCacheGroupSpec::FullAttention());
+    kv.enable_prefix_caching = n.prefix_caching;
+    kv.eviction_policy = config.eviction_policy;
+    absl::StatusOr<uint64_t> pool = KVCacheManager::MemoryFootprint(kv);
+    if (pool.ok()) e.Add("pool and index", *pool);
+  }
+  e.Add("requests", workload.requests.size() * copies * num_allocators *
+                        kSimBytesPerRequest);
+  return CheckMemory(e, n.max_memory, AvailableMemoryBytes());
 }
 
 // The workload, whole or not at all.
@@ -276,34 +324,42 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
                 std::ostream& err) {
   // Numbers and switches first: nothing is read before they are all valid.
   absl::StatusOr<SimulateNumbers> numbers = ParseNumbers(args);
-  if (!numbers.ok()) return BadInput(err, kCommand, numbers.status().message());
+  if (!numbers.ok()) return BadInput(err, kCommand, numbers.status());
   absl::StatusOr<std::vector<AllocatorKind>> allocators = ParseAllocators(args);
   if (!allocators.ok()) {
-    return BadInput(err, kCommand, allocators.status().message());
+    return BadInput(err, kCommand, allocators.status());
   }
   absl::StatusOr<SimulatorConfig> config = MakeConfig(args, *numbers);
-  if (!config.ok()) return BadInput(err, kCommand, config.status().message());
+  if (!config.ok()) return BadInput(err, kCommand, config.status());
   absl::StatusOr<double> kv_bytes = SimulatedKvMemoryBytes(*config);
   if (!kv_bytes.ok()) {
-    return BadInput(err, kCommand, kv_bytes.status().message());
+    return BadInput(err, kCommand, kv_bytes.status());
   }
   absl::StatusOr<Workload> workload = LoadWorkload(args, *numbers);
-  if (!workload.ok())
-    return BadInput(err, kCommand, workload.status().message());
+  if (!workload.ok()) return BadInput(err, kCommand, workload.status());
+  if (absl::Status s = CheckSimulateMemory(*workload, *config, *numbers,
+                                           *kv_bytes, allocators->size());
+      !s.ok()) {
+    return BadInput(err, kCommand, s);
+  }
+  if (numbers->copies > 1) {
+    workload = RepeatWorkload(*workload, numbers->copies);
+    if (!workload.ok()) return BadInput(err, kCommand, workload.status());
+  }
 
   absl::StatusOr<std::vector<SimulationReport>> reports =
       SimulateAll(*workload, *config, *allocators, args.progress, err);
   if (!reports.ok()) {
     if (absl::IsInvalidArgument(reports.status()) ||
         absl::IsFailedPrecondition(reports.status())) {
-      return BadInput(err, kCommand, reports.status().message());
+      return BadInput(err, kCommand, reports.status());
     }
     err << "pagekv simulate: " << reports.status().message() << "\n";
     return kSimulateFailed;
   }
   const RunDescription run = Describe(*workload, *config, *numbers, *kv_bytes);
   absl::Status written = WriteReports(args, run, *reports, out);
-  if (!written.ok()) return BadInput(err, kCommand, written.message());
+  if (!written.ok()) return BadInput(err, kCommand, written);
   return kSimulateOk;
 }
 
@@ -371,6 +427,15 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--csv", args->csv,
                   "Write the timeline as CSV to FILE, or - for stdout");
   sim->add_option("--html", args->html, "Write an HTML report to FILE");
+  sim->add_option(
+         "--repeat", args->repeat,
+         "Simulate K shifted copies of the workload that share nothing")
+      ->capture_default_str()
+      ->check(IntInRange(1, kMaxWorkloadCopies));
+  sim->add_option("--max-memory-gib", args->max_memory_gib,
+                  "Refuse a run estimated to need more memory (GiB); the "
+                  "machine's available memory is always a limit")
+      ->check(PositiveNumber());
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

@@ -39,7 +39,13 @@ struct SimulateArgs {
   std::string json;               // file, "-" for `out`, empty for none
   std::string csv;                // file, "-" for `out`, empty for none
   std::string html;               // file, empty for none
-  bool progress = false;          // draw a progress bar on `err`
+  // Simulate this many shifted copies of the (selected) workload that share
+  // no block (RepeatWorkload), one after the other.
+  std::string repeat = "1";
+  // Refuse (exit 2) a run whose estimated memory exceeds this many GiB, as
+  // one exceeding the machine's available memory is; empty = no own limit.
+  std::string max_memory_gib;
+  bool progress = false;  // draw a progress bar on `err`
 };
 
 inline constexpr int kSimulateOk = kExitOk;

@@ -110,6 +110,9 @@ class PrefixIndex {
   uint32_t size() const { return size_; }
   // Bytes of index memory per pool block (table share + metadata + tokens).
   static uint64_t BytesPerBlock(int32_t block_size);
+  // Bytes the constructor allocates for `num_blocks` ids: the probe table
+  // (a power of two >= 2 * num_blocks slots), metadata and tokens.
+  static uint64_t MemoryBytes(uint32_t num_blocks, int32_t block_size);
 
   // Every indexed block is found under its key exactly once, the table holds
   // nothing else, and every parent still holding its generation is indexed.
