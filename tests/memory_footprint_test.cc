@@ -1,12 +1,13 @@
 // KVCacheManager::MemoryFootprint against what Create really allocates,
 // measured with glibc's allocator statistics (mallinfo2: bytes in use in the
-// heap plus mmapped chunks) around Create.
+// heap plus mmapped chunks) and the huge-page mappings around Create.
 #include <malloc.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "core/huge_page_allocator.h"
 #include "gtest/gtest.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
@@ -15,9 +16,10 @@
 namespace pagekv {
 namespace {
 
+// malloc's bytes in use plus the arrays HugePageAllocator maps itself.
 uint64_t BytesInUse() {
   const struct mallinfo2 m = mallinfo2();
-  return m.uordblks + m.hblkhd;
+  return m.uordblks + m.hblkhd + internal::HugePageBytesMapped();
 }
 
 // Tolerance: 1% of the estimate plus 256 KiB for the small fixed parts
