@@ -363,12 +363,8 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   return kSimulateOk;
 }
 
-void AddSimulateCommand(CLI::App& app, int* exit_code) {
-  auto args = std::make_shared<SimulateArgs>();
-  CLI::App* sim = app.add_subcommand(
-      "simulate",
-      "Replay a workload through the scheduler and report latency, "
-      "throughput, preemptions and the KV memory breakdown");
+// The run's options: workload, specs, scheduler and sizes.
+void AddRunOptions(CLI::App* sim, SimulateArgs* args) {
   sim->add_option("--workload", args->workload,
                   "'default' (built-in chat + RAG mix) or a trace file")
       ->capture_default_str();
@@ -422,6 +418,10 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--timeline-interval", args->timeline_interval,
                   "Timeline sample interval in seconds (default: automatic)")
       ->check(PositiveNumber());
+}
+
+// Where the reports go; --repeat and the memory limit.
+void AddOutputOptions(CLI::App* sim, SimulateArgs* args) {
   sim->add_option("--json", args->json,
                   "Write the summary as JSON to FILE, or - for stdout");
   sim->add_option("--csv", args->csv,
@@ -436,6 +436,16 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
                   "Refuse a run estimated to need more memory (GiB); the "
                   "machine's available memory is always a limit")
       ->check(PositiveNumber());
+}
+
+void AddSimulateCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<SimulateArgs>();
+  CLI::App* sim = app.add_subcommand(
+      "simulate",
+      "Replay a workload through the scheduler and report latency, "
+      "throughput, preemptions and the KV memory breakdown");
+  AddRunOptions(sim, args.get());
+  AddOutputOptions(sim, args.get());
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);
