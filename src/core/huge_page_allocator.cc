@@ -27,14 +27,14 @@ void* MapHugePages(size_t bytes) {
   // Advice only: where the kernel refuses, the mapping keeps small pages.
   (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
-  mapped_bytes.fetch_add(size, std::memory_order_relaxed);
+  mapped_bytes.fetch_add(bytes, std::memory_order_relaxed);
   return p;
 }
 
 void UnmapHugePages(void* p, size_t bytes) {
   const size_t size = RoundUp(bytes);
   munmap(p, size);
-  mapped_bytes.fetch_sub(size, std::memory_order_relaxed);
+  mapped_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
 uint64_t HugePageBytesMapped() {

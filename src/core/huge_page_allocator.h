@@ -34,7 +34,8 @@ inline constexpr size_t kHugePageThreshold = size_t{4} << 20;
 void* MapHugePages(size_t bytes);
 // Unmaps what MapHugePages(bytes) returned.
 void UnmapHugePages(void* p, size_t bytes);
-// Bytes currently mapped by MapHugePages (rounded sizes).
+// Bytes currently held through MapHugePages, as requested (the rounding to
+// 2 MiB is address space the arrays never touch, so it is never resident).
 uint64_t HugePageBytesMapped();
 
 template <typename T>
