@@ -108,7 +108,10 @@ Workload CyclicWorkload(int n, int blocks, int block_size, int rounds) {
 TEST(CacheCommandTest, InfiniteCapacityHitsEveryRepeat) {
   const Workload w = CyclicWorkload(4, 4, 4, 2);
   const int64_t inf = InfiniteCapacityBlocks(w, 4);
-  EXPECT_EQ(inf, 8 * 5);
+  // The distinct full blocks and one for the request being admitted, not
+  // every prompt's blocks (8 * 5).
+  EXPECT_EQ(DistinctFullBlocks(w, 4), 16);
+  EXPECT_EQ(inf, 16 + 1);
   for (const std::string& policy : EvictionPolicyNames()) {
     absl::StatusOr<ReplayResult> r = ReplayWorkload(w, {4, inf, policy});
     ASSERT_TRUE(r.ok()) << r.status();
@@ -250,7 +253,7 @@ TEST(CacheCommandTest, MooncakeConversationSliceHitsAreExact) {
       ReadWorkload(kMooncakeTrace, "mooncake", options);
   ASSERT_TRUE(w.ok()) << w.status();
   const int64_t inf = InfiniteCapacityBlocks(*w, 512);
-  EXPECT_EQ(inf, 7029);
+  EXPECT_EQ(inf, 6335 + 1);  // distinct full blocks + the one admitted
   absl::StatusOr<ReplayResult> r = ReplayWorkload(*w, {512, inf, "lru"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->prompt_tokens, 3534037);
@@ -294,8 +297,13 @@ TEST(CacheCommandTest, MooncakeConversationInfiniteCacheHitRate) {
   absl::StatusOr<Workload> w = ReadWorkload(kMooncakeTrace, "mooncake");
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->requests.size(), 12031u);
+  int64_t prompt_blocks = 0;
+  for (const Request& req : w->requests) {
+    prompt_blocks += (req.PromptTokens() + 511) / 512;
+  }
+  EXPECT_EQ(prompt_blocks, 288500);  // the MANIFEST's total blocks
   const int64_t inf = InfiniteCapacityBlocks(*w, 512);
-  EXPECT_EQ(inf, 288500);  // the MANIFEST's total blocks
+  EXPECT_EQ(inf, 170899 + 1);  // distinct full blocks + the one admitted
   absl::StatusOr<ReplayResult> r = ReplayWorkload(*w, {512, inf, "lru"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->requests, 12031);

@@ -138,6 +138,29 @@ TEST(SimulateCommandTest, BadValuesExitTwoNamingTheValue) {
   }
 }
 
+// --repeat 2 simulates two shifted copies of the selected requests: twice
+// the requests and, on this small run, twice the completions (each copy
+// loses the same too-long prompts to the small KV memory).
+TEST(SimulateCommandTest, RepeatSimulatesShiftedCopies) {
+  SimulateArgs a = Small();
+  a.allocator = "paged";
+  a.json = "-";
+  std::ostringstream out1, out2, err;
+  ASSERT_EQ(RunSimulate(a, out1, err), kSimulateOk) << err.str();
+  a.repeat = "2";
+  ASSERT_EQ(RunSimulate(a, out2, err), kSimulateOk) << err.str();
+  const nlohmann::json one = nlohmann::json::parse(out1.str());
+  const nlohmann::json two = nlohmann::json::parse(out2.str());
+  EXPECT_EQ(two["workload"]["num_requests"], 60);
+  EXPECT_GT(one["results"][0]["completed"].get<int>(), 0);
+  EXPECT_EQ(two["results"][0]["completed"].get<int>(),
+            2 * one["results"][0]["completed"].get<int>());
+  a.repeat = "0";
+  std::ostringstream out3;
+  EXPECT_EQ(RunSimulate(a, out3, err), kSimulateBadInput);
+  EXPECT_THAT(err.str(), HasSubstr("--repeat must be an integer in [1, "));
+}
+
 TEST(SimulateCommandTest, BadTraceLineNamesFileAndLine) {
   const std::string path = TempPath("bad.jsonl");
   {

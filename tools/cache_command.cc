@@ -7,30 +7,28 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
+#include "memory_check.h"
+#include "nlohmann/json.hpp"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
-#include "pagekv/sim/report_json.h"
 #include "pagekv/sim/trace_reader.h"
 
 namespace pagekv::tools {
 namespace {
 
-int BadInput(std::ostream& err, const std::string& message) {
-  err << "pagekv cache: " << message << "\n";
-  return kCacheBadInput;
-}
+constexpr char kCommand[] = "cache";
 
 // One requested capacity: a number of blocks, or infinite.
 struct Capacity {
@@ -42,166 +40,354 @@ std::string CapacityName(const Capacity& c) {
   return c.infinite ? std::string("inf") : std::to_string(c.blocks);
 }
 
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  for (absl::string_view piece : absl::StrSplit(text, ',')) {
-    items.emplace_back(absl::StripAsciiWhitespace(piece));
+// The validated arguments.
+struct CacheSettings {
+  int32_t block_size = 0;
+  std::vector<Capacity> capacities;
+  std::vector<std::string> policies;
+  int32_t copies = 1;
+  std::optional<uint64_t> max_memory;  // bytes, from --max-memory-gib
+
+  bool AnyInfinite() const {
+    for (const Capacity& c : capacities) {
+      if (c.infinite) return true;
+    }
+    return false;
   }
-  return items;
+};
+
+// One capacity in --capacity-blocks: an integer >= 1 or "inf".
+CLI::Validator CapacityItem() {
+  return CLI::Validator(
+      [](std::string& item) {
+        int64_t blocks = 0;
+        if (item == "inf" || (absl::SimpleAtoi(item, &blocks) && blocks >= 1)) {
+          return std::string();
+        }
+        return fmt::format(
+            "each value must be an integer >= 1 or 'inf', got '{}'", item);
+      },
+      "BLOCKS|inf");
 }
 
-// Writes `text` to `path` ("-" = `out`); false if the file cannot be written.
-bool WriteOutput(const std::string& path, const std::string& text,
-                 std::ostream& out) {
-  if (path == "-") {
-    out << text;
-    return true;
+// Every item of a comma list passes `item`.
+CLI::Validator EachItem(CLI::Validator item) {
+  return CLI::Validator(
+      [item](std::string& text) {
+        for (const std::string& piece : SplitList(text)) {
+          if (std::string m = item(piece); !m.empty()) return m;
+        }
+        return std::string();
+      },
+      item.get_description() + ",...");
+}
+
+// A policy name known to the library, or "all".
+CLI::Validator PolicyList() {
+  return CLI::Validator(
+      [](std::string& text) {
+        if (text == "all") return std::string();
+        const std::vector<std::string> known = EvictionPolicyNames();
+        for (const std::string& p : SplitList(text)) {
+          if (std::find(known.begin(), known.end(), p) == known.end()) {
+            return fmt::format("unknown policy '{}' (known: {}, or all)", p,
+                               fmt::join(known, ", "));
+          }
+        }
+        return std::string();
+      },
+      "POLICY,...|all");
+}
+
+absl::StatusOr<CacheSettings> ParseSettings(const CacheArgs& args) {
+  if (args.trace.empty()) {
+    return absl::InvalidArgumentError("--trace is required");
   }
-  std::ofstream file(path);
-  return file && (file << text) && file.flush();
+  CacheSettings s;
+  absl::StatusOr<int32_t> block_size =
+      ParseBlockSizeFlag("--block-size", args.block_size);
+  if (!block_size.ok()) return block_size.status();
+  s.block_size = *block_size;
+  // These two messages read "--flag: ...", as the list's items are named.
+  if (std::string m = EachItem(CapacityItem())(args.capacity_blocks);
+      !m.empty()) {
+    return absl::InvalidArgumentError("--capacity-blocks: " + m);
+  }
+  for (const std::string& item : SplitList(args.capacity_blocks)) {
+    Capacity c;
+    c.infinite = item == "inf";
+    if (!c.infinite) (void)absl::SimpleAtoi(item, &c.blocks);  // checked
+    s.capacities.push_back(c);
+  }
+  if (std::string m = PolicyList()(args.policy); !m.empty()) {
+    return absl::InvalidArgumentError("--policy: " + m);
+  }
+  s.policies =
+      args.policy == "all" ? EvictionPolicyNames() : SplitList(args.policy);
+  if (args.json == "-" && args.csv == "-") {
+    return absl::InvalidArgumentError(
+        "--json - and --csv - cannot both go to stdout");
+  }
+  absl::StatusOr<int64_t> copies =
+      ParseIntFlag("--repeat", args.repeat, 1, kMaxWorkloadCopies);
+  if (!copies.ok()) return copies.status();
+  s.copies = static_cast<int32_t>(*copies);
+  absl::StatusOr<std::optional<uint64_t>> max_memory =
+      ParseMaxMemoryFlag(args.max_memory_gib);
+  if (!max_memory.ok()) return max_memory.status();
+  s.max_memory = *max_memory;
+  return s;
+}
+
+// The largest pool of the replays (one runs at a time), by MemoryFootprint;
+// 0 for a capacity the manager rejects (the replay reports it).
+uint64_t LargestPoolBytes(const CacheSettings& s, int64_t inf_blocks) {
+  uint64_t largest = 0;
+  for (const Capacity& c : s.capacities) {
+    if (c.infinite && inf_blocks == 0) continue;  // not known yet
+    for (const std::string& policy : s.policies) {
+      absl::StatusOr<uint64_t> bytes =
+          KVCacheManager::MemoryFootprint(ReplayManagerConfig(
+              {s.block_size, c.infinite ? inf_blocks : c.blocks, policy}));
+      if (bytes.ok()) largest = std::max(largest, *bytes);
+    }
+  }
+  return largest;
+}
+
+// Estimates the run and checks it. Called before the "inf" pre-pass (with
+// inf_blocks = 0: its hash set instead of the inf pool) and again before the
+// replays, with the inf pool's size known.
+absl::Status CheckReplayMemory(const Workload& base, const CacheSettings& s,
+                               int64_t inf_blocks) {
+  MemoryEstimate e;
+  e.advice =
+      "use a smaller --capacity-blocks or --repeat, or a larger "
+      "--block-size";
+  e.Add(s.copies > 1 ? fmt::format("trace x{}", s.copies) : "trace",
+        WorkloadBytes(base) * static_cast<uint64_t>(s.copies));
+  uint64_t prepass = 0;
+  if (s.AnyInfinite() && inf_blocks == 0) {
+    // The pre-pass's key set: at most ~21 bytes per full prompt block of one
+    // copy (8-byte keys and a control byte at a load factor >= 7/16).
+    int64_t full_blocks = 0;
+    for (const Request& r : base.requests) {
+      full_blocks += r.PromptTokens() / s.block_size;
+    }
+    prepass = static_cast<uint64_t>(full_blocks) * 21;
+  }
+  const uint64_t pool = LargestPoolBytes(s, inf_blocks);
+  if (prepass > pool) {
+    e.Add("inf pre-pass", prepass);
+  } else {
+    e.Add("pool and index", pool);
+  }
+  return CheckMemory(e, s.max_memory, AvailableMemoryBytes());
+}
+
+nlohmann::ordered_json ResultJson(const std::string& policy,
+                                  const Capacity& capacity,
+                                  int64_t capacity_blocks,
+                                  const ReplayResult& r) {
+  nlohmann::ordered_json j;
+  j["policy"] = policy;
+  j["capacity_blocks"] = capacity_blocks;
+  j["infinite_capacity"] = capacity.infinite;
+  j["requests"] = r.requests;
+  j["skipped_requests"] = r.skipped_requests;
+  j["skipped_prompt_tokens"] = r.skipped_prompt_tokens;
+  j["prompt_tokens"] = r.prompt_tokens;
+  j["hit_tokens"] = r.hit_tokens;
+  j["hit_rate_tokens"] = r.HitRateTokens();
+  j["query_blocks"] = r.query_blocks;
+  j["hit_blocks"] = r.hit_blocks;
+  j["hit_rate_blocks"] = r.HitRateBlocks();
+  j["evictions"] = r.evictions;
+  j["cached_blocks_at_end"] = r.cached_blocks;
+  j["replay_seconds"] = r.seconds;
+  return j;
+}
+
+// Every replay's result: results[c][p] for capacity c and policy p.
+struct Sweep {
+  int64_t inf_blocks = 0;  // the size "inf" stands for
+  std::vector<std::vector<ReplayResult>> results;
+
+  int64_t Blocks(const Capacity& c) const {
+    return c.infinite ? inf_blocks : c.blocks;
+  }
+  bool IsSweep() const { return results.size() > 1 || results[0].size() > 1; }
+};
+
+absl::StatusOr<Sweep> RunReplays(const Workload& workload,
+                                 const CacheSettings& s, int64_t inf_blocks) {
+  Sweep sweep;
+  sweep.inf_blocks = inf_blocks;
+  sweep.results.resize(s.capacities.size());
+  for (size_t c = 0; c < s.capacities.size(); ++c) {
+    const int64_t blocks = sweep.Blocks(s.capacities[c]);
+    for (const std::string& policy : s.policies) {
+      absl::StatusOr<ReplayResult> r =
+          ReplayWorkload(workload, {s.block_size, blocks, policy});
+      if (!r.ok()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "replay with --policy {} --capacity-blocks {}: {}", policy,
+            CapacityName(s.capacities[c]), std::string(r.status().message())));
+      }
+      sweep.results[c].push_back(*r);
+    }
+  }
+  return sweep;
+}
+
+std::string SweepJson(const Workload& workload, const CacheSettings& s,
+                      const Sweep& sweep) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (size_t c = 0; c < s.capacities.size(); ++c) {
+    for (size_t p = 0; p < s.policies.size(); ++p) {
+      rows.push_back(ResultJson(s.policies[p], s.capacities[c],
+                                sweep.Blocks(s.capacities[c]),
+                                sweep.results[c][p]));
+    }
+  }
+  nlohmann::ordered_json j;
+  if (!sweep.IsSweep()) {
+    j["trace"] = workload.name;
+    j["block_size"] = s.block_size;
+    if (s.copies > 1) j["repeat"] = s.copies;
+    for (const auto& [key, value] : rows[0].items()) j[key] = value;
+  } else {
+    j = rows;
+    for (auto& row : j) {
+      row["block_size"] = s.block_size;
+      if (s.copies > 1) row["repeat"] = s.copies;
+    }
+  }
+  return j.dump(2) + "\n";
+}
+
+// The token hit-rate curve: one row per capacity, one column per policy.
+std::string SweepCsv(const CacheSettings& s, const Sweep& sweep) {
+  std::string csv = "capacity_blocks";
+  for (const std::string& p : s.policies) csv += "," + p;
+  csv += "\n";
+  for (size_t c = 0; c < s.capacities.size(); ++c) {
+    csv += std::to_string(sweep.Blocks(s.capacities[c]));
+    for (const ReplayResult& r : sweep.results[c]) {
+      csv += fmt::format(",{:.6f}", r.HitRateTokens());
+    }
+    csv += "\n";
+  }
+  return csv;
+}
+
+void PrintSingle(const CacheSettings& s, const Sweep& sweep,
+                 std::ostream& out) {
+  const ReplayResult& r = sweep.results[0][0];
+  const Capacity& cap = s.capacities[0];
+  auto row = [&](const std::string& name, const std::string& value) {
+    fmt::print(out, "  {:<22} {}\n", name, value);
+  };
+  row("policy", s.policies[0]);
+  row("capacity", cap.infinite ? fmt::format("inf ({} blocks, never evicts)",
+                                             sweep.inf_blocks)
+                               : fmt::format("{} blocks", cap.blocks));
+  row("hit tokens", fmt::format("{} / {} = {:.4f}", r.hit_tokens,
+                                r.prompt_tokens, r.HitRateTokens()));
+  row("hit blocks", fmt::format("{} / {} full = {:.4f}", r.hit_blocks,
+                                r.query_blocks, r.HitRateBlocks()));
+  row("evictions", fmt::format("{}", r.evictions));
+  row("cached blocks at end", fmt::format("{}", r.cached_blocks));
+  if (r.skipped_requests > 0) {
+    row("skipped (too long)",
+        fmt::format("{} requests, {} tokens", r.skipped_requests,
+                    r.skipped_prompt_tokens));
+  }
+  row("replay time", fmt::format("{:.3f} s", r.seconds));
+}
+
+// Sweep: token hit rate against capacity, one column per policy.
+void PrintSweep(const CacheSettings& s, const Sweep& sweep, std::ostream& out) {
+  fmt::print(out, "token hit rate (block hit rate) by capacity and policy\n");
+  fmt::print(out, "  {:>16}", "capacity_blocks");
+  for (const std::string& p : s.policies) fmt::print(out, " {:>17}", p);
+  fmt::print(out, " {:>8}\n", "skipped");
+  for (size_t c = 0; c < s.capacities.size(); ++c) {
+    const std::string name = s.capacities[c].infinite
+                                 ? fmt::format("inf={}", sweep.inf_blocks)
+                                 : std::to_string(s.capacities[c].blocks);
+    fmt::print(out, "  {:>16}", name);
+    for (const ReplayResult& r : sweep.results[c]) {
+      fmt::print(
+          out, " {:>17}",
+          fmt::format("{:.4f} ({:.4f})", r.HitRateTokens(), r.HitRateBlocks()));
+    }
+    fmt::print(out, " {:>8}\n", sweep.results[c][0].skipped_requests);
+  }
+}
+
+// Writes the requested files, then (unless stdout took JSON or CSV) the
+// table.
+absl::Status WriteResults(const CacheArgs& args, const Workload& workload,
+                          const CacheSettings& s, const Sweep& sweep,
+                          std::ostream& out) {
+  if (!args.json.empty()) {
+    absl::Status st =
+        WriteOutput("--json", args.json, SweepJson(workload, s, sweep), out);
+    if (!st.ok()) return st;
+  }
+  if (!args.csv.empty()) {
+    absl::Status st = WriteOutput("--csv", args.csv, SweepCsv(s, sweep), out);
+    if (!st.ok()) return st;
+  }
+  if (args.json == "-" || args.csv == "-") return absl::OkStatus();
+  const WorkloadStats wstats = workload.Stats();
+  fmt::print(out,
+             "{}{}: {} requests, {} prompt tokens (output tokens ignored), "
+             "block {}\n",
+             workload.name,
+             s.copies > 1 ? fmt::format(" x{} copies", s.copies) : "",
+             wstats.num_requests, wstats.prompt_tokens, s.block_size);
+  if (sweep.IsSweep()) {
+    PrintSweep(s, sweep, out);
+  } else {
+    PrintSingle(s, sweep, out);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err) {
-  if (args.trace.empty()) return BadInput(err, "--trace is required");
-  int64_t block_size = 0;
-  if (!absl::SimpleAtoi(args.block_size, &block_size) || block_size < 1 ||
-      block_size > (int64_t{1} << 20)) {
-    return BadInput(err, fmt::format("--block-size must be an integer in [1, "
-                                     "1048576], got '{}'",
-                                     args.block_size));
-  }
-  std::vector<Capacity> capacities;
-  for (const std::string& item : SplitList(args.capacity_blocks)) {
-    Capacity c;
-    if (item == "inf") {
-      c.infinite = true;
-    } else if (!absl::SimpleAtoi(item, &c.blocks) || c.blocks < 1) {
-      return BadInput(err, fmt::format("--capacity-blocks: each value must be "
-                                       "an integer >= 1 or 'inf', got '{}'",
-                                       item));
-    }
-    capacities.push_back(c);
-  }
-  const std::vector<std::string> known = EvictionPolicyNames();
-  std::vector<std::string> policies;
-  if (args.policy == "all") {
-    policies = known;
-  } else {
-    policies = SplitList(args.policy);
-    for (const std::string& p : policies) {
-      if (std::find(known.begin(), known.end(), p) == known.end()) {
-        return BadInput(err, fmt::format("--policy: unknown policy '{}' "
-                                         "(known: {}, or all)",
-                                         p, fmt::join(known, ", ")));
-      }
-    }
-  }
-  if (args.json == "-" && args.csv == "-") {
-    return BadInput(err, "--json - and --csv - cannot both go to stdout");
-  }
+  absl::StatusOr<CacheSettings> settings = ParseSettings(args);
+  if (!settings.ok()) return BadInput(err, kCommand, settings.status());
   absl::StatusOr<Workload> workload = ReadWorkload(args.trace, args.format);
   if (!workload.ok()) {
-    return BadInput(err, fmt::format("--trace '{}': {}", args.trace,
-                                     std::string(workload.status().message())));
+    return BadInput(err, kCommand,
+                    fmt::format("--trace '{}': {}", args.trace,
+                                std::string(workload.status().message())));
   }
-  const WorkloadStats wstats = workload->Stats();
-  const auto bs = static_cast<int32_t>(block_size);
-  const int64_t inf_blocks = InfiniteCapacityBlocks(*workload, bs);
-
-  // results[c][p]: capacity c, policy p.
-  std::vector<std::vector<ReplayResult>> results(capacities.size());
-  std::vector<ReplayRun> runs;
-  for (size_t c = 0; c < capacities.size(); ++c) {
-    const int64_t blocks =
-        capacities[c].infinite ? inf_blocks : capacities[c].blocks;
-    for (const std::string& policy : policies) {
-      absl::StatusOr<ReplayResult> r =
-          ReplayWorkload(*workload, {bs, blocks, policy});
-      if (!r.ok()) {
-        return BadInput(err, fmt::format("replay with --policy {} "
-                                         "--capacity-blocks {}: {}",
-                                         policy, CapacityName(capacities[c]),
-                                         std::string(r.status().message())));
-      }
-      runs.push_back({policy, blocks, capacities[c].infinite, *r});
-      results[c].push_back(*r);
-    }
+  // Memory is checked before the pre-pass and again before the pools.
+  if (absl::Status st = CheckReplayMemory(*workload, *settings, 0); !st.ok()) {
+    return BadInput(err, kCommand, st);
   }
-
-  const bool sweep = capacities.size() > 1 || policies.size() > 1;
-  if (!args.json.empty()) {
-    const std::string json = ReplayReportJson(workload->name, block_size, runs);
-    if (!WriteOutput(args.json, json, out)) {
-      return BadInput(err, fmt::format("--json: cannot write '{}'", args.json));
-    }
+  int64_t inf_blocks = 0;
+  if (settings->AnyInfinite()) {
+    inf_blocks = InfiniteCapacityBlocks(*workload, settings->block_size,
+                                        settings->copies);
+    absl::Status st = CheckReplayMemory(*workload, *settings, inf_blocks);
+    if (!st.ok()) return BadInput(err, kCommand, st);
   }
-  if (!args.csv.empty()) {
-    std::string csv = "capacity_blocks";
-    for (const std::string& p : policies) csv += "," + p;
-    csv += "\n";
-    for (size_t c = 0; c < capacities.size(); ++c) {
-      csv += capacities[c].infinite ? std::to_string(inf_blocks)
-                                    : std::to_string(capacities[c].blocks);
-      for (const ReplayResult& r : results[c]) {
-        csv += fmt::format(",{:.6f}", r.HitRateTokens());
-      }
-      csv += "\n";
-    }
-    if (!WriteOutput(args.csv, csv, out)) {
-      return BadInput(err, fmt::format("--csv: cannot write '{}'", args.csv));
-    }
+  if (settings->copies > 1) {
+    absl::StatusOr<Workload> repeated =
+        RepeatWorkload(*workload, settings->copies);
+    if (!repeated.ok()) return BadInput(err, kCommand, repeated.status());
+    *workload = *std::move(repeated);
   }
-  if (args.json == "-" || args.csv == "-") return kCacheOk;
-
-  fmt::print(out,
-             "{}: {} requests, {} prompt tokens (output tokens ignored), "
-             "block {}\n",
-             workload->name, wstats.num_requests, wstats.prompt_tokens,
-             block_size);
-  if (!sweep) {
-    const ReplayResult& r = results[0][0];
-    const Capacity& cap = capacities[0];
-    auto row = [&](const std::string& name, const std::string& value) {
-      fmt::print(out, "  {:<22} {}\n", name, value);
-    };
-    row("policy", policies[0]);
-    row("capacity",
-        cap.infinite ? fmt::format("inf ({} blocks, never evicts)", inf_blocks)
-                     : fmt::format("{} blocks", cap.blocks));
-    row("hit tokens", fmt::format("{} / {} = {:.4f}", r.hit_tokens,
-                                  r.prompt_tokens, r.HitRateTokens()));
-    row("hit blocks", fmt::format("{} / {} full = {:.4f}", r.hit_blocks,
-                                  r.query_blocks, r.HitRateBlocks()));
-    row("evictions", fmt::format("{}", r.evictions));
-    row("cached blocks at end", fmt::format("{}", r.cached_blocks));
-    if (r.skipped_requests > 0) {
-      row("skipped (too long)",
-          fmt::format("{} requests, {} tokens", r.skipped_requests,
-                      r.skipped_prompt_tokens));
-    }
-    row("replay time", fmt::format("{:.3f} s", r.seconds));
-    return kCacheOk;
-  }
-
-  // Sweep: token hit rate against capacity, one column per policy.
-  fmt::print(out, "token hit rate (block hit rate) by capacity and policy\n");
-  fmt::print(out, "  {:>16}", "capacity_blocks");
-  for (const std::string& p : policies) fmt::print(out, " {:>17}", p);
-  fmt::print(out, " {:>8}\n", "skipped");
-  for (size_t c = 0; c < capacities.size(); ++c) {
-    const std::string name = capacities[c].infinite
-                                 ? fmt::format("inf={}", inf_blocks)
-                                 : std::to_string(capacities[c].blocks);
-    fmt::print(out, "  {:>16}", name);
-    for (const ReplayResult& r : results[c]) {
-      fmt::print(
-          out, " {:>17}",
-          fmt::format("{:.4f} ({:.4f})", r.HitRateTokens(), r.HitRateBlocks()));
-    }
-    fmt::print(out, " {:>8}\n", results[c][0].skipped_requests);
-  }
+  absl::StatusOr<Sweep> sweep = RunReplays(*workload, *settings, inf_blocks);
+  if (!sweep.ok()) return BadInput(err, kCommand, sweep.status());
+  absl::Status written = WriteResults(args, *workload, *settings, *sweep, out);
+  if (!written.ok()) return BadInput(err, kCommand, written);
   return kCacheOk;
 }
 
@@ -215,19 +401,32 @@ void AddCacheCommand(CLI::App& app, int* exit_code) {
   cache->add_option("--format", args->format,
                     "mooncake, azure or jsonl (default: guessed)");
   cache->add_option("--block-size", args->block_size, "Tokens per block")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(BlockSizeValidator());
   cache
       ->add_option("--capacity-blocks", args->capacity_blocks,
                    "Cache size in blocks, or inf; a comma list is a sweep")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(EachItem(CapacityItem()));
   cache
       ->add_option("--policy", args->policy,
                    "Eviction policy, a comma list, or all")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(PolicyList());
   cache->add_option("--json", args->json,
                     "Write JSON to FILE, or - for stdout");
   cache->add_option("--csv", args->csv,
                     "Write the hit-rate curve as CSV to FILE, or - for stdout");
+  cache
+      ->add_option("--repeat", args->repeat,
+                   "Replay K shifted copies of the trace that share nothing")
+      ->capture_default_str()
+      ->check(IntInRange(1, kMaxWorkloadCopies));
+  cache
+      ->add_option("--max-memory-gib", args->max_memory_gib,
+                   "Refuse a run estimated to need more memory (GiB); the "
+                   "machine's available memory is always a limit")
+      ->check(PositiveNumber());
   cache->callback([args, exit_code] {
     *exit_code = RunCache(*args, std::cout, std::cerr);
   });

@@ -10,12 +10,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "cli_util.h"
 #include "pagekv/sim/cache_replay.h"
 
 namespace pagekv::tools {
 
-// The cache subcommand's inputs, as typed on the command line; numbers stay
-// strings so RunCache can reject bad values with its own message.
+// The cache subcommand's inputs, as typed on the command line. Values stay
+// text: RunCache checks them with the validators the command line uses
+// (cli_util.h), so a caller filling this struct gets the same messages.
 struct CacheArgs {
   std::string trace;
   std::string format;  // mooncake | azure | jsonl; empty = guess
@@ -27,14 +29,22 @@ struct CacheArgs {
   std::string policy = "lru";
   std::string json;  // file path, "-" for `out`, empty for none
   std::string csv;   // file path, "-" for `out`, empty for none
+  // Replay this many shifted copies of the trace that share no block
+  // (RepeatWorkload): a K times larger trace of the same shape.
+  std::string repeat = "1";
+  // Refuse (exit 2) a run whose estimated memory exceeds this many GiB, as
+  // one exceeding the machine's available memory is; empty = no own limit.
+  std::string max_memory_gib;
 };
 
 // Exit codes of RunCache.
-inline constexpr int kCacheOk = 0;
-inline constexpr int kCacheBadInput = 2;
+inline constexpr int kCacheOk = kExitOk;
+inline constexpr int kCacheBadInput = kExitBadInput;
 
 // Runs the replay(s): prints a table to `out` (unless json or csv is "-",
 // which prints that instead) and writes JSON / CSV to the given paths.
+// Before the pool of a replay is allocated, its memory (trace copies, the
+// pre-pass that sizes "inf", pool and index) is estimated and checked.
 // Returns kCacheOk, or kCacheBadInput after printing a message naming the bad
 // value to `err`.
 int RunCache(const CacheArgs& args, std::ostream& out, std::ostream& err);

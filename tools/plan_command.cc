@@ -9,9 +9,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
+#include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
+#include "pagekv/cost/bandwidth_model.h"
+#include "pagekv/cost/capacity.h"
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
 #include "pagekv/cost/plan.h"
@@ -19,35 +21,121 @@
 namespace pagekv::tools {
 namespace {
 
+constexpr char kCommand[] = "plan";
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-// Reports a bad input on `err` and returns the exit code.
-int BadInput(std::ostream& err, const std::string& message) {
-  err << "pagekv plan: " << message << "\n";
-  return kPlanBadInput;
-}
-
-bool ParseInt(const std::string& flag, const std::string& text, int64_t min,
-              int64_t* out, std::string* error) {
-  if (!absl::SimpleAtoi(text, out) || *out < min) {
-    *error =
-        fmt::format("{} must be an integer >= {}, got '{}'", flag, min, text);
-    return false;
-  }
-  return true;
-}
-
-bool ParseDouble(const std::string& flag, const std::string& text, double* out,
-                 std::string* error) {
-  if (!absl::SimpleAtod(text, out) || !std::isfinite(*out)) {
-    *error = fmt::format("{} must be a number, got '{}'", flag, text);
-    return false;
-  }
-  return true;
-}
 
 const char* BoundName(Bound bound) {
   return bound == Bound::kMemory ? "memory" : "compute";
+}
+
+// The validated inputs: specs with the dtype overrides applied, and numbers.
+struct PlanSettings {
+  ModelSpec model;
+  HardwareSpec hardware;
+  int64_t tp = 1;
+  int64_t batch = 1;
+  int64_t context = 0;
+  CapacityOptions capacity;
+};
+
+absl::Status ApplyDtype(const std::string& flag, const std::string& text,
+                        DType* dtype) {
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<DType> parsed = ParseDType(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", flag, std::string(parsed.status().message())));
+  }
+  *dtype = *parsed;
+  return absl::OkStatus();
+}
+
+absl::Status ParseSpecs(const PlanArgs& args, PlanSettings* s) {
+  if (args.model.empty()) {
+    return absl::InvalidArgumentError("--model is required");
+  }
+  if (args.hardware.empty()) {
+    return absl::InvalidArgumentError("--hardware is required");
+  }
+  absl::StatusOr<ModelSpec> model = ResolveModelSpec(args.model);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("--model: {}", std::string(model.status().message())));
+  }
+  absl::StatusOr<HardwareSpec> hardware = ResolveHardwareSpec(args.hardware);
+  if (!hardware.ok()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--hardware: {}", std::string(hardware.status().message())));
+  }
+  s->model = *std::move(model);
+  s->hardware = *std::move(hardware);
+  DType kv = s->model.kv_dtype;
+  if (absl::Status st = ApplyDtype("--kv-dtype", args.kv_dtype, &kv);
+      !st.ok()) {
+    return st;
+  }
+  if (!args.kv_dtype.empty()) s->model = WithKvDtype(std::move(s->model), kv);
+  return ApplyDtype("--weight-dtype", args.weight_dtype,
+                    &s->model.weight_dtype);
+}
+
+absl::Status ParseNumbers(const PlanArgs& args, PlanSettings* s) {
+  absl::StatusOr<int64_t> tp = ParseIntFlag("--tp", args.tp, 1);
+  if (!tp.ok()) return tp.status();
+  absl::StatusOr<int32_t> block_size =
+      ParseBlockSizeFlag("--block-size", args.block_size);
+  if (!block_size.ok()) return block_size.status();
+  if (!args.batch.empty()) {
+    absl::StatusOr<int64_t> batch = ParseIntFlag("--batch", args.batch, 1);
+    if (!batch.ok()) return batch.status();
+    s->batch = *batch;
+  }
+  s->tp = *tp;
+  if (s->tp > s->hardware.num_devices) {
+    return absl::InvalidArgumentError(
+        fmt::format("--tp {} exceeds the {} devices of '{}'", s->tp,
+                    s->hardware.num_devices, s->hardware.name));
+  }
+  s->context = s->model.max_context > 0
+                   ? std::min<int64_t>(4096, s->model.max_context)
+                   : 4096;
+  if (!args.context.empty()) {
+    absl::StatusOr<int64_t> context =
+        ParseIntFlag("--context", args.context, 1);
+    if (!context.ok()) return context.status();
+    s->context = *context;
+  }
+  s->capacity.tensor_parallel = static_cast<int32_t>(s->tp);
+  s->capacity.block_size = *block_size;
+  return absl::OkStatus();
+}
+
+absl::Status ParseMemory(const PlanArgs& args, CapacityOptions* capacity) {
+  if (!args.kv_memory_gib.empty() && !args.gpu_memory_utilization.empty()) {
+    return absl::InvalidArgumentError(
+        "--kv-memory-gib and --gpu-memory-utilization are mutually exclusive");
+  }
+  if (!args.kv_memory_gib.empty()) {
+    absl::StatusOr<double> gib =
+        ParsePositiveFlag("--kv-memory-gib", args.kv_memory_gib);
+    if (!gib.ok()) return gib.status();
+    capacity->kv_memory_bytes = *gib * kGiB;
+  }
+  if (!args.gpu_memory_utilization.empty()) {
+    absl::StatusOr<double> util = ParseFractionFlag(
+        "--gpu-memory-utilization", args.gpu_memory_utilization);
+    if (!util.ok()) return util.status();
+    capacity->gpu_memory_utilization = *util;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PlanSettings> ParseSettings(const PlanArgs& args) {
+  PlanSettings s;
+  if (absl::Status st = ParseSpecs(args, &s); !st.ok()) return st;
+  if (absl::Status st = ParseNumbers(args, &s); !st.ok()) return st;
+  if (absl::Status st = ParseMemory(args, &s.capacity); !st.ok()) return st;
+  return s;
 }
 
 // Prints the plan as the readable table.
@@ -88,100 +176,23 @@ void PrintPlan(const CapacityPlan& p, std::ostream& out) {
 }  // namespace
 
 int RunPlan(const PlanArgs& args, std::ostream& out, std::ostream& err) {
-  std::string error;
-  if (args.model.empty()) return BadInput(err, "--model is required");
-  if (args.hardware.empty()) return BadInput(err, "--hardware is required");
-  absl::StatusOr<ModelSpec> model = ResolveModelSpec(args.model);
-  if (!model.ok()) {
-    return BadInput(
-        err, fmt::format("--model: {}", std::string(model.status().message())));
-  }
-  absl::StatusOr<HardwareSpec> hardware = ResolveHardwareSpec(args.hardware);
-  if (!hardware.ok()) {
-    return BadInput(err, fmt::format("--hardware: {}",
-                                     std::string(hardware.status().message())));
-  }
-  if (!args.kv_dtype.empty()) {
-    absl::StatusOr<DType> dtype = ParseDType(args.kv_dtype);
-    if (!dtype.ok()) {
-      return BadInput(err, fmt::format("--kv-dtype: {}",
-                                       std::string(dtype.status().message())));
-    }
-    *model = WithKvDtype(*std::move(model), *dtype);
-  }
-  if (!args.weight_dtype.empty()) {
-    absl::StatusOr<DType> dtype = ParseDType(args.weight_dtype);
-    if (!dtype.ok()) {
-      return BadInput(err, fmt::format("--weight-dtype: {}",
-                                       std::string(dtype.status().message())));
-    }
-    model->weight_dtype = *dtype;
-  }
-
-  int64_t tp = 1, block_size = 16, batch = 1;
-  if (!ParseInt("--tp", args.tp, 1, &tp, &error) ||
-      !ParseInt("--block-size", args.block_size, 1, &block_size, &error) ||
-      (!args.batch.empty() &&
-       !ParseInt("--batch", args.batch, 1, &batch, &error))) {
-    return BadInput(err, error);
-  }
-  if (tp > hardware->num_devices) {
-    return BadInput(err,
-                    fmt::format("--tp {} exceeds the {} devices of '{}'", tp,
-                                hardware->num_devices, hardware->name));
-  }
+  absl::StatusOr<PlanSettings> settings = ParseSettings(args);
+  if (!settings.ok()) return BadInput(err, kCommand, settings.status());
   PlanOptions options;
-  options.tensor_parallel = static_cast<int32_t>(tp);
-  options.block_size = static_cast<int32_t>(block_size);
-  options.batch = batch;
-  if (!args.context.empty() &&
-      !ParseInt("--context", args.context, 1, &options.context, &error)) {
-    return BadInput(err, error);
-  }
-  if (!args.kv_memory_gib.empty() && !args.gpu_memory_utilization.empty()) {
-    return BadInput(err,
-                    "--kv-memory-gib and --gpu-memory-utilization are "
-                    "mutually exclusive");
-  }
-  if (!args.kv_memory_gib.empty()) {
-    double gib = 0;
-    if (!ParseDouble("--kv-memory-gib", args.kv_memory_gib, &gib, &error)) {
-      return BadInput(err, error);
-    }
-    if (!(gib > 0)) {
-      return BadInput(err, fmt::format("--kv-memory-gib must be > 0, got '{}'",
-                                       args.kv_memory_gib));
-    }
-    options.kv_memory_bytes = gib * kGiB;
-  }
-  if (!args.gpu_memory_utilization.empty()) {
-    double util = 0;
-    if (!ParseDouble("--gpu-memory-utilization", args.gpu_memory_utilization,
-                     &util, &error)) {
-      return BadInput(err, error);
-    }
-    if (!(util > 0 && util <= 1)) {
-      return BadInput(err,
-                      fmt::format("--gpu-memory-utilization must be in (0, 1], "
-                                  "got '{}'",
-                                  args.gpu_memory_utilization));
-    }
-    options.gpu_memory_utilization = util;
-  }
-
-  absl::StatusOr<CapacityPlan> plan =
-      MakeCapacityPlan(*std::move(model), *std::move(hardware), options);
-  if (!plan.ok()) return BadInput(err, std::string(plan.status().message()));
-  const std::string json = CapacityPlanJson(*plan);
-  if (args.json == "-") {
-    out << json;
-    return kPlanOk;
-  }
+  options.tensor_parallel = static_cast<int32_t>(settings->tp);
+  options.block_size = settings->capacity.block_size;
+  options.batch = settings->batch;
+  options.context = settings->context;
+  options.kv_memory_bytes = settings->capacity.kv_memory_bytes;
+  options.gpu_memory_utilization = settings->capacity.gpu_memory_utilization;
+  absl::StatusOr<CapacityPlan> plan = MakeCapacityPlan(
+      std::move(settings->model), std::move(settings->hardware), options);
+  if (!plan.ok()) return BadInput(err, kCommand, plan.status());
   if (!args.json.empty()) {
-    std::ofstream file(args.json);
-    if (!file || !(file << json)) {
-      return BadInput(err, fmt::format("--json: cannot write '{}'", args.json));
-    }
+    absl::Status st =
+        WriteOutput("--json", args.json, CapacityPlanJson(*plan), out);
+    if (!st.ok()) return BadInput(err, kCommand, st);
+    if (args.json == "-") return kPlanOk;
   }
   PrintPlan(*plan, out);
   return kPlanOk;
@@ -199,20 +210,26 @@ void AddPlanCommand(CLI::App& app, int* exit_code) {
                    "Hardware preset name or JSON spec file")
       ->required();
   plan->add_option("--tp", args->tp, "Tensor-parallel degree")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(IntInRange(1));
   plan->add_option("--kv-dtype", args->kv_dtype,
                    "KV cache dtype: fp16, bf16, fp8, int8, int4");
   plan->add_option("--weight-dtype", args->weight_dtype,
                    "Weight dtype: fp16, bf16, fp8, int8, int4");
   plan->add_option("--kv-memory-gib", args->kv_memory_gib,
-                   "KV memory per device, GiB (instead of utilization)");
+                   "KV memory per device, GiB (instead of utilization)")
+      ->check(PositiveNumber());
   plan->add_option("--gpu-memory-utilization", args->gpu_memory_utilization,
-                   "Fraction of device memory for weights + KV (default 0.9)");
+                   "Fraction of device memory for weights + KV (default 0.9)")
+      ->check(Fraction());
   plan->add_option("--block-size", args->block_size, "Tokens per page")
-      ->capture_default_str();
-  plan->add_option("--batch", args->batch, "Decode batch size (default 1)");
+      ->capture_default_str()
+      ->check(BlockSizeValidator());
+  plan->add_option("--batch", args->batch, "Decode batch size (default 1)")
+      ->check(IntInRange(1));
   plan->add_option("--context", args->context,
-                   "Context length (default min(4096, model max))");
+                   "Context length (default min(4096, model max))")
+      ->check(IntInRange(1));
   plan->add_option("--json", args->json, "Write JSON to FILE, or - for stdout");
   plan->callback(
       [args, exit_code] { *exit_code = RunPlan(*args, std::cout, std::cerr); });

@@ -7,12 +7,14 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "cli_util.h"
 
 namespace pagekv::tools {
 
-// The plan subcommand's inputs, as typed on the command line. Numbers stay
-// strings here so RunPlan can reject bad values with its own message and
-// exit code; empty means "not given".
+// The plan subcommand's inputs, as typed on the command line; empty means
+// "not given". Values stay text: RunPlan checks them with the validators the
+// command line uses (cli_util.h), so a caller filling this struct gets the
+// same messages.
 struct PlanArgs {
   std::string model;     // preset name or JSON file
   std::string hardware;  // preset name or JSON file
@@ -28,8 +30,8 @@ struct PlanArgs {
 };
 
 // Exit codes of RunPlan.
-inline constexpr int kPlanOk = 0;
-inline constexpr int kPlanBadInput = 2;
+inline constexpr int kPlanOk = kExitOk;
+inline constexpr int kPlanBadInput = kExitBadInput;
 
 // Runs the plan: prints a table to `out` (unless json == "-", which prints
 // JSON to `out` instead) and, with a json path, writes the JSON there.

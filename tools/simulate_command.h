@@ -9,12 +9,14 @@
 
 #include "CLI/CLI.hpp"
 #include "simulate_flags.h"
+#include "cli_util.h"
 
 namespace pagekv::tools {
 
-// The simulate subcommand's inputs as typed. Numbers stay strings so
-// RunSimulate rejects bad values with its own message and exit code; empty
-// means "not given" (a default applies).
+// The simulate subcommand's inputs as typed; empty means "not given" (a
+// default applies). Values stay text: RunSimulate checks them with the
+// validators the command line uses (cli_util.h), so a caller filling this
+// struct gets the same messages.
 struct SimulateArgs {
   std::string workload = "default";  // "default" or a trace file
   std::string format;                // mooncake | azure | jsonl; empty: guess
@@ -38,13 +40,19 @@ struct SimulateArgs {
   std::string json;               // file, "-" for `out`, empty for none
   std::string csv;                // file, "-" for `out`, empty for none
   std::string html;               // file, empty for none
+  // Simulate this many shifted copies of the (selected) workload that share
+  // no block (RepeatWorkload), one after the other.
+  std::string repeat = "1";
+  // Refuse (exit 2) a run whose estimated memory exceeds this many GiB, as
+  // one exceeding the machine's available memory is; empty = no own limit.
+  std::string max_memory_gib;
   bool progress = false;          // draw a progress bar on `err`
   SimulateFlags fidelity;         // simulate_flags.h
 };
 
-inline constexpr int kSimulateOk = 0;
-inline constexpr int kSimulateBadInput = 2;
-inline constexpr int kSimulateFailed = 1;
+inline constexpr int kSimulateOk = kExitOk;
+inline constexpr int kSimulateBadInput = kExitBadInput;
+inline constexpr int kSimulateFailed = kExitFailed;
 
 // Runs the simulation. Prints the summary to `out` (unless json or csv is
 // "-", which print that instead), writes the requested files. Returns

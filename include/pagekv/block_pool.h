@@ -142,6 +142,10 @@ class BlockPool {
 
   const EvictionPolicy& policy() const { return *policy_; }
 
+  // Bytes Create(num_blocks, ...) allocates per block, the policy's arrays
+  // apart (EvictionPolicy::BytesPerBlock): metadata and free-stack slot.
+  static constexpr uint64_t BytesPerBlock();
+
   // Checks every invariant: states agree with reference counts, the free
   // stack holds exactly the free blocks, the policy holds exactly the cached
   // ones, and free + cached + in_use == num_blocks(). O(num_blocks).
@@ -179,6 +183,10 @@ class BlockPool {
                              // virtual call on the allocation hot path
   uint64_t num_evictions_ = 0;
 };
+
+constexpr uint64_t BlockPool::BytesPerBlock() {
+  return sizeof(BlockMeta) + sizeof(uint32_t);
+}
 
 }  // namespace pagekv
 

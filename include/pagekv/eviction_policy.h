@@ -78,6 +78,10 @@ class EvictionPolicy {
 
   // Checks the policy's internal invariants (expensive).
   virtual absl::Status Verify() const = 0;
+
+  // Bytes Init(n) allocates per block id, for KVCacheManager::MemoryFootprint
+  // (which multiplies by the pool's size). 0 = unknown (not counted).
+  virtual uint64_t BytesPerBlock() const { return 0; }
 };
 
 // Creates the policy called `name`; InvalidArgument naming it and the known

@@ -21,6 +21,11 @@ namespace pagekv {
 // The most tokens a sequence may hold (known tokens plus lookahead slots).
 inline constexpr int64_t kMaxSequenceTokens = (int64_t{1} << 31) - 1;
 
+// The largest block size (tokens per block) the manager accepts; block sizes
+// are in [1, kMaxBlockSize]. The planner and every `pagekv` command check the
+// same limit, so nothing plans a block the manager cannot run.
+inline constexpr int32_t kMaxBlockSize = 4096;
+
 // A KV-cache group: the layers that share one block table per sequence.
 struct KVCacheGroupSpec {
   enum class Kind { kFullAttention, kSlidingWindow };
@@ -39,7 +44,7 @@ struct KVCacheConfig {
   // Blocks in the pool, including the null block (id 0). All groups share
   // the pool; each logical block of a sequence takes one block per group.
   int64_t num_blocks = 0;
-  // Tokens per block.
+  // Tokens per block, in [1, kMaxBlockSize].
   int32_t block_size = 16;
   std::vector<KVCacheGroupSpec> groups = {KVCacheGroupSpec::FullAttention()};
 

@@ -89,6 +89,16 @@ class KVCacheManager {
   // field otherwise.
   static absl::StatusOr<std::unique_ptr<KVCacheManager>> Create(
       KVCacheConfig config);
+
+  // The bytes Create(config) allocates up front, without allocating them:
+  // the pool's metadata and free stack, the eviction policy's arrays, the
+  // per-block fill counts and, with prefix caching, one prefix index per
+  // group (probe table, metadata, the blocks' tokens). Sequences and their
+  // tables are allocated later, as they are added. Within ~1% of what
+  // Create allocates (tests/memory_footprint_test.cc measures it); a
+  // user policy that does not report EvictionPolicy::BytesPerBlock is not
+  // counted. InvalidArgument as Create would return for a bad config.
+  static absl::StatusOr<uint64_t> MemoryFootprint(const KVCacheConfig& config);
   ~KVCacheManager();
   KVCacheManager(const KVCacheManager&) = delete;
   KVCacheManager& operator=(const KVCacheManager&) = delete;

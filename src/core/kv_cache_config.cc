@@ -9,9 +9,10 @@
 namespace pagekv {
 
 absl::Status KVCacheConfig::Validate() const {
-  if (block_size < 1 || block_size > 4096) {
-    return absl::InvalidArgumentError(fmt::format(
-        "block_size = {}: must be in [1, 4096] tokens", block_size));
+  if (block_size < 1 || block_size > kMaxBlockSize) {
+    return absl::InvalidArgumentError(
+        fmt::format("block_size = {}: must be in [1, {}] tokens", block_size,
+                    kMaxBlockSize));
   }
   if (num_blocks < 2 ||
       num_blocks >= int64_t{std::numeric_limits<uint32_t>::max()}) {

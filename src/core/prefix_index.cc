@@ -8,18 +8,30 @@
 #include "fmt/format.h"
 
 namespace pagekv::internal {
+namespace {
+
+// Tags are 32 bits, so at most 2^32 slots (still > num_blocks).
+uint64_t TableSlots(uint32_t num_blocks) {
+  return std::min<uint64_t>(uint64_t{1} << 32, std::bit_ceil(std::max<uint64_t>(
+                                                   16, 2ull * num_blocks)));
+}
+
+}  // namespace
 
 PrefixIndex::PrefixIndex(uint32_t num_blocks, int32_t block_size)
     : block_size_(block_size),
       meta_(num_blocks),
       tokens_(static_cast<size_t>(num_blocks) * block_size, 0) {
-  // Tags are 32 bits, so at most 2^32 slots (still > num_blocks).
-  uint64_t capacity = std::min<uint64_t>(
-      uint64_t{1} << 32,
-      std::bit_ceil(std::max<uint64_t>(16, 2ull * num_blocks)));
+  const uint64_t capacity = TableSlots(num_blocks);
   table_.assign(capacity, Slot{0, 0});
   mask_ = static_cast<uint32_t>(capacity - 1);
   tag_shift_ = 32 - std::countr_zero(capacity);
+}
+
+uint64_t PrefixIndex::MemoryBytes(uint32_t num_blocks, int32_t block_size) {
+  return TableSlots(num_blocks) * sizeof(Slot) +
+         uint64_t{num_blocks} *
+             (sizeof(BlockMeta) + sizeof(TokenId) * uint64_t(block_size));
 }
 
 uint64_t PrefixIndex::BytesPerBlock(int32_t block_size) {

@@ -46,6 +46,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "core/huge_page_allocator.h"
 #include "pagekv/types.h"
 
 namespace pagekv::internal {
@@ -110,6 +111,9 @@ class PrefixIndex {
   uint32_t size() const { return size_; }
   // Bytes of index memory per pool block (table share + metadata + tokens).
   static uint64_t BytesPerBlock(int32_t block_size);
+  // Bytes the constructor allocates for `num_blocks` ids: the probe table
+  // (a power of two >= 2 * num_blocks slots), metadata and tokens.
+  static uint64_t MemoryBytes(uint32_t num_blocks, int32_t block_size);
 
   // Every indexed block is found under its key exactly once, the table holds
   // nothing else, and every parent still holding its generation is indexed.
@@ -139,13 +143,15 @@ class PrefixIndex {
   static constexpr uint64_t kSlotMul = 0x9E3779B97F4A7C15ULL;
 
   int32_t block_size_;
-  std::vector<Slot> table_;
+  // The three big arrays come from HugePageAllocator (huge pages where the
+  // kernel grants them): each probe is a random access into them.
+  std::vector<Slot, HugePageAllocator<Slot>> table_;
   uint32_t mask_;
   int tag_shift_;      // 32 - log2(capacity)
   uint32_t size_ = 0;  // number of occupied slots == number of indexed blocks
 
-  std::vector<BlockMeta> meta_;
-  std::vector<TokenId> tokens_;
+  std::vector<BlockMeta, HugePageAllocator<BlockMeta>> meta_;
+  std::vector<TokenId, HugePageAllocator<TokenId>> tokens_;
 };
 
 }  // namespace pagekv::internal

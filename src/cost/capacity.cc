@@ -5,6 +5,7 @@
 
 #include "cost/str_util.h"
 #include "fmt/format.h"
+#include "pagekv/kv_cache_config.h"
 
 namespace pagekv {
 namespace {
@@ -54,9 +55,10 @@ absl::Status CapacityOptions::Validate() const {
         internal::Cat("capacity: field 'tensor_parallel' must be >= 1, got ",
                       tensor_parallel));
   }
-  if (block_size <= 0) {
-    return absl::InvalidArgumentError(internal::Cat(
-        "capacity: field 'block_size' must be > 0, got ", block_size));
+  if (block_size < 1 || block_size > kMaxBlockSize) {
+    return absl::InvalidArgumentError(
+        internal::Cat("capacity: field 'block_size' must be in [1, ",
+                      kMaxBlockSize, "], got ", block_size));
   }
   if (!(kv_memory_bytes >= 0) || !std::isfinite(kv_memory_bytes)) {
     return absl::InvalidArgumentError(

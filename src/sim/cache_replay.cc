@@ -6,20 +6,44 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "pagekv/block_hash.h"
 #include "pagekv/clock.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
 
 namespace pagekv {
 
-int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size) {
-  int64_t blocks = 0;
-  for (const Request& r : workload.requests) {
-    blocks += (r.PromptTokens() + block_size - 1) / block_size;
+int64_t DistinctFullBlocks(const Workload& workload, int32_t block_size) {
+  const BlockHasher hasher(block_size, /*seed=*/0);
+  absl::flat_hash_set<uint64_t> keys;
+  std::vector<TokenId> prompt;
+  std::vector<uint64_t> prompt_keys;
+  BlockHashExtras extras;
+  for (const Request& request : workload.requests) {
+    prompt.clear();
+    prompt_keys.clear();
+    request.MaterializePrompt(&prompt);
+    extras.cache_salt = request.cache_salt;
+    hasher.ExtendKeys(prompt, extras, &prompt_keys);
+    keys.insert(prompt_keys.begin(), prompt_keys.end());
   }
-  return std::max<int64_t>(blocks, 1);
+  return static_cast<int64_t>(keys.size());
+}
+
+int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size,
+                               int32_t copies) {
+  return DistinctFullBlocks(workload, block_size) * copies + 1;
+}
+
+KVCacheConfig ReplayManagerConfig(const ReplayOptions& options) {
+  KVCacheConfig config;
+  config.num_blocks = options.capacity_blocks + 1;  // + the null block
+  config.block_size = options.block_size;
+  config.eviction_policy = options.policy;
+  return config;
 }
 
 absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
@@ -33,10 +57,7 @@ absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
         "capacity_blocks must be >= 1, got {}", options.capacity_blocks));
   }
   ManualClock clock;
-  KVCacheConfig config;
-  config.num_blocks = options.capacity_blocks + 1;  // + the null block
-  config.block_size = options.block_size;
-  config.eviction_policy = options.policy;
+  KVCacheConfig config = ReplayManagerConfig(options);
   config.clock = &clock;
   absl::StatusOr<std::unique_ptr<KVCacheManager>> manager =
       KVCacheManager::Create(config);

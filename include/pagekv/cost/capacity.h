@@ -22,7 +22,7 @@ namespace pagekv {
 
 struct CapacityOptions {
   int32_t tensor_parallel = 1;  // >= 1
-  int32_t block_size = 16;      // > 0, tokens per page
+  int32_t block_size = 16;      // in [1, kMaxBlockSize], tokens per page
   // KV memory per device. > 0: use exactly this budget. 0: derive it as
   // hbm_bytes * gpu_memory_utilization - weights per device - reserve.
   double kv_memory_bytes = 0;

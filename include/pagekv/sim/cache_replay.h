@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "pagekv/kv_cache_config.h"
 #include "pagekv/sim/workload.h"
 
 namespace pagekv {
@@ -53,10 +54,28 @@ struct ReplayResult {
   }
 };
 
-// The capacity at which a replay of `workload` never evicts: the sum of every
-// prompt's blocks (ceil(tokens / block_size)), at least 1.
+// The number of distinct full prompt blocks of `workload` at `block_size`:
+// the blocks a replay with no eviction ends up caching. One pass that hashes
+// every prompt with the manager's default hasher (seed 0, the request's cache
+// salt) and counts distinct keys. Cost: about the hashing part of a replay;
+// memory ~16 bytes per distinct block, freed on return.
 // REQUIRES: block_size >= 1.
-int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size);
+int64_t DistinctFullBlocks(const Workload& workload, int32_t block_size);
+
+// The capacity at which a replay of `copies` non-sharing copies of
+// `workload` (RepeatWorkload) never evicts: every distinct full block
+// (copies * DistinctFullBlocks) plus one block for the request being
+// admitted (its partial last block, or a full block recomputed because a hit
+// stops one token short of the prompt). Memory follows the distinct blocks,
+// not the prompt blocks.
+// REQUIRES: block_size >= 1, copies >= 1.
+int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size,
+                               int32_t copies = 1);
+
+// The configuration of the manager a replay with `options` creates (its
+// clock aside): pass it to KVCacheManager::MemoryFootprint to know the
+// replay's pool and index bytes before running it.
+KVCacheConfig ReplayManagerConfig(const ReplayOptions& options);
 
 // Replays `workload` (see the file comment). InvalidArgument naming the field
 // for a bad block size, capacity or policy; a request whose prompt alone

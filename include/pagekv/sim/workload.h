@@ -132,6 +132,22 @@ struct WorkloadOptions {
 absl::StatusOr<Workload> ApplyWorkloadOptions(Workload workload,
                                               const WorkloadOptions& options);
 
+// The most copies RepeatWorkload makes.
+inline constexpr int32_t kMaxWorkloadCopies = 1 << 16;
+
+// Returns `copies` copies of `workload` one after the other, sharing nothing:
+// copy 0 is the workload itself; copy j > 0 has every segment's content id
+// and every token prompt's cache salt changed by a per-copy constant (so no
+// block of one copy equals a block of another), and its arrivals shifted by
+// j * period, where period = the workload's duration plus its mean gap
+// between arrivals (1 s for a single request), so arrivals stay
+// non-decreasing. Ids are renumbered 0..n*copies-1. A larger trace with the
+// original's shape: the prefix hit rate with no eviction is the original's.
+// InvalidArgument for copies outside [1, kMaxWorkloadCopies] or an empty
+// workload.
+absl::StatusOr<Workload> RepeatWorkload(const Workload& workload,
+                                        int32_t copies);
+
 }  // namespace pagekv
 
 #endif  // PAGEKV_SIM_WORKLOAD_H_

@@ -32,6 +32,11 @@ class IndexedMinHeap {
 
   IndexedMinHeap() { Init(0); }
 
+  // Bytes Init(n) allocates per id (one heap entry and one position).
+  static constexpr uint64_t BytesPerId() {
+    return sizeof(Entry) + sizeof(uint32_t);
+  }
+
   void Init(uint32_t num_blocks) {
     heap_.assign(num_blocks, Entry{});
     pos_.assign(num_blocks, kAbsent);

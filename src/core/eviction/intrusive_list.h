@@ -30,6 +30,10 @@ class IntrusiveList {
     size_ = 0;
   }
 
+  // Bytes Init(n) allocates per id (prev, next, linked).
+  static constexpr uint64_t kBytesPerId =
+      2 * sizeof(uint32_t) + sizeof(uint8_t);
+
   bool empty() const { return size_ == 0; }
   uint32_t size() const { return size_; }
   bool contains(uint32_t id) const { return linked_[id] != 0; }

@@ -54,6 +54,10 @@ class LeafLruPolicy final : public EvictionPolicy {
   BlockId PickVictim(int64_t now_us) override;
   uint32_t size() const override { return size_; }
   absl::Status Verify() const override;
+  uint64_t BytesPerBlock() const override {
+    return sizeof(uint8_t) + 2 * sizeof(uint32_t) + sizeof(int64_t) +
+           IntrusiveList::kBytesPerId + IndexedMinHeap::BytesPerId();
+  }
 
  private:
   enum class Where : uint8_t { kAbsent, kParked, kListed, kPromoted };

@@ -22,6 +22,7 @@ class LruPolicy final : public EvictionPolicy {
   BlockId PickVictim(int64_t) override { return BlockId(list_.PopFront()); }
   uint32_t size() const override { return list_.size(); }
   absl::Status Verify() const override { return list_.Verify(); }
+  uint64_t BytesPerBlock() const override { return IntrusiveList::kBytesPerId; }
 
  private:
   IntrusiveList list_;

@@ -53,6 +53,10 @@ class PriorityPolicy final : public EvictionPolicy {
   BlockId PickVictim(int64_t now_us) override;
   uint32_t size() const override { return size_; }
   absl::Status Verify() const override;
+  uint64_t BytesPerBlock() const override {
+    return 2 * sizeof(uint32_t) + sizeof(uint8_t) + sizeof(int64_t) +
+           2 * IndexedMinHeap::BytesPerId();
+  }
 
  private:
   uint32_t sentinel(uint32_t priority) const { return num_blocks_ + priority; }

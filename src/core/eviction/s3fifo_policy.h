@@ -62,6 +62,10 @@ class S3FifoPolicy final : public EvictionPolicy {
   BlockId PickVictim(int64_t now_us) override;
   uint32_t size() const override { return small_.size() + main_.size(); }
   absl::Status Verify() const override;
+  uint64_t BytesPerBlock() const override {
+    return 3 * IntrusiveList::kBytesPerId + 2 * sizeof(uint8_t) +
+           sizeof(uint32_t);
+  }
 
  private:
   enum class Home : uint8_t { kNone, kSmall, kMain };
