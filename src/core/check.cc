@@ -1,5 +1,7 @@
 #include "core/check.h"
 
+#include "core/call_recorder.h"
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +26,7 @@ CheckFailureHandler SetCheckFailureHandler(CheckFailureHandler handler) {
 
 void CheckFailed(const char* file, int line, const char* condition,
                  std::string_view message) {
+  CallRecorder::OnCheckFailure();  // write out call logs before aborting
   g_handler.load()(file, line, condition, message);
   std::abort();
 }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/call_recorder.h"
 #include "core/check.h"
 #include "core/manager_state.h"
 #include "fmt/format.h"
@@ -85,6 +86,9 @@ absl::Status CheckReservable(SeqId seq, const SeqHot& h, int64_t num_new) {
 
 absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
     KVCacheConfig config) {
+  if (config.call_log.mode != CallLogOptions::Mode::kOff) [[unlikely]] {
+    return internal::CallRecorder::CreateManager(std::move(config));
+  }
   if (absl::Status st = config.Validate(); !st.ok()) return st;
   auto policy = MakeEvictionPolicy(config.eviction_policy);
   if (!policy.ok()) return policy.status();
@@ -105,6 +109,7 @@ const BlockPool& KVCacheManager::pool() const { return *state_->pool; }
 
 absl::StatusOr<SeqId> KVCacheManager::AddSequence(
     absl::Span<const TokenId> prompt, const SequenceOptions& options) {
+  PAGEKV_RECORD_CALL(AddSequence, prompt, options);
   if (absl::Status st = options.Validate(); !st.ok()) return st;
   if (prompt.size() > size_t{std::numeric_limits<int32_t>::max()}) {
     return absl::InvalidArgumentError(
@@ -123,6 +128,7 @@ absl::StatusOr<SeqId> KVCacheManager::AddSequence(
 
 absl::Status KVCacheManager::AppendTokens(SeqId seq,
                                           absl::Span<const TokenId> tokens) {
+  PAGEKV_RECORD_CALL(AppendTokens, seq, tokens);
   ManagerState& st = *state_;
   SeqHot* h = st.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
@@ -140,6 +146,7 @@ absl::Status KVCacheManager::AppendTokens(SeqId seq,
 }
 
 absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
+  PAGEKV_RECORD_CALL(MatchPrefix, seq);
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
   if ((*s)->num_computed() != 0 || (*s)->hot->num_blocks != 0) {
@@ -155,6 +162,7 @@ absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
 
 PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
                                         const BlockHashExtras& extras) const {
+  PAGEKV_RECORD_CALL(MatchPrefix, prompt, extras);
   ManagerState& st = *state_;
   st.scratch_keys.clear();
   st.WalkPrefix(prompt, extras, st.scratch_keys, &st.scratch_walk);
@@ -165,6 +173,7 @@ PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
 
 absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
                                                 int64_t max_new_tokens) {
+  PAGEKV_RECORD_CALL(Admit, seq, max_new_tokens);
   ReserveRequest request{seq, max_new_tokens, 0};
   auto admitted = AdmitBatch(absl::MakeConstSpan(&request, 1));
   if (!admitted.ok()) return admitted.status();
@@ -173,6 +182,7 @@ absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
 
 absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
     absl::Span<const ReserveRequest> requests) {
+  PAGEKV_RECORD_CALL(AdmitBatch, requests);
   ManagerState& st = *state_;
   const int64_t bs = block_size();
   std::vector<Sequence*> seqs;
@@ -251,6 +261,7 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
 
 absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
                                      int64_t num_lookahead_tokens) {
+  PAGEKV_RECORD_CALL(Reserve, seq, num_new_tokens, num_lookahead_tokens);
   ManagerState& st = *state_;
   SeqHot* h = st.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
@@ -290,6 +301,7 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
 
 absl::Status KVCacheManager::AppendDecodeTokens(
     absl::Span<const SeqId> seqs, absl::Span<const TokenId> tokens) {
+  PAGEKV_RECORD_CALL(AppendDecodeTokens, seqs, tokens);
   ManagerState& st = *state_;
   if (seqs.size() != tokens.size()) {
     return absl::InvalidArgumentError(
@@ -363,6 +375,7 @@ absl::Status KVCacheManager::AppendDecodeTokens(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
     SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
+  PAGEKV_RECORD_CALL(BlocksToReserve, seq, num_new_tokens, num_lookahead_tokens);
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
   if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);
@@ -378,6 +391,7 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
     SeqId seq, int64_t max_new_tokens) const {
+  PAGEKV_RECORD_CALL(BlocksToAdmit, seq, max_new_tokens);
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
   if (absl::Status c = CheckCounts(max_new_tokens, 0); !c.ok()) return c;
@@ -393,6 +407,7 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
 
 absl::StatusOr<bool> KVCacheManager::CanReserve(
     absl::Span<const ReserveRequest> requests) const {
+  PAGEKV_RECORD_CALL(CanReserve, requests);
   const ManagerState& st = *state_;
   int64_t need = 0;
   internal::SharedWrites writes;
@@ -406,6 +421,7 @@ absl::StatusOr<bool> KVCacheManager::CanReserve(
 }
 
 absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
+  PAGEKV_RECORD_CALL(Truncate, seq, num_tokens);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -455,6 +471,7 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
 }
 
 absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
+  PAGEKV_RECORD_CALL(Fork, seq);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -481,6 +498,7 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
 }
 
 absl::Status KVCacheManager::Release(SeqId seq) {
+  PAGEKV_RECORD_CALL(Release, seq);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -491,6 +509,7 @@ absl::Status KVCacheManager::Release(SeqId seq) {
 }
 
 absl::Status KVCacheManager::Reset() {
+  PAGEKV_RECORD_CALL(Reset);
   ManagerState& st = *state_;
   if (st.num_sequences > 0) {
     return absl::FailedPreconditionError(
@@ -508,17 +527,22 @@ absl::Status KVCacheManager::Reset() {
 }
 
 std::vector<BlockCopy> KVCacheManager::DrainCopies() {
+  PAGEKV_RECORD_CALL(DrainCopies);
   std::vector<BlockCopy> out;
   out.swap(state_->copies);
   return out;
 }
 
 std::vector<KVEvent> KVCacheManager::DrainEvents() {
+  PAGEKV_RECORD_CALL(DrainEvents);
   std::vector<KVEvent> out;
   out.swap(state_->events);
   return out;
 }
 
-absl::Status KVCacheManager::Verify() const { return state_->Verify(); }
+absl::Status KVCacheManager::Verify() const {
+  PAGEKV_RECORD_CALL(Verify);
+  return state_->Verify();
+}
 
 }  // namespace pagekv
