@@ -256,6 +256,10 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   run.max_requests = max_requests;
   run.seed = static_cast<uint64_t>(seed);
 
+  if (!args.record_log.empty()) {
+    config.call_log.mode = CallLogOptions::Mode::kFile;
+    config.call_log.path = args.record_log;
+  }
   std::vector<SimulationReport> reports;
   for (AllocatorKind kind : allocators) {
     config.allocator = kind;
@@ -349,6 +353,9 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--csv", args->csv,
                   "Write the timeline as CSV to FILE, or - for stdout");
   sim->add_option("--html", args->html, "Write an HTML report to FILE");
+  sim->add_option("--record-log", args->record_log,
+                  "Record the paged run's manager calls to FILE (see "
+                  "pagekv replay-log)");
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

@@ -37,6 +37,7 @@ struct SimulateArgs {
   std::string json;               // file, "-" for `out`, empty for none
   std::string csv;                // file, "-" for `out`, empty for none
   std::string html;               // file, empty for none
+  std::string record_log;  // call log of the paged manager, or empty
   bool progress = false;          // draw a progress bar on `err`
 };
 

@@ -191,6 +191,7 @@ absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
     kv.enable_prefix_caching = config.enable_prefix_caching;
     kv.eviction_policy = config.eviction_policy;
     kv.clock = &clock;
+    kv.call_log = config.call_log;
     absl::StatusOr<std::unique_ptr<SimAllocator>> a = MakePagedAllocator(
         std::move(kv), *bytes_per_token / static_cast<double>(num_groups));
     if (!a.ok()) return a.status();

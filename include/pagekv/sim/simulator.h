@@ -51,6 +51,8 @@ struct SimulatorConfig {
   int64_t max_model_len = 0;  // >= 0
 
   SchedulerConfig scheduler;
+  // Paged: record the manager's calls (pagekv/call_log.h); off by default.
+  CallLogOptions call_log;
 
   // Timeline sampling interval in simulated seconds; 0 = the workload's
   // arrival span / 500 (at least 10 ms).
