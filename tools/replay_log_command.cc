@@ -61,8 +61,8 @@ int Minimize(const ReplayLogArgs& args, const CallLog& log,
 int RunReplayLog(const ReplayLogArgs& args, std::ostream& out,
                  std::ostream& err) {
   if (args.verify_every < 0) {
-    return BadLog(err, fmt::format("--verify-every {}: must be >= 0",
-                                   args.verify_every));
+    return BadLog(
+        err, fmt::format("--verify-every {}: must be >= 0", args.verify_every));
   }
   absl::StatusOr<CallLog> log = ReadCallLog(args.log);
   if (!log.ok()) return BadLog(err, log.status().message());

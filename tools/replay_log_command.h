@@ -15,11 +15,11 @@ namespace pagekv::tools {
 
 struct ReplayLogArgs {
   std::string log;
-  int64_t verify_every = 1;  // 0 = only after the last call
-  int64_t until = -1;        // replay calls [0, until); -1 = all
-  bool dump_state = false;   // print the manager's state where it stopped
-  bool print = false;        // list the calls instead of replaying them
-  std::string minimize;      // write a shrunk reproducer here on divergence
+  int64_t verify_every = 1;    // 0 = only after the last call
+  int64_t until = -1;          // replay calls [0, until); -1 = all
+  bool dump_state = false;     // print the manager's state where it stopped
+  bool print = false;          // list the calls instead of replaying them
+  std::string minimize;        // write a shrunk reproducer here on divergence
   int64_t max_replays = 5000;  // the minimizer's budget
 };
 

@@ -46,15 +46,15 @@ absl::StatusOr<StressOptions> MakeOptions(const StressArgs& a) {
   if (!groups.ok()) return groups.status();
   o.manager.groups = *std::move(groups);
   if (a.block_size < 1 || a.block_size > 4096) {
-    return absl::InvalidArgumentError(fmt::format(
-        "--block-size {}: must be in [1, 4096]", a.block_size));
+    return absl::InvalidArgumentError(
+        fmt::format("--block-size {}: must be in [1, 4096]", a.block_size));
   }
   o.manager.block_size = static_cast<int32_t>(a.block_size);
   o.manager.num_blocks = a.num_blocks;
   o.manager.eviction_policy = a.policy;
   if (a.prefix_caching != "on" && a.prefix_caching != "off") {
-    return absl::InvalidArgumentError(fmt::format(
-        "--prefix-caching '{}': on or off", a.prefix_caching));
+    return absl::InvalidArgumentError(
+        fmt::format("--prefix-caching '{}': on or off", a.prefix_caching));
   }
   o.manager.enable_prefix_caching = a.prefix_caching == "on";
   o.max_ops = a.ops;
@@ -81,8 +81,8 @@ int RunStressCommand(const StressArgs& args, std::ostream& out,
                      std::ostream& err) {
   if (args.progress != "auto" && args.progress != "on" &&
       args.progress != "off") {
-    return BadInput(err, fmt::format("--progress '{}': auto, on or off",
-                                     args.progress));
+    return BadInput(
+        err, fmt::format("--progress '{}': auto, on or off", args.progress));
   }
   absl::StatusOr<StressOptions> options = MakeOptions(args);
   if (!options.ok()) return BadInput(err, options.status().message());
@@ -161,8 +161,9 @@ void AddStressCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--keep-log", a->keep_log, "Keep the log of a passing run");
   cmd->add_option("--progress", a->progress, "auto, on or off")
       ->capture_default_str();
-  cmd->callback(
-      [a, exit_code] { *exit_code = RunStressCommand(*a, std::cout, std::cerr); });
+  cmd->callback([a, exit_code] {
+    *exit_code = RunStressCommand(*a, std::cout, std::cerr);
+  });
 }
 
 }  // namespace pagekv::tools

@@ -21,8 +21,8 @@ struct StressArgs {
   int64_t num_blocks = 256;
   std::string policy = "lru";
   std::string prefix_caching = "on";
-  int64_t ops = 0;         // 0 = no limit (then --seconds)
-  double seconds = 0;      // 0 = no limit (then --ops)
+  int64_t ops = 0;     // 0 = no limit (then --seconds)
+  double seconds = 0;  // 0 = no limit (then --ops)
   uint64_t seed = 1;
   int64_t verify_every = 1;
   int32_t fork_percent = 7;
