@@ -223,6 +223,25 @@ TEST(ReplayLogCommandTest, MinimizeShrinksAPlantedDivergence) {
   EXPECT_NE(again.out.find("expected: RESOURCE_EXHAUSTED"), std::string::npos);
 }
 
+TEST(StressTest, AFailingRunKeepsItsLogForReplay) {
+  StressOptions o;
+  o.manager.num_blocks = 32;
+  o.manager.block_size = 4;
+  o.max_ops = 1000;
+  o.planted_failure_op = 300;
+  o.log_path = Temp("failing_stress.pkvlog");
+  auto report = RunStress(o);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_TRUE(report->failure.has_value());
+  EXPECT_NE(report->failure->find("operation 300: planted"), std::string::npos)
+      << *report->failure;
+  EXPECT_EQ(report->ops, 300);
+  EXPECT_EQ(report->log_path, o.log_path);
+  // The kept log holds the run up to the failing operation and replays.
+  auto run = RunCommand(&RunReplayLog, Args(o.log_path));
+  EXPECT_EQ(run.code, kReplayIdentical) << run.out << run.err;
+}
+
 class StressCommandTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(StressCommandTest, PassesForAFewSeconds) {

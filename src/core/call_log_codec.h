@@ -68,6 +68,7 @@ class ByteWriter {
   // the static_assert in call_log_codec.cc).
   void Tokens(absl::Span<const TokenId> t) {
     Var(t.size());
+    if (t.empty()) return;
     out_->append(reinterpret_cast<const char*>(t.data()),
                  t.size() * sizeof(TokenId));
   }

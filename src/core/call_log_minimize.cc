@@ -79,7 +79,6 @@ class Minimizer {
       without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
       if (StillFails(without)) items = std::move(without);
     }
-    if (items.size() == 1 && StillFails({})) items.clear();
     return items;
   }
 

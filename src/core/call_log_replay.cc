@@ -70,11 +70,11 @@ class Replayer {
     auto it = ids_.find(recorded.value());
     return it == ids_.end() ? recorded : SeqId(it->second);
   }
-  void Issued(SeqId recorded, const CallResult& expected, SeqId actual) {
+  // A call recorded as returning `expected` issued `actual`.
+  void Issued(const CallResult& expected, SeqId actual) {
     if (expected.code == absl::StatusCode::kOk) {
       ids_[static_cast<uint64_t>(expected.value)] = actual.value();
     }
-    (void)recorded;
     live_.insert(actual.value());
   }
   CallResult Run(CallRecord& c);
@@ -95,7 +95,7 @@ CallResult Replayer::Execute(const CallRecord& rec, CallRecord* executed) {
   CallResult actual = Run(c);
   if ((c.op == CallOp::kAddSequence || c.op == CallOp::kFork) &&
       actual.code == absl::StatusCode::kOk) {
-    Issued(rec.seq, rec.result, SeqId(static_cast<uint64_t>(actual.value)));
+    Issued(rec.result, SeqId(static_cast<uint64_t>(actual.value)));
   }
   if (c.op == CallOp::kRelease && actual.code == absl::StatusCode::kOk) {
     live_.erase(c.seq.value());

@@ -126,9 +126,10 @@ void CallRecorder::Commit() {
 void CallRecorder::Write(CallRecord& record) {
   record.time_us = call_time_;
   const bool file = ring_.empty();
-  EncodeRecord(record, file ? &last_batch_ : nullptr, Out());
+  EncodeRecord(record, file && have_batch_ ? &last_batch_ : nullptr, Out());
   if (file && record.op == CallOp::kAppendDecodeTokens) {
     last_batch_ = record.seqs;
+    have_batch_ = true;
   }
   Commit();
 }
@@ -279,10 +280,10 @@ absl::Status CallRecorder::AppendDecodeTokens(
   CallRecorder& r = *m.recorder_;
   auto result = r.Run(m, [&] { return m.AppendDecodeTokens(seqs, tokens); });
   const bool file = r.ring_.empty();
-  const bool same = file && r.num_calls_ > 0 &&
-                    seqs.size() == r.last_batch_.size() &&
-                    std::memcmp(seqs.data(), r.last_batch_.data(),
-                                seqs.size() * sizeof(SeqId)) == 0;
+  const bool same =
+      file && r.have_batch_ && seqs.size() == r.last_batch_.size() &&
+      (seqs.empty() || std::memcmp(seqs.data(), r.last_batch_.data(),
+                                   seqs.size() * sizeof(SeqId)) == 0);
   std::string* out = r.Out();
   const size_t start =
       BeginRecord(CallOp::kAppendDecodeTokens, same ? kFlagSameBatch : 0,
@@ -292,6 +293,7 @@ absl::Status CallRecorder::AppendDecodeTokens(
     w.Seqs(seqs);
     if (file) r.last_batch_.assign(seqs.begin(), seqs.end());
   }
+  r.have_batch_ = true;
   w.Tokens(tokens);
   EncodeResult(CallOp::kAppendDecodeTokens, CodeOf(result), w);
   FinishRecord(start, out);

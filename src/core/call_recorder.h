@@ -134,6 +134,7 @@ class CallRecorder {
   FILE* file_ = nullptr;
   mutable std::string buffer_;
   std::vector<SeqId> last_batch_;  // the previous decode record's seqs
+  bool have_batch_ = false;        // whether there was one
   // kRing: record i lives in ring_[i % ring_.size()].
   std::vector<std::string> ring_;
 };

@@ -1,10 +1,10 @@
 #include "core/check.h"
 
-#include "core/call_recorder.h"
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+
+#include "core/call_recorder.h"
 
 namespace pagekv::internal {
 namespace {

@@ -375,7 +375,8 @@ absl::Status KVCacheManager::AppendDecodeTokens(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
     SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
-  PAGEKV_RECORD_CALL(BlocksToReserve, seq, num_new_tokens, num_lookahead_tokens);
+  PAGEKV_RECORD_CALL(BlocksToReserve, seq, num_new_tokens,
+                     num_lookahead_tokens);
   auto s = state_->Lookup(seq);
   if (!s.ok()) return s.status();
   if (absl::Status c = CheckCounts(num_new_tokens, num_lookahead_tokens);

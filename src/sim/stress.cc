@@ -384,6 +384,9 @@ absl::StatusOr<StressReport> RunStress(const StressOptions& options) {
           elapsed() < options.max_seconds)) {
     absl::Status st = run.Step();
     if (st.ok() && report.ops % options.verify_every == 0) st = run.CheckAll();
+    if (st.ok() && report.ops == options.planted_failure_op) {
+      st = Wrong("planted failure (StressOptions::planted_failure_op)");
+    }
     if (!st.ok()) {
       report.failure =
           fmt::format("operation {}: {}", report.ops, st.message());

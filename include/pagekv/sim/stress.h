@@ -58,6 +58,9 @@ struct StressOptions {
   std::string log_path;
   // Keep the log of a run that passes too.
   bool keep_log = false;
+  // Reports a failure at this operation as if the reference disagreed (to
+  // exercise the failure path: the log is kept); -1 = never.
+  int64_t planted_failure_op = -1;
   // Called about every 1000 operations with the operations done so far.
   std::function<void(int64_t ops)> progress;
 
