@@ -72,13 +72,28 @@ class ByteWriter {
     out_->append(reinterpret_cast<const char*>(t.data()),
                  t.size() * sizeof(TokenId));
   }
+  // Ids as zigzag deltas from the previous id (the first from 0); written
+  // through a stack buffer, 64 ids per append, since a decode batch has
+  // thousands.
   void Seqs(absl::Span<const SeqId> seqs) {
     Var(seqs.size());
+    char buf[64 * 10];
+    int n = 0;
     uint64_t prev = 0;
-    for (SeqId s : seqs) {
-      SVar(static_cast<int64_t>(s.value() - prev));
-      prev = s.value();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      uint64_t v = ZigZag(static_cast<int64_t>(seqs[i].value() - prev));
+      prev = seqs[i].value();
+      while (v >= 0x80) {
+        buf[n++] = static_cast<char>(v | 0x80);
+        v >>= 7;
+      }
+      buf[n++] = static_cast<char>(v);
+      if (n > static_cast<int>(sizeof(buf)) - 10) {
+        out_->append(buf, n);
+        n = 0;
+      }
     }
+    out_->append(buf, n);
   }
 
  private:
