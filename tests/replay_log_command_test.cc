@@ -91,6 +91,27 @@ TEST(ReplayLogCommandTest, EngineLoopRecordedAndReplayedIsIdentical) {
             0);
 }
 
+TEST(ReplayLogCommandTest, SimulateRecordsALogThatReplaysIdentically) {
+  const std::string path = Temp("simulate.pkvlog");
+  ASSERT_EQ(Exit(std::string("'") + PAGEKV_CLI_PATH +
+                 "' simulate --max-requests 8 --allocator paged "
+                 "--record-log '" +
+                 path + "' > /dev/null"),
+            0);
+  auto log = ReadCallLog(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  size_t decodes = 0;
+  for (const CallRecord& r : log->records) {
+    decodes += r.op == CallOp::kAppendDecodeTokens ||
+               (r.op == CallOp::kReserve && r.a == 1);
+  }
+  EXPECT_GT(decodes, 10u);
+  ReplayLogArgs a = Args(path);
+  a.verify_every = 25;
+  auto run = RunCommand(&RunReplayLog, a);
+  EXPECT_EQ(run.code, kReplayIdentical) << run.out << run.err;
+}
+
 TEST(ReplayLogCommandTest, CorruptedResultDivergesAtExactlyThatRecord) {
   auto log = ReadCallLog(EngineLoopLog());
   ASSERT_TRUE(log.ok()) << log.status();
