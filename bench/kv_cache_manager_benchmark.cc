@@ -1,6 +1,8 @@
 // Per-step bookkeeping of the manager: a decode step over a batch, and the
 // kernel-layout export.
+#include <filesystem>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -16,8 +18,9 @@ struct Batch {
 
 // `n` sequences with 1000-token prompts already admitted, in a pool with
 // room for every one of them to grow by 64k tokens.
-Batch MakeBatch(int n, bool prefix_caching) {
+Batch MakeBatch(int n, bool prefix_caching, CallLogOptions log = {}) {
   KVCacheConfig c;
+  c.call_log = log;
   c.block_size = 16;
   c.num_blocks = int64_t{n} * (1000 + (1 << 16)) / 16 + 2;
   c.enable_prefix_caching = prefix_caching;
@@ -82,6 +85,60 @@ void BM_DecodeStepPerSequence(benchmark::State& state) {
 BENCHMARK(BM_DecodeStepPerSequence)
     ->ArgsProduct({{1024}, {0, 1}})
     ->ArgNames({"seqs", "prefix_caching"});
+
+// BM_DecodeStep with the call log on (include/pagekv/call_log.h): mode 0 =
+// off (the baseline, in the same process), 1 = ring of 4096 calls, 2 = file
+// (written to a temporary file), 3 = file to /dev/null (encoding only).
+// log_bytes_per_step: what one decode step adds to a file log.
+void BM_DecodeStepRecorded(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int64_t mode = state.range(2);
+  const std::string temp =
+      (std::filesystem::temp_directory_path() / "pagekv_bench_call_log.pkvlog")
+          .string();
+  CallLogOptions log;
+  log.mode = mode == 0   ? CallLogOptions::Mode::kOff
+             : mode == 1 ? CallLogOptions::Mode::kRing
+                         : CallLogOptions::Mode::kFile;
+  log.path = mode == 3 ? "/dev/null" : temp;
+  // The file's size after the set-up calls, to count only decode steps.
+  uintmax_t setup_bytes = 0;
+  auto make = [&] {
+    Batch b = MakeBatch(n, state.range(1) != 0, log);
+    if (mode == 2) {
+      (void)b.manager->DumpCallLog();
+      setup_bytes = std::filesystem::file_size(temp);
+    }
+    return b;
+  };
+  Batch b = make();
+  std::vector<TokenId> tokens(n, 7);
+  int steps = 0;
+  for (auto _ : state) {
+    absl::Status st = b.manager->AppendDecodeTokens(b.seqs, tokens);
+    benchmark::DoNotOptimize(st);
+    for (TokenId& t : tokens) ++t;
+    if (++steps == (1 << 12)) {  // bound the file; stay inside the pool
+      state.PauseTiming();
+      b.manager.reset();  // closes the log before the next one truncates it
+      b = make();
+      steps = 0;
+      state.ResumeTiming();
+    }
+  }
+  if (mode == 2 && steps > 0) {
+    (void)b.manager->DumpCallLog();
+    state.counters["log_bytes_per_step"] =
+        static_cast<double>(std::filesystem::file_size(temp) - setup_bytes) /
+        steps;
+  }
+  b.manager.reset();
+  std::filesystem::remove(temp);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_DecodeStepRecorded)
+    ->ArgsProduct({{1024}, {0, 1}, {0, 1, 2, 3}})
+    ->ArgNames({"seqs", "prefix_caching", "log"});
 
 // Export the FlashInfer CSR layout of the whole batch.
 void BM_ExportCsr(benchmark::State& state) {

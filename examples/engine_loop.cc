@@ -9,7 +9,11 @@
 // and asks the bandwidth model how long the step would take on an H100.
 // The "model" here samples deterministic tokens; a real engine runs kernels
 // over the block tables the manager exports.
+//
+// `engine_loop --record-log FILE` also records every manager call to FILE
+// (KVCacheConfig::call_log); `pagekv replay-log FILE` replays it.
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <variant>
 #include <vector>
@@ -37,11 +41,18 @@ int Fail(const absl::Status& status) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   pagekv::KVCacheConfig config;
   config.block_size = 16;
   config.num_blocks = 1 + 512;  // 8192 token slots
   config.enable_kv_events = true;
+  if (argc == 3 && std::strcmp(argv[1], "--record-log") == 0) {
+    config.call_log.mode = pagekv::CallLogOptions::Mode::kFile;
+    config.call_log.path = argv[2];
+  } else if (argc != 1) {
+    std::fprintf(stderr, "usage: engine_loop [--record-log FILE]\n");
+    return 2;
+  }
   auto manager_or = pagekv::KVCacheManager::Create(config);
   if (!manager_or.ok()) return Fail(manager_or.status());
   pagekv::KVCacheManager& kv = **manager_or;

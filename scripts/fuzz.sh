@@ -12,7 +12,8 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(manager_fuzzer mooncake_fuzzer azure_fuzzer jsonl_fuzzer spec_fuzzer)
+  targets=(manager_fuzzer mooncake_fuzzer azure_fuzzer jsonl_fuzzer spec_fuzzer
+           call_log_fuzzer)
 fi
 
 echo "== pagekv: building fuzzers (preset fuzz) ==" >&2

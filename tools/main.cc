@@ -4,7 +4,9 @@
 #include "CLI/CLI.hpp"
 #include "cache_command.h"
 #include "plan_command.h"
+#include "replay_log_command.h"
 #include "simulate_command.h"
+#include "stress_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
   pagekv::tools::AddPlanCommand(app, &exit_code);
   pagekv::tools::AddSimulateCommand(app, &exit_code);
   pagekv::tools::AddCacheCommand(app, &exit_code);
+  pagekv::tools::AddReplayLogCommand(app, &exit_code);
+  pagekv::tools::AddStressCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

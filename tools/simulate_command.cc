@@ -188,6 +188,10 @@ absl::StatusOr<SimulatorConfig> MakeConfig(const SimulateArgs& args,
       !s.ok()) {
     return s;
   }
+  if (!args.record_log.empty()) {
+    config.call_log.mode = CallLogOptions::Mode::kFile;
+    config.call_log.path = args.record_log;
+  }
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   return config;
 }
@@ -444,6 +448,9 @@ void AddOutputOptions(CLI::App* sim, SimulateArgs* args) {
                   "Refuse a run estimated to need more memory (GiB); the "
                   "machine's available memory is always a limit")
       ->check(PositiveNumber());
+  sim->add_option("--record-log", args->record_log,
+                  "Record the paged run's manager calls to FILE (see "
+                  "pagekv replay-log)");
 }
 
 void AddSimulateCommand(CLI::App& app, int* exit_code) {

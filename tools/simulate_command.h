@@ -46,6 +46,7 @@ struct SimulateArgs {
   // Refuse (exit 2) a run whose estimated memory exceeds this many GiB, as
   // one exceeding the machine's available memory is; empty = no own limit.
   std::string max_memory_gib;
+  std::string record_log;  // call log of the paged manager, or empty
   bool progress = false;          // draw a progress bar on `err`
   SimulateFlags fidelity;         // simulate_flags.h
 };

@@ -40,6 +40,20 @@ struct KVCacheGroupSpec {
   }
 };
 
+// Recording of every public call to the manager (see call_log.h).
+struct CallLogOptions {
+  enum class Mode {
+    kOff,   // no recording: costs one predictable branch per call
+    kFile,  // every call appended to `path`
+    kRing,  // the last `ring_calls` calls in memory, written to `path` on
+            // KVCacheManager::DumpCallLog(), a failed Verify() or check
+  };
+  Mode mode = Mode::kOff;
+  std::string path;
+  // kRing: calls kept (memory: about this many times a record's size).
+  int64_t ring_calls = 4096;
+};
+
 struct KVCacheConfig {
   // Blocks in the pool, including the null block (id 0). All groups share
   // the pool; each logical block of a sequence takes one block per group.
@@ -68,6 +82,8 @@ struct KVCacheConfig {
   // Time source for eviction recency and retention; null = SteadyClock().
   // Not owned; must outlive the manager.
   const Clock* clock = nullptr;
+  // Call log; off by default.
+  CallLogOptions call_log;
 
   // OK, or InvalidArgument naming the first bad field and its value.
   absl::Status Validate() const;

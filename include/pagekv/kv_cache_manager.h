@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
@@ -48,6 +49,7 @@
 namespace pagekv {
 namespace internal {
 struct ManagerState;
+class CallRecorder;
 }  // namespace internal
 
 // The longest cached prefix of a sequence's known tokens.
@@ -247,9 +249,25 @@ class KVCacheManager {
   // slot accounting adds up. O(blocks + table entries).
   absl::Status Verify() const;
 
+  // --- Call log (call_log.h) ------------------------------------------------
+
+  // Writes the call log out now: a ring's last calls to `path` (empty = the
+  // configured call_log.path), a file log's buffered records to its file.
+  // FailedPrecondition if the manager records no log; Unavailable naming the
+  // file if it cannot be written. A recording manager's config() reports
+  // call_log off and the recorder's clock (it reads the configured clock at
+  // most once per call).
+  absl::Status DumpCallLog(const std::string& path = "") const;
+
  private:
+  friend class internal::CallRecorder;
   explicit KVCacheManager(std::unique_ptr<internal::ManagerState> state);
 
+  // The recorder when call_log is on, else null. Cleared while a recorded
+  // call runs (so nested public calls are logged once), which const methods
+  // do too: hence mutable (the manager is not thread-safe in any case).
+  mutable internal::CallRecorder* recorder_ = nullptr;
+  std::unique_ptr<internal::CallRecorder> owned_recorder_;
   std::unique_ptr<internal::ManagerState> state_;
 };
 

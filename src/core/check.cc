@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/call_recorder.h"
+
 namespace pagekv::internal {
 namespace {
 
@@ -24,6 +26,7 @@ CheckFailureHandler SetCheckFailureHandler(CheckFailureHandler handler) {
 
 void CheckFailed(const char* file, int line, const char* condition,
                  std::string_view message) {
+  CallRecorder::OnCheckFailure();  // write out call logs before aborting
   g_handler.load()(file, line, condition, message);
   std::abort();
 }

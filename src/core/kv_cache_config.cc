@@ -43,6 +43,15 @@ absl::Status KVCacheConfig::Validate() const {
           fmt::format("eviction_policy: {}", policy.status().message()));
     }
   }
+  if (call_log.mode != CallLogOptions::Mode::kOff && call_log.path.empty()) {
+    return absl::InvalidArgumentError(
+        "call_log.path: a call log needs a file to write to");
+  }
+  if (call_log.mode == CallLogOptions::Mode::kRing &&
+      (call_log.ring_calls < 1 || call_log.ring_calls > (int64_t{1} << 24))) {
+    return absl::InvalidArgumentError(fmt::format(
+        "call_log.ring_calls = {}: must be in [1, 2^24]", call_log.ring_calls));
+  }
   if (block_hash_fn == nullptr) {
     return absl::InvalidArgumentError("block_hash_fn: must not be null");
   }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/call_recorder.h"
 #include "core/check.h"
 #include "core/manager_state.h"
 #include "core/status_macros.h"
@@ -89,6 +90,9 @@ absl::Status PlanReserve(const ManagerState& st,
 
 absl::StatusOr<std::unique_ptr<KVCacheManager>> KVCacheManager::Create(
     KVCacheConfig config) {
+  if (config.call_log.mode != CallLogOptions::Mode::kOff) [[unlikely]] {
+    return internal::CallRecorder::CreateManager(std::move(config));
+  }
   PAGEKV_RETURN_IF_ERROR(config.Validate());
   PAGEKV_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy,
                           config.MakeEvictionPolicy());
@@ -110,6 +114,7 @@ const BlockPool& KVCacheManager::pool() const { return *state_->pool; }
 
 absl::StatusOr<SeqId> KVCacheManager::AddSequence(
     absl::Span<const TokenId> prompt, const SequenceOptions& options) {
+  PAGEKV_RECORD_CALL(AddSequence, prompt, options);
   PAGEKV_RETURN_IF_ERROR(options.Validate());
   if (prompt.size() > size_t{std::numeric_limits<int32_t>::max()}) {
     return absl::InvalidArgumentError(
@@ -128,6 +133,7 @@ absl::StatusOr<SeqId> KVCacheManager::AddSequence(
 
 absl::Status KVCacheManager::AppendTokens(SeqId seq,
                                           absl::Span<const TokenId> tokens) {
+  PAGEKV_RECORD_CALL(AppendTokens, seq, tokens);
   ManagerState& st = *state_;
   SeqHot* h = st.seqs.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
@@ -145,6 +151,7 @@ absl::Status KVCacheManager::AppendTokens(SeqId seq,
 }
 
 absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
+  PAGEKV_RECORD_CALL(MatchPrefix, seq);
   PAGEKV_ASSIGN_OR_RETURN(const Sequence* s, state_->Lookup(seq));
   if (s->num_computed() != 0 || s->hot->num_blocks != 0) {
     return absl::FailedPreconditionError(fmt::format(
@@ -159,6 +166,7 @@ absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
 
 PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
                                         const BlockHashExtras& extras) const {
+  PAGEKV_RECORD_CALL(MatchPrefix, prompt, extras);
   // Per-thread scratch, not members, so concurrent const calls are safe;
   // kept across calls so a probe allocates nothing.
   thread_local std::vector<uint64_t> keys;
@@ -171,6 +179,7 @@ PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
 
 absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
                                                 int64_t max_new_tokens) {
+  PAGEKV_RECORD_CALL(Admit, seq, max_new_tokens);
   ReserveRequest request{seq, max_new_tokens, 0};
   auto admitted = AdmitBatch(absl::MakeConstSpan(&request, 1));
   if (!admitted.ok()) return admitted.status();
@@ -179,6 +188,7 @@ absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
 
 absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
     absl::Span<const ReserveRequest> requests) {
+  PAGEKV_RECORD_CALL(AdmitBatch, requests);
   ManagerState& st = *state_;
   internal::AdmissionPlan plan;
   PAGEKV_RETURN_IF_ERROR(st.PlanAdmission(requests, &plan));
@@ -194,6 +204,7 @@ absl::StatusOr<std::vector<Admission>> KVCacheManager::AdmitBatch(
 
 absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
                                      int64_t num_lookahead_tokens) {
+  PAGEKV_RECORD_CALL(Reserve, seq, num_new_tokens, num_lookahead_tokens);
   ManagerState& st = *state_;
   SeqHot* h = st.seqs.FindHot(seq);
   if (h == nullptr) return st.Lookup(seq).status();
@@ -229,6 +240,7 @@ absl::Status KVCacheManager::Reserve(SeqId seq, int64_t num_new_tokens,
 
 absl::Status KVCacheManager::AppendDecodeTokens(
     absl::Span<const SeqId> seqs, absl::Span<const TokenId> tokens) {
+  PAGEKV_RECORD_CALL(AppendDecodeTokens, seqs, tokens);
   ManagerState& st = *state_;
   if (seqs.size() != tokens.size()) {
     return absl::InvalidArgumentError(
@@ -307,6 +319,8 @@ absl::Status KVCacheManager::AppendDecodeTokens(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
     SeqId seq, int64_t num_new_tokens, int64_t num_lookahead_tokens) const {
+  PAGEKV_RECORD_CALL(BlocksToReserve, seq, num_new_tokens,
+                     num_lookahead_tokens);
   ReserveRequest request{seq, num_new_tokens, num_lookahead_tokens};
   internal::ReservationPlan plan;
   PAGEKV_RETURN_IF_ERROR(
@@ -316,6 +330,7 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToReserve(
 
 absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
     SeqId seq, int64_t max_new_tokens) const {
+  PAGEKV_RECORD_CALL(BlocksToAdmit, seq, max_new_tokens);
   ReserveRequest request{seq, max_new_tokens, 0};
   internal::AdmissionPlan plan;
   PAGEKV_RETURN_IF_ERROR(
@@ -325,12 +340,14 @@ absl::StatusOr<int64_t> KVCacheManager::BlocksToAdmit(
 
 absl::StatusOr<bool> KVCacheManager::CanReserve(
     absl::Span<const ReserveRequest> requests) const {
+  PAGEKV_RECORD_CALL(CanReserve, requests);
   internal::ReservationPlan plan;
   PAGEKV_RETURN_IF_ERROR(PlanReserve(*state_, requests, plan));
   return plan.Blocks(*state_->pool) <= state_->pool->NumAvailable();
 }
 
 absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
+  PAGEKV_RECORD_CALL(Truncate, seq, num_tokens);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -380,6 +397,7 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
 }
 
 absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
+  PAGEKV_RECORD_CALL(Fork, seq);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -406,6 +424,7 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
 }
 
 absl::Status KVCacheManager::Release(SeqId seq) {
+  PAGEKV_RECORD_CALL(Release, seq);
   ManagerState& st = *state_;
   auto s = st.Lookup(seq);
   if (!s.ok()) return s.status();
@@ -416,6 +435,7 @@ absl::Status KVCacheManager::Release(SeqId seq) {
 }
 
 absl::Status KVCacheManager::Reset() {
+  PAGEKV_RECORD_CALL(Reset);
   ManagerState& st = *state_;
   if (st.seqs.num_live() > 0) {
     return absl::FailedPreconditionError(
@@ -433,17 +453,22 @@ absl::Status KVCacheManager::Reset() {
 }
 
 std::vector<BlockCopy> KVCacheManager::DrainCopies() {
+  PAGEKV_RECORD_CALL(DrainCopies);
   std::vector<BlockCopy> out;
   out.swap(state_->copies);
   return out;
 }
 
 std::vector<KVEvent> KVCacheManager::DrainEvents() {
+  PAGEKV_RECORD_CALL(DrainEvents);
   std::vector<KVEvent> out;
   out.swap(state_->events);
   return out;
 }
 
-absl::Status KVCacheManager::Verify() const { return state_->Verify(); }
+absl::Status KVCacheManager::Verify() const {
+  PAGEKV_RECORD_CALL(Verify);
+  return state_->Verify();
+}
 
 }  // namespace pagekv

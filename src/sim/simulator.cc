@@ -214,6 +214,7 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
   kv.groups = groups;
   kv.enable_prefix_caching = config.enable_prefix_caching;
   kv.eviction_policy = config.eviction_policy;
+  kv.call_log = config.call_log;
   return MakePagedAllocator(std::move(kv),
                             bytes_per_token / static_cast<double>(num_groups));
 }

@@ -79,6 +79,8 @@ struct SimulatorConfig {
   // throughput and the timeline still cover the whole run.
   double window_start_s = 0;                                      // >= 0
   double window_end_s = std::numeric_limits<double>::infinity();  // > start
+  // Paged: record the manager's calls (pagekv/call_log.h); off by default.
+  CallLogOptions call_log;
 
   // Timeline sampling interval in simulated seconds; 0 = the workload's
   // arrival span / 500 (at least 10 ms).
