@@ -84,8 +84,8 @@ absl::StatusOr<std::vector<uint64_t>> Hashes(const object* o,
 // layout's order after the tag.
 class Fields {
  public:
-  Fields(const object& record, std::initializer_list<const char*> names,
-         bool tagged)
+  // `names` must outlive the Fields (static tables below).
+  Fields(const object& record, absl::Span<const char* const> names, bool tagged)
       : record_(record), names_(names), offset_(tagged ? 1 : 0) {}
 
   const object* Get(size_t i) const {
@@ -93,7 +93,7 @@ class Fields {
       const size_t at = i + offset_;
       return at < record_.via.array.size ? &record_.via.array.ptr[at] : nullptr;
     }
-    const absl::string_view name = names_.begin()[i];
+    const absl::string_view name = names_[i];
     for (uint32_t k = 0; k < record_.via.map.size; ++k) {
       const msgpack::object_kv& kv = record_.via.map.ptr[k];
       if (kv.key.type == type::STR &&
@@ -106,9 +106,26 @@ class Fields {
 
  private:
   const object& record_;
-  std::initializer_list<const char*> names_;
+  absl::Span<const char* const> names_;
   size_t offset_;
 };
+
+// Field names in the array layout's order (after the tag, for events).
+constexpr const char* kStoredNames[] = {"block_hashes",
+                                        "parent_block_hash",
+                                        "token_ids",
+                                        "block_size",
+                                        "lora_id",
+                                        "medium",
+                                        "lora_name",
+                                        "extra_keys",
+                                        "group_idx",
+                                        "kv_cache_spec_kind",
+                                        "kv_cache_spec_sliding_window"};
+constexpr const char* kRemovedNames[] = {"block_hashes", "medium", "group_idx"};
+constexpr const char* kTagName[] = {"type"};
+constexpr const char* kBatchNames[] = {"ts", "events", "data_parallel_rank",
+                                       "attn_dp_rank"};
 
 absl::Status DecodeSalt(const object* extra, WireBlockStored* e,
                         absl::string_view where) {
@@ -128,11 +145,7 @@ absl::Status DecodeSalt(const object* extra, WireBlockStored* e,
 }
 
 absl::StatusOr<WireEvent> DecodeStored(const object& o, const std::string& at) {
-  Fields f(o,
-           {"block_hashes", "parent_block_hash", "token_ids", "block_size",
-            "lora_id", "medium", "lora_name", "extra_keys", "group_idx",
-            "kv_cache_spec_kind", "kv_cache_spec_sliding_window"},
-           true);
+  Fields f(o, kStoredNames, true);
   // SGLang and older vLLM stop after lora_id (5 fields); vLLM has up to 11.
   if (o.type == type::ARRAY &&
       (o.via.array.size < 6 || o.via.array.size > 12)) {
@@ -197,7 +210,7 @@ absl::StatusOr<WireEvent> DecodeStored(const object& o, const std::string& at) {
 
 absl::StatusOr<WireEvent> DecodeRemoved(const object& o,
                                         const std::string& at) {
-  Fields f(o, {"block_hashes", "medium", "group_idx"}, true);
+  Fields f(o, kRemovedNames, true);
   if (o.type == type::ARRAY && (o.via.array.size < 2 || o.via.array.size > 4)) {
     return Bad(at, absl::StrCat("BlockRemoved with ", o.via.array.size,
                                 " elements (2 to 4 expected)"));
@@ -221,7 +234,7 @@ absl::StatusOr<WireEvent> DecodeEvent(const object& o, size_t index) {
   if (o.type == type::ARRAY && o.via.array.size > 0) {
     tag = &o.via.array.ptr[0];
   } else if (o.type == type::MAP) {
-    tag = Fields(o, {"type"}, false).Get(0);
+    tag = Fields(o, kTagName, false).Get(0);
   } else {
     return Bad(at, "expected a tagged array or a map");
   }
@@ -254,8 +267,7 @@ absl::StatusOr<WireBatch> DecodeObject(const object& root) {
     events = &root.via.array.ptr[1];
     if (root.via.array.size == 3) rank = &root.via.array.ptr[2];
   } else if (root.type == type::MAP) {
-    Fields f(root, {"ts", "events", "data_parallel_rank", "attn_dp_rank"},
-             false);
+    Fields f(root, kBatchNames, false);
     ts = f.Get(0);
     events = f.Get(1);
     rank = IsNil(f.Get(2)) ? f.Get(3) : f.Get(2);
