@@ -250,6 +250,9 @@ absl::StatusOr<std::unique_ptr<IndexSubscriber>> IndexSubscriber::Create(
     }
     if (!s.config.replay_endpoint.empty()) {
       if (absl::Status st = impl->OpenDealer(s); !st.ok()) return st;
+      // Catch up at once, rather than at the first live batch: a quiet
+      // publisher may not send one for a long time.
+      impl->StartReplay(s, 0);
     }
   }
   return std::unique_ptr<IndexSubscriber>(new IndexSubscriber(std::move(impl)));

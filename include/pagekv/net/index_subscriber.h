@@ -9,7 +9,8 @@
 //   seq >  watermark + 1 (a gap)    replay from watermark + 1; if the
 //                                   publisher answers "gap", snapshot
 //   seq <= watermark (a restart)    clear the instance, then as a new source
-//   first message, seq > 0          replay from 0 (a late joiner)
+//   at start (with a replay endpoint), or a first message with seq > 0
+//                                   replay from 0 (a late joiner)
 //   AllBlocksCleared                clears the instance (ClusterIndex)
 //   malformed batch                 counted, logged with source and seq,
 //                                   skipped, then a snapshot resync
