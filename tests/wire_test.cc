@@ -105,6 +105,25 @@ TEST(WireTest, ArrayLayoutMatchesVllmBytes) {
   EXPECT_EQ(payload, expected);
 }
 
+TEST(WireTest, DocumentedExampleBytes) {
+  // docs/kv-events.md, "A message byte by byte".
+  BlockStoredEvent s;
+  s.block_keys = {0xab};
+  s.token_ids = {1, 2};
+  s.block_size = 2;
+  EncodeOptions o;
+  o.data_parallel_rank = 0;
+  std::string payload;
+  EncodeBatch(1.5, {KVEvent(s)}, o, &payload);
+  const std::string expected(
+      "\x93\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x91\x9c\xab"
+      "BlockStored\x91\xcc\xab\xc0\x92\x01\x02\x02\xc0\xa3"
+      "GPU\xc0\xc0\x00\xae"
+      "full_attention\xc0\x00",
+      57);
+  EXPECT_EQ(payload, expected);
+}
+
 TEST(WireTest, SglangAndOlderVllmVariantsDecode) {
   // Map layout with attn_dp_rank; a BlockStored of 6 elements (no medium).
   const std::string map_batch =

@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "pagekv/net/cluster_index.h"
 #include "pagekv/net/index_subscriber.h"
+#include "pagekv/net/redis_index_store.h"
 #include "zmq.hpp"
 
 namespace pagekv::tools {
@@ -31,8 +32,27 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
+nlohmann::json RedisScores(net::RedisIndexStore& store,
+                           const net::ClusterIndex& index,
+                           absl::Span<const TokenId> tokens,
+                           const BlockHashExtras& extras) {
+  std::vector<uint64_t> keys;
+  index.hasher().ExtendKeys(tokens, extras, &keys);
+  auto scores = store.Score(keys);
+  if (!scores.ok()) return {{"error", std::string(scores.status().message())}};
+  const int32_t bs = index.hasher().block_size();
+  nlohmann::json out = nlohmann::json::array();
+  for (const net::RedisScore& s : *scores) {
+    out.push_back({{"instance", s.instance},
+                   {"blocks", s.blocks},
+                   {"tokens", int64_t{s.blocks} * bs}});
+  }
+  return {{"block_size", bs}, {"source", "redis"}, {"scores", out}};
+}
+
 nlohmann::json ScoreReply(const net::ClusterIndex& index,
                           const net::IndexSubscriber& sub,
+                          net::RedisIndexStore* store,
                           const nlohmann::json& req) {
   if (!req.contains("tokens") || !req["tokens"].is_array()) {
     return {{"error", "request needs \"tokens\": an array of token ids"}};
@@ -54,6 +74,7 @@ nlohmann::json ScoreReply(const net::ClusterIndex& index,
   }
   extras.lora_id = req.value("lora_id", uint64_t{0});
   extras.cache_salt = req.value("cache_salt", uint64_t{0});
+  if (store != nullptr) return RedisScores(*store, index, tokens, extras);
   const int32_t bs = index.hasher().block_size();
   nlohmann::json scores = nlohmann::json::array();
   for (const net::InstanceScore& s : index.Score(tokens, extras)) {
@@ -70,7 +91,8 @@ nlohmann::json ScoreReply(const net::ClusterIndex& index,
 }
 
 nlohmann::json StatsReply(const net::ClusterIndex& index,
-                          const net::IndexSubscriber& sub) {
+                          const net::IndexSubscriber& sub,
+                          const net::RedisIndexStore* store) {
   nlohmann::json sources = nlohmann::json::array();
   for (int i = 0; i < sub.num_sources(); ++i) {
     const net::SourceStats& s = sub.stats(i);
@@ -88,7 +110,16 @@ nlohmann::json StatsReply(const net::ClusterIndex& index,
                        {"index_blocks", index.NumBlocks(sub.instance(i))}});
   }
   const net::ClusterIndexStats& st = index.stats();
+  nlohmann::json redis = nullptr;
+  if (store != nullptr) {
+    const net::RedisStoreStats rs = store->stats();
+    redis = {
+        {"degraded", rs.degraded},     {"syncs", rs.syncs},
+        {"commands", rs.commands},     {"failures", rs.failures},
+        {"reconnects", rs.reconnects}, {"full_rewrites", rs.full_rewrites}};
+  }
   return {{"sources", sources},
+          {"redis", redis},
           {"keys", index.NumKeys()},
           {"blocks_stored", st.blocks_stored},
           {"blocks_removed", st.blocks_removed},
@@ -98,18 +129,19 @@ nlohmann::json StatsReply(const net::ClusterIndex& index,
 
 // Answers one request; sets *stop on a shutdown request.
 std::string Answer(const std::string& body, const net::ClusterIndex& index,
-                   const net::IndexSubscriber& sub, bool* stop) {
+                   const net::IndexSubscriber& sub, net::RedisIndexStore* store,
+                   bool* stop) {
   nlohmann::json req = nlohmann::json::parse(body, nullptr, false);
   nlohmann::json reply;
   if (req.is_discarded() || !req.is_object()) {
     reply = {{"error", "request is not a JSON object"}};
   } else if (req.value("op", std::string("score")) == "stats") {
-    reply = StatsReply(index, sub);
+    reply = StatsReply(index, sub, store);
   } else if (req.value("op", std::string("score")) == "shutdown") {
     *stop = true;
     reply = {{"ok", true}};
   } else {
-    reply = ScoreReply(index, sub, req);
+    reply = ScoreReply(index, sub, store, req);
   }
   return reply.dump();
 }
@@ -163,6 +195,16 @@ int RunIndex(const IndexArgs& args, std::ostream& out, std::ostream& err) {
                ? kIndexBadInput
                : kIndexFailed;
   }
+  std::unique_ptr<net::RedisIndexStore> store;
+  if (!args.redis.empty()) {
+    auto rc = net::RedisStoreConfig::FromUrl(args.redis);
+    if (!rc.ok()) {
+      err << "pagekv index: --redis: " << rc.status().message() << "\n";
+      return kIndexBadInput;
+    }
+    std::signal(SIGPIPE, SIG_IGN);  // hiredis writes to a socket Redis closed
+    store = *net::RedisIndexStore::Create(*rc);
+  }
   zmq::context_t ctx;
   zmq::socket_t rep(ctx, zmq::socket_type::rep);
   try {
@@ -178,12 +220,19 @@ int RunIndex(const IndexArgs& args, std::ostream& out, std::ostream& err) {
   const auto end = std::chrono::steady_clock::now() +
                    std::chrono::duration<double>(duration);
   bool stop = false;
+  auto next_sync = std::chrono::steady_clock::now();
   while (!stop && !g_stop.load() &&
          (duration == 0 || std::chrono::steady_clock::now() < end)) {
     (*sub)->Poll(5);
+    if (store && std::chrono::steady_clock::now() >= next_sync) {
+      // Failures are reported in stats and score replies; Sync retries.
+      (void)store->Sync(**index);
+      next_sync += std::chrono::milliseconds(100);
+    }
     zmq::message_t msg;
     while (!stop && rep.recv(msg, zmq::recv_flags::dontwait)) {
-      const std::string reply = Answer(msg.to_string(), **index, **sub, &stop);
+      const std::string reply =
+          Answer(msg.to_string(), **index, **sub, store.get(), &stop);
       rep.send(zmq::buffer(reply), zmq::send_flags::none);
     }
   }
@@ -209,6 +258,9 @@ void AddIndexCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--hash-seed", args->hash_seed,
                   "The engines' block hash seed")
       ->capture_default_str();
+  cmd->add_option("--redis", args->redis,
+                  "Keep the index in Redis (redis://host:port) and answer "
+                  "from it");
   cmd->add_option("--duration-s", args->duration_s,
                   "Exit after this many seconds (0: run until shut down)")
       ->capture_default_str();

@@ -11,6 +11,8 @@
 //   request  {"op": "stats"}     -> per-source counters and index sizes
 //   request  {"op": "shutdown"}  -> {"ok": true}, then the service exits
 //   bad request                  -> {"error": "what and where"}
+//   with --redis, scores come from Redis: {"error": "redis ... degraded"}
+//   while it is unreachable (never a stale answer)
 #ifndef PAGEKV_TOOLS_INDEX_COMMAND_H_
 #define PAGEKV_TOOLS_INDEX_COMMAND_H_
 
@@ -28,6 +30,10 @@ struct IndexArgs {
   std::string block_size = "16";
   std::string hash_seed = "0";
   std::string duration_s = "0";  // 0 = until shutdown or a signal
+  // redis://host:port: the index is also kept in Redis (written every
+  // 100 ms) and score queries are answered from Redis, so several index
+  // processes share one view; empty = in memory only.
+  std::string redis;
 };
 
 inline constexpr int kIndexOk = 0;
