@@ -95,7 +95,7 @@ nlohmann::json StatsReply(const net::ClusterIndex& index,
                           const net::RedisIndexStore* store) {
   nlohmann::json sources = nlohmann::json::array();
   for (int i = 0; i < sub.num_sources(); ++i) {
-    const net::SourceStats& s = sub.stats(i);
+    const net::SourceStats s = sub.stats(i);
     sources.push_back({{"instance", index.name(sub.instance(i))},
                        {"watermark", s.watermark},
                        {"resyncing", s.resyncing},

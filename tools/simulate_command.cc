@@ -9,14 +9,17 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
+#include "pagekv/net/event_publisher.h"
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
@@ -114,6 +117,37 @@ class ProgressBar {
 };
 
 }  // namespace
+
+// --kv-events: a publisher fed after every simulated step (config.on_step).
+static absl::StatusOr<std::unique_ptr<net::EventPublisher>> StartKvEvents(
+    const SimulateArgs& args, SimulatorConfig& config, std::ostream& err) {
+  net::EventPublisherConfig pc;
+  pc.endpoint = args.kv_events;
+  pc.replay_endpoint = args.kv_events_replay;
+  auto publisher = net::EventPublisher::Create(pc);
+  if (!publisher.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-events: ", publisher.status().message()));
+  }
+  err << "pagekv simulate: publishing KV events on " << (*publisher)->endpoint()
+      << ((*publisher)->replay_endpoint().empty()
+              ? std::string()
+              : ", replay on " + (*publisher)->replay_endpoint())
+      << "\n";
+  net::EventPublisher* pub = publisher->get();
+  const auto start = std::chrono::steady_clock::now();
+  const bool realtime = args.kv_events_realtime;
+  config.on_step = [pub, start, realtime](KVCacheManager& m, double now_s) {
+    if (realtime) {
+      std::this_thread::sleep_until(
+          start +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(now_s)));
+    }
+    pub->PublishFrom(m);
+  };
+  return publisher;
+}
 
 int RunSimulate(const SimulateArgs& args, std::ostream& out,
                 std::ostream& err) {
@@ -256,6 +290,12 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   run.max_requests = max_requests;
   run.seed = static_cast<uint64_t>(seed);
 
+  std::unique_ptr<net::EventPublisher> publisher;
+  if (!args.kv_events.empty()) {
+    auto p = StartKvEvents(args, config, err);
+    if (!p.ok()) return BadInput(err, std::string(p.status().message()));
+    publisher = *std::move(p);
+  }
   std::vector<SimulationReport> reports;
   for (AllocatorKind kind : allocators) {
     config.allocator = kind;
@@ -277,6 +317,7 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     }
     reports.push_back(*std::move(report));
   }
+  if (publisher) publisher->Shutdown();  // flushes what is queued
 
   const bool stdout_taken = args.json == "-" || args.csv == "-";
   if (!stdout_taken) PrintSummary(run, reports, out);
@@ -349,6 +390,14 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   sim->add_option("--csv", args->csv,
                   "Write the timeline as CSV to FILE, or - for stdout");
   sim->add_option("--html", args->html, "Write an HTML report to FILE");
+  sim->add_option("--kv-events", args->kv_events,
+                  "Publish the paged run's KV events on this ZeroMQ PUB "
+                  "endpoint (vLLM's format, docs/kv-events.md)");
+  sim->add_option("--kv-events-replay", args->kv_events_replay,
+                  "ROUTER endpoint for replay and snapshot requests");
+  sim->add_flag("--kv-events-realtime", args->kv_events_realtime,
+                "Pace the events to simulated time (default: as fast as it "
+                "runs)");
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

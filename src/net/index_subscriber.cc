@@ -314,8 +314,8 @@ int IndexSubscriber::num_sources() const {
 InstanceId IndexSubscriber::instance(int source) const {
   return impl_->sources[source].instance;
 }
-const SourceStats& IndexSubscriber::stats(int source) const {
-  SourceStats& st = impl_->sources[source].stats;
+SourceStats IndexSubscriber::stats(int source) const {
+  SourceStats st = impl_->sources[source].stats;
   st.resyncing = impl_->sources[source].phase != Phase::kLive;
   return st;
 }

@@ -21,6 +21,7 @@ class PagedAllocator final : public SimAllocator {
       : manager_(std::move(manager)), bytes_per_slot_(bytes_per_slot) {}
 
   AllocatorKind kind() const override { return AllocatorKind::kPaged; }
+  KVCacheManager* manager() override { return manager_.get(); }
 
   absl::Status CheckFits(int64_t prompt_tokens,
                          int64_t final_tokens) const override {

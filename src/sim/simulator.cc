@@ -191,6 +191,7 @@ absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
     kv.enable_prefix_caching = config.enable_prefix_caching;
     kv.eviction_policy = config.eviction_policy;
     kv.clock = &clock;
+    kv.enable_kv_events = static_cast<bool>(config.on_step);
     absl::StatusOr<std::unique_ptr<SimAllocator>> a = MakePagedAllocator(
         std::move(kv), *bytes_per_token / static_cast<double>(num_groups));
     if (!a.ok()) return a.status();
@@ -304,6 +305,9 @@ absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
     }
     absl::StatusOr<StepResult> step = scheduler.Step();
     if (!step.ok()) return step.status();
+    if (config.on_step && allocator->manager() != nullptr) {
+      config.on_step(*allocator->manager(), scheduler.now_s());
+    }
     for (uint64_t id : step->preempted) {
       ++report.requests[id].preemptions;
       ++preemptions;

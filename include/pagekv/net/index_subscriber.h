@@ -90,7 +90,8 @@ class IndexSubscriber {
 
   int num_sources() const;
   InstanceId instance(int source) const;
-  const SourceStats& stats(int source) const;
+  // A copy of the source's counters and state.
+  SourceStats stats(int source) const;
 
  private:
   struct Impl;
