@@ -88,9 +88,12 @@ TEST_P(WireLayoutTest, EveryTruncationIsRejected) {
   EXPECT_FALSE(DecodeBatch(payload + "x").ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, WireLayoutTest,
-                         ::testing::Values(WireLayout::kArray,
-                                           WireLayout::kMap));
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, WireLayoutTest,
+    ::testing::Values(WireLayout::kArray, WireLayout::kMap),
+    [](const ::testing::TestParamInfo<WireLayout>& info) {
+      return std::string(info.param == WireLayout::kArray ? "array" : "map");
+    });
 
 TEST(WireTest, ArrayLayoutMatchesVllmBytes) {
   // [0.5, [["BlockRemoved", [7], "GPU", 0]]] with no rank, as msgspec
