@@ -4,6 +4,7 @@
 // ends equal to each engine's true cached set.
 #include "pagekv/net/redis_index_store.h"
 
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "net_test_util.h"
 #include "pagekv/net/event_publisher.h"
@@ -118,6 +120,46 @@ TEST(RedisIndexStoreTest, KilledAndRestartedRedisEndsEqualToTheEngines) {
     EXPECT_EQ((*from_redis)[i].instance, index->name(from_index[i].instance));
     EXPECT_EQ((*from_redis)[i].blocks, from_index[i].blocks);
   }
+  redis.Kill();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RedisIndexStoreTest, TtlIsSetOnWrittenKeys) {
+  signal(SIGPIPE, SIG_IGN);
+  const std::string dir =
+      ::testing::TempDir() + "pagekv_redis_ttl_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const int port = FreePort();
+  RedisServer redis(port, dir);
+  ASSERT_TRUE(redis.Start());
+  RedisStoreConfig rc;
+  rc.port = port;
+  rc.ttl_s = 600;
+  rc.min_backoff_ms = 10;
+  auto store = *RedisIndexStore::Create(rc);
+  ClusterIndexConfig ic;
+  ic.block_size = 4;
+  auto index = *ClusterIndex::Create(ic);
+  const InstanceId a = *index->AddInstance("a");
+  WireBatch batch;
+  WireBlockStored s;
+  s.block_hashes = {1};
+  s.token_ids = {1, 2, 3, 4};
+  s.block_size = 4;
+  batch.events.push_back(s);
+  ASSERT_TRUE(index->Apply(a, batch).ok());
+  ASSERT_TRUE(PumpUntil([&] { return store->Sync(*index).ok(); }));
+  const uint64_t key = index->Keys(a).at(0);
+  redisContext* c = redisConnect("127.0.0.1", port);
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  const std::string name = fmt::format("pagekv:key:{:016x}", key);
+  auto* ttl = static_cast<redisReply*>(redisCommand(c, "TTL %s", name.c_str()));
+  ASSERT_NE(ttl, nullptr);
+  EXPECT_EQ(ttl->type, REDIS_REPLY_INTEGER);
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 600);
+  freeReplyObject(ttl);
+  redisFree(c);
   redis.Kill();
   std::filesystem::remove_all(dir);
 }
