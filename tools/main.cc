@@ -3,6 +3,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cache_command.h"
+#include "index_command.h"
 #include "plan_command.h"
 #include "replay_log_command.h"
 #include "simulate_command.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   pagekv::tools::AddCacheCommand(app, &exit_code);
   pagekv::tools::AddReplayLogCommand(app, &exit_code);
   pagekv::tools::AddStressCommand(app, &exit_code);
+  pagekv::tools::AddIndexCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,10 +11,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "cli_util.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "memory_check.h"
@@ -23,6 +26,7 @@
 #include "pagekv/cost/model_spec.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
+#include "pagekv/net/event_publisher.h"
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
@@ -64,6 +68,37 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
   bool drawn_ = false;
 };
+
+// --kv-events: a publisher fed after every simulated step (config.on_step).
+absl::StatusOr<std::unique_ptr<net::EventPublisher>> StartKvEvents(
+    const SimulateArgs& args, SimulatorConfig& config, std::ostream& err) {
+  net::EventPublisherConfig pc;
+  pc.endpoint = args.kv_events;
+  pc.replay_endpoint = args.kv_events_replay;
+  auto publisher = net::EventPublisher::Create(pc);
+  if (!publisher.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-events: ", publisher.status().message()));
+  }
+  err << "pagekv simulate: publishing KV events on " << (*publisher)->endpoint()
+      << ((*publisher)->replay_endpoint().empty()
+              ? std::string()
+              : ", replay on " + (*publisher)->replay_endpoint())
+      << "\n";
+  net::EventPublisher* pub = publisher->get();
+  const auto start = std::chrono::steady_clock::now();
+  const bool realtime = args.kv_events_realtime;
+  config.on_step = [pub, start, realtime](KVCacheManager& m, double now_s) {
+    if (realtime) {
+      std::this_thread::sleep_until(
+          start +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(now_s)));
+    }
+    pub->PublishFrom(m);
+  };
+  return publisher;
+}
 
 // The validated numbers and switches, read before anything else.
 struct SimulateNumbers {
@@ -357,8 +392,15 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     if (!workload.ok()) return BadInput(err, kCommand, workload.status());
   }
 
+  std::unique_ptr<net::EventPublisher> publisher;
+  if (!args.kv_events.empty()) {
+    auto p = StartKvEvents(args, *config, err);
+    if (!p.ok()) return BadInput(err, kCommand, p.status());
+    publisher = *std::move(p);
+  }
   absl::StatusOr<std::vector<SimulationReport>> reports =
       SimulateAll(*workload, *config, *allocators, args.progress, err);
+  if (publisher) publisher->Shutdown();  // flushes what is queued
   if (!reports.ok()) {
     if (absl::IsInvalidArgument(reports.status()) ||
         absl::IsFailedPrecondition(reports.status())) {
@@ -451,6 +493,14 @@ void AddOutputOptions(CLI::App* sim, SimulateArgs* args) {
   sim->add_option("--record-log", args->record_log,
                   "Record the paged run's manager calls to FILE (see "
                   "pagekv replay-log)");
+  sim->add_option("--kv-events", args->kv_events,
+                  "Publish the paged run's KV events on this ZeroMQ PUB "
+                  "endpoint (vLLM's format, docs/kv-events.md)");
+  sim->add_option("--kv-events-replay", args->kv_events_replay,
+                  "ROUTER endpoint for replay and snapshot requests");
+  sim->add_flag("--kv-events-realtime", args->kv_events_realtime,
+                "Pace the events to simulated time (default: as fast as it "
+                "runs)");
 }
 
 void AddSimulateCommand(CLI::App& app, int* exit_code) {

@@ -49,6 +49,12 @@ struct SimulateArgs {
   std::string record_log;  // call log of the paged manager, or empty
   bool progress = false;          // draw a progress bar on `err`
   SimulateFlags fidelity;         // simulate_flags.h
+  // Publish the paged run's KV events (vLLM's wire format) on this PUB
+  // endpoint, with a replay/snapshot ROUTER on kv_events_replay if given;
+  // paced to simulated time with kv_events_realtime, else as fast as it runs.
+  std::string kv_events;
+  std::string kv_events_replay;
+  bool kv_events_realtime = false;
 };
 
 inline constexpr int kSimulateOk = kExitOk;

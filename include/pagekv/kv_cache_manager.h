@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -83,6 +84,19 @@ struct ReserveRequest {
   SeqId seq;
   int64_t num_new_tokens = 0;
   int64_t num_lookahead_tokens = 0;
+};
+
+// A block of a prefix index, as ForEachIndexedBlock() reports it.
+struct IndexedBlock {
+  GroupId group;
+  uint64_t key = 0;
+  // The key before this block's: the chain's root key for a first block.
+  uint64_t parent_key = 0;
+  // Whether a block with parent_key is indexed in the group (and was
+  // reported before this one). False for a first block, and for a block
+  // whose parent was evicted while it stayed cached.
+  bool parent_indexed = false;
+  absl::Span<const TokenId> tokens;  // block_size ids; valid during the call
 };
 
 class KVCacheManager {
@@ -233,6 +247,14 @@ class KVCacheManager {
   std::vector<BlockCopy> DrainCopies();
   // The KV events since the last call (empty unless enabled in the config).
   std::vector<KVEvent> DrainEvents();
+
+  // Calls `fn` once for every block of the prefix indexes (the cached set,
+  // in use or evictable), group by group, each block after its parent when
+  // the parent is indexed: a snapshot KV-event consumers rebuild from.
+  // O(pool blocks + indexed blocks); allocates O(indexed blocks).
+  // REQUIRES: fn does not call back into the manager.
+  void ForEachIndexedBlock(
+      absl::FunctionRef<void(const IndexedBlock&)> fn) const;
 
   KVCacheStats Stats() const;
   const KVCacheConfig& config() const;

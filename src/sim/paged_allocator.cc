@@ -25,6 +25,7 @@ class PagedAllocator final : public SimAllocator {
         bytes_per_slot_(bytes_per_slot) {}
 
   AllocatorKind kind() const override { return AllocatorKind::kPaged; }
+  KVCacheManager* manager() override { return manager_.get(); }
 
   void SetTimeMicros(int64_t now_us) override { clock_->Set(now_us); }
 

@@ -215,6 +215,7 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
   kv.enable_prefix_caching = config.enable_prefix_caching;
   kv.eviction_policy = config.eviction_policy;
   kv.call_log = config.call_log;
+  kv.enable_kv_events = static_cast<bool>(config.on_step);
   return MakePagedAllocator(std::move(kv),
                             bytes_per_token / static_cast<double>(num_groups));
 }
@@ -287,7 +288,7 @@ class Replay {
                   std::isfinite(config.window_end_s)) {}
 
   // Runs until every request finished or was rejected.
-  absl::Status Run(const SimAllocator& allocator);
+  absl::Status Run(SimAllocator& allocator);
   // Fills the report's summaries from the requests' outcomes.
   void Summarize(const SimAllocator& allocator);
 
@@ -427,7 +428,7 @@ void Replay::RecordStep(const StepResult& step) {
   }
 }
 
-absl::Status Replay::Run(const SimAllocator& allocator) {
+absl::Status Replay::Run(SimAllocator& allocator) {
   const size_t n = requests_.size();
   scheduler_.AdvanceTo(first_arrival_);
   while (next_ < n || scheduler_.HasWork()) {
@@ -442,6 +443,9 @@ absl::Status Replay::Run(const SimAllocator& allocator) {
     }
     absl::StatusOr<StepResult> step = scheduler_.Step();
     if (!step.ok()) return step.status();
+    if (config_.on_step && allocator.manager() != nullptr) {
+      config_.on_step(*allocator.manager(), scheduler_.now_s());
+    }
     for (const auto& [id, tokens] : step->hits) {
       report_.requests[id].hit_tokens += tokens;
     }

@@ -167,6 +167,9 @@ class SimAllocator {
 
   // Prefix-cache counters (all zero for the contiguous baselines).
   virtual PrefixCacheStats PrefixStats() const = 0;
+
+  // The paged allocator's manager; null for the contiguous baselines.
+  virtual KVCacheManager* manager() { return nullptr; }
 };
 
 // A paged allocator over a new KVCacheManager created from `config`.

@@ -25,6 +25,7 @@
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
 #include "pagekv/cost_hook.h"
+#include "pagekv/kv_cache_manager.h"
 #include "pagekv/kv_cache_stats.h"
 #include "pagekv/sim/scheduler.h"
 #include "pagekv/sim/sim_allocator.h"
@@ -92,6 +93,10 @@ struct SimulatorConfig {
   // Called now and then with the fraction of requests done (0..1), for a
   // progress bar. May be empty.
   std::function<void(double)> progress;
+  // Paged allocator only: called after every step with the manager (whose
+  // KV events are then enabled) and the simulated time in seconds, e.g. to
+  // publish the step's events (pagekv simulate --kv-events). May be empty.
+  std::function<void(KVCacheManager&, double)> on_step;
 
   // OK, or InvalidArgument naming the first bad field and its value.
   absl::Status Validate() const;
