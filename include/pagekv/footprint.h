@@ -25,6 +25,16 @@ struct GroupFootprint {
   int32_t pages_written = 0;
 };
 
+// The footprint of a sequence in one group after a step that computed its
+// tokens [end - new_tokens, end), with pages of `block_size` tokens. A
+// `window` > 0 is a sliding window: each new token reads back `window`
+// tokens (itself included), so the step reads from the first new token's
+// window start. The one rule for the manager, the contiguous baselines and
+// the cost model's synthetic steps.
+// REQUIRES: 0 <= new_tokens <= end; block_size >= 1; window >= 0.
+GroupFootprint MakeGroupFootprint(int64_t end, int64_t new_tokens,
+                                  int64_t window, int64_t block_size);
+
 // One scheduled sequence in a step.
 struct SequenceFootprint {
   SeqId seq;

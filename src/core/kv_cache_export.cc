@@ -133,25 +133,14 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   const int64_t bs = block_size();
   const int64_t end = sq.num_computed();
   const int64_t first_new = end - new_tokens;
-  const int64_t end_page = BlocksForTokens(end, bs);
   SequenceFootprint fp;
   fp.seq = seq;
   fp.new_tokens = new_tokens;
   fp.cached_tokens = first_new;
   fp.is_prefill = first_new < sq.num_known() && new_tokens > 1;
   for (const internal::Group& group : state_->groups) {
-    GroupFootprint g;
-    int64_t read_from = 0;
-    if (group.sliding()) {
-      read_from = WindowStartToken(first_new, group.spec.sliding_window);
-      g.context_tokens = std::min<int64_t>(end, group.spec.sliding_window);
-    } else {
-      g.context_tokens = end;
-    }
-    g.pages_read = static_cast<int32_t>(end_page - read_from / bs);
-    g.pages_written =
-        new_tokens == 0 ? 0 : static_cast<int32_t>(end_page - first_new / bs);
-    fp.groups.push_back(g);
+    fp.groups.push_back(MakeGroupFootprint(
+        end, new_tokens, group.sliding() ? group.spec.sliding_window : 0, bs));
   }
   footprint->block_size = block_size();
   footprint->sequences.push_back(std::move(fp));

@@ -21,12 +21,6 @@ double AttendedPairs(int64_t first, int64_t last, int64_t window) {
   return sum_range(first, window) + static_cast<double>(last - window) * window;
 }
 
-// Distinct pages holding positions [first, last] (0-based), or 0 if empty.
-int32_t PagesSpanning(int64_t first, int64_t last, int32_t block_size) {
-  if (last < first) return 0;
-  return static_cast<int32_t>(last / block_size - first / block_size + 1);
-}
-
 }  // namespace
 
 absl::Status BandwidthModelOptions::Validate() const {
@@ -170,14 +164,8 @@ namespace {
 
 GroupFootprint GroupFor(const LayerGroupSpec& group, int64_t context_after,
                         int64_t first_new, int32_t block_size) {
-  GroupFootprint gf;
-  const int64_t window = group.sliding_window;
-  const int64_t first_read =
-      window > 0 ? std::max<int64_t>(0, context_after - window) : 0;
-  gf.context_tokens = context_after - first_read;
-  gf.pages_read = PagesSpanning(first_read, context_after - 1, block_size);
-  gf.pages_written = PagesSpanning(first_new, context_after - 1, block_size);
-  return gf;
+  return MakeGroupFootprint(context_after, context_after - first_new,
+                            group.sliding_window, block_size);
 }
 
 }  // namespace

@@ -186,6 +186,16 @@ absl::Status ModelSpec::Validate() const {
   return absl::OkStatus();
 }
 
+std::vector<KVCacheGroupSpec> ModelSpec::KVCacheGroups() const {
+  std::vector<KVCacheGroupSpec> groups;
+  for (const LayerGroupSpec& g : EffectiveLayerGroups()) {
+    groups.push_back(g.sliding_window > 0
+                         ? KVCacheGroupSpec::SlidingWindow(g.sliding_window)
+                         : KVCacheGroupSpec::FullAttention());
+  }
+  return groups;
+}
+
 std::vector<LayerGroupSpec> ModelSpec::EffectiveLayerGroups() const {
   if (!layer_groups.empty()) return layer_groups;
   return {LayerGroupSpec{.name = "full", .num_layers = num_layers}};

@@ -205,17 +205,9 @@ class ContiguousAllocator final : public SimAllocator {
     fp.cached_tokens = first_new;
     fp.is_prefill = new_tokens > 1;
     for (const KVCacheGroupSpec& g : options_.groups) {
-      GroupFootprint gf;
-      int64_t read_from = 0;
-      if (g.kind == KVCacheGroupSpec::Kind::kSlidingWindow) {
-        read_from = std::max<int64_t>(0, first_new - (g.sliding_window - 1));
-        gf.context_tokens = std::min<int64_t>(end, g.sliding_window);
-      } else {
-        gf.context_tokens = end;
-      }
-      gf.pages_read = static_cast<int32_t>(end - read_from);
-      gf.pages_written = new_tokens;
-      fp.groups.push_back(gf);
+      const bool sliding = g.kind == KVCacheGroupSpec::Kind::kSlidingWindow;
+      fp.groups.push_back(MakeGroupFootprint(
+          end, new_tokens, sliding ? g.sliding_window : 0, /*block_size=*/1));
     }
     footprint->block_size = 1;
     footprint->sequences.push_back(std::move(fp));

@@ -54,16 +54,6 @@ struct MemoryIntegral {
   }
 };
 
-std::vector<KVCacheGroupSpec> GroupsOf(const ModelSpec& model) {
-  std::vector<KVCacheGroupSpec> groups;
-  for (const LayerGroupSpec& g : model.EffectiveLayerGroups()) {
-    groups.push_back(g.sliding_window > 0
-                         ? KVCacheGroupSpec::SlidingWindow(g.sliding_window)
-                         : KVCacheGroupSpec::FullAttention());
-  }
-  return groups;
-}
-
 }  // namespace
 
 absl::Status SimulatorConfig::Validate() const {
@@ -200,7 +190,7 @@ absl::StatusOr<const CostHook*> MakeCostHook(
 // in the pool it is one block per group.
 absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
     const SimulatorConfig& config, double budget, double bytes_per_token) {
-  const std::vector<KVCacheGroupSpec> groups = GroupsOf(config.model);
+  const std::vector<KVCacheGroupSpec> groups = config.model.KVCacheGroups();
   const auto num_groups = static_cast<int64_t>(groups.size());
   const double page_bytes = bytes_per_token * config.block_size;
   const auto pages = static_cast<int64_t>(std::floor(budget / page_bytes));
@@ -238,7 +228,7 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakeContiguous(
           options.max_model_len, r.PromptTokens() + r.output_tokens);
     }
   }
-  options.groups = GroupsOf(config.model);
+  options.groups = config.model.KVCacheGroups();
   options.kv_bytes_per_slot = bytes_per_token;
   return MakeContiguousAllocator(options);
 }

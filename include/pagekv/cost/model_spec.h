@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pagekv/kv_cache_config.h"
 
 namespace pagekv {
 
@@ -84,6 +85,11 @@ struct ModelSpec {
   bool is_moe() const { return num_experts > 0; }
   // Returns layer_groups, or the single implicit full-attention group.
   std::vector<LayerGroupSpec> EffectiveLayerGroups() const;
+  // The manager's KV-cache groups for this model, one per effective layer
+  // group in the same order (a sliding window where the group has one), so
+  // footprint group g is layer group g. What the simulator and an embedding
+  // engine put in KVCacheConfig::groups.
+  std::vector<KVCacheGroupSpec> KVCacheGroups() const;
   int32_t num_layer_groups() const {
     return layer_groups.empty() ? 1 : static_cast<int32_t>(layer_groups.size());
   }
