@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -22,10 +23,25 @@ TEST(SimulateKvEventsTest, SimulatedEngineFeedsAnIndex) {
   std::filesystem::create_directories(dir);
   tools::SimulateArgs args;
   args.allocator = "paged";
-  args.max_requests = "60";
   args.kv_memory_gib = "1";
   args.kv_events = "ipc://" + dir + "/pub";
   args.kv_events_replay = "ipc://" + dir + "/replay";
+  // A short trace paced to simulated time (40 arrivals over 0.8 s, 4 output
+  // tokens each), so the subscriber has joined long before the run ends and
+  // the publisher shuts down, however fast the build: as fast as it runs, a
+  // release build could finish before the subscriber's first connection.
+  const std::string trace = dir + "/trace.jsonl";
+  {
+    std::ofstream f(trace);
+    for (int i = 0; i < 40; ++i) {
+      f << "{\"arrival_s\": " << i * 0.02 << ", \"prompt_length\": 300, "
+        << "\"shared_prefix_id\": " << i % 4 << ", \"shared_prefix_length\": "
+        << "256, \"output_length\": 4}\n";
+    }
+  }
+  args.workload = trace;
+  args.format = "jsonl";
+  args.kv_events_realtime = true;
   ClusterIndexConfig ic;  // the simulator's engine: block 16, seed 0
   auto index = *ClusterIndex::Create(ic);
   IndexSubscriberConfig sc;
