@@ -487,6 +487,16 @@ void BindState(ManagerClass& c) {
           },
           "Memory use and counters (KVCacheStats).")
       .def(
+          "dump_call_log",
+          [](PyManager& self, const std::string& path) {
+            Busy busy(self);
+            Check(self.kv->DumpCallLog(path));
+          },
+          py::arg("path") = "",
+          "Writes the call log out now (a ring's last calls to `path`, or "
+          "call_log when empty). Raises pagekv.FailedPrecondition when the "
+          "manager records no log.")
+      .def(
           "verify",
           [](PyManager& self) {
             Busy busy(self);

@@ -48,7 +48,8 @@ T Field(py::handle value, const char* field, const char* expected) {
 
 constexpr const char* kConfigFields =
     "num_blocks, block_size, groups, enable_prefix_caching, "
-    "eviction_policy, hash_seed, enable_kv_events, clock";
+    "eviction_policy, hash_seed, enable_kv_events, clock, call_log, "
+    "call_log_ring";
 
 void SetConfigField(PyKVCacheConfig& c, const std::string& key, py::handle v) {
   KVCacheConfig& k = c.config;
@@ -74,6 +75,28 @@ void SetConfigField(PyKVCacheConfig& c, const std::string& key, py::handle v) {
           "KVCacheConfig.eviction_policy must be a str, got {}", TypeName(v)));
     }
     k.eviction_policy = v.cast<std::string>();
+  } else if (key == "call_log") {
+    // Record every manager call to this file (docs/stress.md); None = off.
+    if (v.is_none()) {
+      k.call_log.mode = CallLogOptions::Mode::kOff;
+      k.call_log.path.clear();
+    } else {
+      if (!py::isinstance<py::str>(v)) {
+        throw py::type_error(fmt::format(
+            "KVCacheConfig.call_log must be a str path or None, got {}",
+            TypeName(v)));
+      }
+      k.call_log.path = v.cast<std::string>();
+      if (k.call_log.mode == CallLogOptions::Mode::kOff) {
+        k.call_log.mode = CallLogOptions::Mode::kFile;
+      }
+    }
+  } else if (key == "call_log_ring") {
+    // Keep only the last N calls in memory, written to call_log on
+    // dump_call_log() or a failed check; 0 = every call to the file.
+    const int64_t n = Field<int64_t>(v, "call_log_ring", "an int");
+    k.call_log.ring_calls = n > 0 ? n : k.call_log.ring_calls;
+    if (n > 0) k.call_log.mode = CallLogOptions::Mode::kRing;
   } else if (key == "hash_seed") {
     k.hash_seed = Field<uint64_t>(v, "hash_seed", "an int in [0, 2^64)");
   } else if (key == "clock") {
