@@ -18,11 +18,11 @@
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "memory_check.h"
-#include "nlohmann/json.hpp"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
+#include "pagekv/sim/report_json.h"
 #include "pagekv/sim/trace_reader.h"
 
 namespace pagekv::tools {
@@ -185,29 +185,6 @@ absl::Status CheckReplayMemory(const Workload& base, const CacheSettings& s,
   return CheckMemory(e, s.max_memory, AvailableMemoryBytes());
 }
 
-nlohmann::ordered_json ResultJson(const std::string& policy,
-                                  const Capacity& capacity,
-                                  int64_t capacity_blocks,
-                                  const ReplayResult& r) {
-  nlohmann::ordered_json j;
-  j["policy"] = policy;
-  j["capacity_blocks"] = capacity_blocks;
-  j["infinite_capacity"] = capacity.infinite;
-  j["requests"] = r.requests;
-  j["skipped_requests"] = r.skipped_requests;
-  j["skipped_prompt_tokens"] = r.skipped_prompt_tokens;
-  j["prompt_tokens"] = r.prompt_tokens;
-  j["hit_tokens"] = r.hit_tokens;
-  j["hit_rate_tokens"] = r.HitRateTokens();
-  j["query_blocks"] = r.query_blocks;
-  j["hit_blocks"] = r.hit_blocks;
-  j["hit_rate_blocks"] = r.HitRateBlocks();
-  j["evictions"] = r.evictions;
-  j["cached_blocks_at_end"] = r.cached_blocks;
-  j["replay_seconds"] = r.seconds;
-  return j;
-}
-
 // Every replay's result: results[c][p] for capacity c and policy p.
 struct Sweep {
   int64_t inf_blocks = 0;  // the size "inf" stands for
@@ -240,30 +217,18 @@ absl::StatusOr<Sweep> RunReplays(const Workload& workload,
   return sweep;
 }
 
+// The JSON report (pagekv/sim/report_json.h, shared with the Python
+// package): one object for a single replay, an array for a sweep.
 std::string SweepJson(const Workload& workload, const CacheSettings& s,
                       const Sweep& sweep) {
-  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  std::vector<ReplayRun> runs;
   for (size_t c = 0; c < s.capacities.size(); ++c) {
     for (size_t p = 0; p < s.policies.size(); ++p) {
-      rows.push_back(ResultJson(s.policies[p], s.capacities[c],
-                                sweep.Blocks(s.capacities[c]),
-                                sweep.results[c][p]));
+      runs.push_back({s.policies[p], sweep.Blocks(s.capacities[c]),
+                      s.capacities[c].infinite, sweep.results[c][p]});
     }
   }
-  nlohmann::ordered_json j;
-  if (!sweep.IsSweep()) {
-    j["trace"] = workload.name;
-    j["block_size"] = s.block_size;
-    if (s.copies > 1) j["repeat"] = s.copies;
-    for (const auto& [key, value] : rows[0].items()) j[key] = value;
-  } else {
-    j = rows;
-    for (auto& row : j) {
-      row["block_size"] = s.block_size;
-      if (s.copies > 1) row["repeat"] = s.copies;
-    }
-  }
-  return j.dump(2) + "\n";
+  return ReplayReportJson(workload.name, s.block_size, runs, s.copies);
 }
 
 // The token hit-rate curve: one row per capacity, one column per policy.

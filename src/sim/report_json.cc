@@ -136,12 +136,14 @@ std::string SimulationReportJson(const RunDescription& run,
 }
 
 std::string ReplayReportJson(std::string_view trace, int64_t block_size,
-                             const std::vector<ReplayRun>& runs) {
+                             const std::vector<ReplayRun>& runs,
+                             int64_t copies) {
   PAGEKV_CHECK(!runs.empty(), "ReplayReportJson needs at least one run");
   nlohmann::ordered_json j;
   if (runs.size() == 1) {
     j["trace"] = std::string(trace);
     j["block_size"] = block_size;
+    if (copies > 1) j["repeat"] = copies;
     const nlohmann::ordered_json figures = ReplayFigures(runs[0]);
     for (const auto& [key, value] : figures.items()) {
       j[key] = value;
@@ -151,6 +153,7 @@ std::string ReplayReportJson(std::string_view trace, int64_t block_size,
     for (const ReplayRun& run : runs) {
       nlohmann::ordered_json row = ReplayFigures(run);
       row["block_size"] = block_size;
+      if (copies > 1) row["repeat"] = copies;
       j.push_back(std::move(row));
     }
   }

@@ -54,10 +54,12 @@ struct ReplayRun {
 
 // Returns the replay report of `runs` of trace `trace` at `block_size`: one
 // run is an object {trace, block_size, figures...}; several (a sweep) are an
-// array of {figures..., block_size}. Two-space indent, trailing newline.
+// array of {figures..., block_size}; `copies` > 1 (a --repeat run) adds
+// "repeat" after block_size. Two-space indent, trailing newline.
 // REQUIRES: !runs.empty().
 std::string ReplayReportJson(std::string_view trace, int64_t block_size,
-                             const std::vector<ReplayRun>& runs);
+                             const std::vector<ReplayRun>& runs,
+                             int64_t copies = 1);
 
 }  // namespace pagekv
 
