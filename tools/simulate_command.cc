@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cli_util.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli_util.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "memory_check.h"

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "simulate_flags.h"
 #include "cli_util.h"
+#include "simulate_flags.h"
 
 namespace pagekv::tools {
 
@@ -47,8 +47,8 @@ struct SimulateArgs {
   // one exceeding the machine's available memory is; empty = no own limit.
   std::string max_memory_gib;
   std::string record_log;  // call log of the paged manager, or empty
-  bool progress = false;          // draw a progress bar on `err`
-  SimulateFlags fidelity;         // simulate_flags.h
+  bool progress = false;   // draw a progress bar on `err`
+  SimulateFlags fidelity;  // simulate_flags.h
   // Publish the paged run's KV events (vLLM's wire format) on this PUB
   // endpoint, with a replay/snapshot ROUTER on kv_events_replay if given;
   // paced to simulated time with kv_events_realtime, else as fast as it runs.
