@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "test_util.h"
 
 namespace pagekv {
 namespace {
@@ -467,8 +468,8 @@ TEST_P(BadInputTest, ExitsTwoWithAnErrorNamingFileLineAndField) {
                                                                       : ".json";
   const std::string stem =
       "pagekv_bad_" + CommandName(run.command) + "_" + run.input.name;
-  const std::string path = ::testing::TempDir() + stem + ext;
-  const std::string out_path = ::testing::TempDir() + stem + ".out";
+  const std::string path = pagekv::testing::TempPath(stem + ext);
+  const std::string out_path = pagekv::testing::TempPath(stem + ".out");
   {
     std::ofstream f(path, std::ios::binary);
     f << run.input.content;

@@ -14,6 +14,7 @@
 #include "pagekv/eviction_policy.h"
 #include "pagekv/sim/trace_reader.h"
 #include "pagekv/sim/workload.h"
+#include "test_util.h"
 
 namespace pagekv::tools {
 namespace {
@@ -27,7 +28,7 @@ Result RunCapture(const CacheArgs& args) {
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = pagekv::testing::TempPath(name);
   std::ofstream(path) << text;
   return path;
 }
@@ -167,8 +168,8 @@ TEST(CacheCommandTest, SweepPrintsACurvePerPolicyAndCsv) {
   args.block_size = "4";
   args.capacity_blocks = "3, inf";
   args.policy = "all";
-  args.csv = ::testing::TempDir() + "cache_sweep.csv";
-  args.json = ::testing::TempDir() + "cache_sweep.json";
+  args.csv = pagekv::testing::TempPath("cache_sweep.csv");
+  args.json = pagekv::testing::TempPath("cache_sweep.json");
   const Result r = RunCapture(args);
   ASSERT_EQ(r.code, kCacheOk) << r.err;
   EXPECT_THAT(r.out, HasSubstr("token hit rate"));

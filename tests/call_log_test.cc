@@ -26,7 +26,7 @@ std::string ReadBytes(const std::string& path) {
 }
 
 std::string TempPath(const std::string& name) {
-  return ::testing::TempDir() + "call_log_test_" + name;
+  return pagekv::testing::TempPath("call_log_test_" + name);
 }
 
 KVCacheConfig Recording(

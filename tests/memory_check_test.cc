@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "simulate_command.h"
+#include "test_util.h"
 
 namespace pagekv::tools {
 namespace {
@@ -77,7 +78,7 @@ TEST(MemoryCheckTest, SimulateOverTheLimitExitsTwoWithTheEstimate) {
 // Runs the CLI with at most 1 GiB of address space; returns the exit code
 // (or -1 when it did not exit) and the output in *output.
 int RunLimited(const std::string& args, std::string* output) {
-  const std::string out_path = ::testing::TempDir() + "pagekv_memcheck.out";
+  const std::string out_path = pagekv::testing::TempPath("memcheck.out");
   const std::string cmd = "ulimit -v 1048576; timeout 60 '" +
                           std::string(PAGEKV_CLI_PATH) + "' " + args + " >'" +
                           out_path + "' 2>&1";

@@ -15,6 +15,7 @@
 #include "pagekv/call_log.h"
 #include "pagekv/sim/stress.h"
 #include "stress_command.h"
+#include "test_util.h"
 
 namespace pagekv::tools {
 namespace {
@@ -22,7 +23,7 @@ namespace {
 using pagekv::testing::RunCommand;
 
 std::string Temp(const std::string& name) {
-  return ::testing::TempDir() + "replay_log_test_" + name;
+  return pagekv::testing::TempPath("replay_log_test_" + name);
 }
 
 std::string ReadBytes(const std::string& path) {

@@ -8,11 +8,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "test_util.h"
 
 namespace pagekv::tools {
 namespace {
 
-using testing::HasSubstr;
+using ::testing::HasSubstr;
 
 SimulateArgs Small() {
   SimulateArgs a;
@@ -23,7 +24,7 @@ SimulateArgs Small() {
 }
 
 std::string TempPath(const std::string& name) {
-  return testing::TempDir() + "/" + name;
+  return pagekv::testing::TempPath(name);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -51,13 +52,13 @@ TEST(SimulateCommandTest, JsonKeysAreStable) {
   const nlohmann::ordered_json j = nlohmann::ordered_json::parse(out.str());
   std::vector<std::string> top, result;
   for (const auto& [k, v] : j.items()) top.push_back(k);
-  EXPECT_THAT(top, testing::ElementsAre("schema_version", "workload", "config",
+  EXPECT_THAT(top, ::testing::ElementsAre("schema_version", "workload", "config",
                                         "results"));
   ASSERT_EQ(j["results"].size(), 4u);
   for (const auto& [k, v] : j["results"][0].items()) result.push_back(k);
   EXPECT_THAT(
       result,
-      testing::ElementsAre(
+      ::testing::ElementsAre(
           "allocator", "num_requests", "completed", "rejected", "preemptions",
           "preempted_requests", "steps", "prompt_tokens", "output_tokens",
           "computed_prefill_tokens", "makespan_s", "busy_s",
@@ -94,13 +95,13 @@ TEST(SimulateCommandTest, WritesCsvAndHtml) {
   std::ostringstream out, err;
   ASSERT_EQ(RunSimulate(a, out, err), kSimulateOk) << err.str();
   const std::string csv = ReadFile(a.csv);
-  EXPECT_THAT(csv, testing::StartsWith("allocator,time_s,token_states,"));
+  EXPECT_THAT(csv, ::testing::StartsWith("allocator,time_s,token_states,"));
   EXPECT_THAT(csv, HasSubstr("\npaged,"));
   EXPECT_THAT(csv, HasSubstr("\nmax,"));
   const std::string html = ReadFile(a.html);
-  EXPECT_THAT(html, testing::StartsWith("<!DOCTYPE html>"));
-  EXPECT_THAT(html, testing::EndsWith("</html>\n"));
-  EXPECT_THAT(html, testing::Not(HasSubstr("<script")));
+  EXPECT_THAT(html, ::testing::StartsWith("<!DOCTYPE html>"));
+  EXPECT_THAT(html, ::testing::EndsWith("</html>\n"));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("<script")));
   size_t open = 0, close = 0;
   for (size_t p = 0; (p = html.find("<svg", p)) != std::string::npos; ++p) {
     ++open;
@@ -193,7 +194,7 @@ TEST(SimulateCommandTest, RunsATraceFile) {
   std::ostringstream out, err;
   ASSERT_EQ(RunSimulate(a, out, err), kSimulateOk) << err.str();
   EXPECT_THAT(out.str(), HasSubstr("10 completed"));
-  EXPECT_THAT(out.str(), testing::Not(HasSubstr("comparison")));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("comparison")));
   EXPECT_THAT(out.str(), HasSubstr("Prefix cache"));
 }
 

@@ -2,7 +2,10 @@
 #ifndef PAGEKV_TESTS_TEST_UTIL_H_
 #define PAGEKV_TESTS_TEST_UTIL_H_
 
+#include <unistd.h>
+
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -34,6 +37,13 @@ inline KVCacheConfig SmallConfig(int64_t num_blocks, int32_t block_size = 4) {
   c.num_blocks = num_blocks;
   c.block_size = block_size;
   return c;
+}
+
+// A path in the test temp dir that no other test process shares: CTest runs
+// each test case as its own process, in parallel, so a fixed name races.
+inline std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "pagekv_" + std::to_string(::getpid()) + "_" +
+         name;
 }
 
 inline std::vector<uint32_t> Ids(absl::Span<const BlockId> blocks) {
