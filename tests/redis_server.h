@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace pagekv::testing {
 
@@ -26,19 +27,26 @@ inline int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// A redis-server child on `port` with no persistence, data in `dir`.
+// A redis-server child on `port` with no persistence, data in `dir`, and
+// `extra_args` appended to its command line (e.g. {"--maxmemory", "2mb"}).
 class RedisServer {
  public:
-  RedisServer(int port, std::string dir) : port_(port), dir_(std::move(dir)) {}
+  RedisServer(int port, std::string dir,
+              std::vector<std::string> extra_args = {})
+      : port_(port), dir_(std::move(dir)), extra_(std::move(extra_args)) {}
   ~RedisServer() { Kill(); }
 
   bool Start() {
     pid_ = fork();
     if (pid_ == 0) {
       const std::string port = std::to_string(port_);
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind",
-             "127.0.0.1", "--dir", dir_.c_str(), "--save", "", "--appendonly",
-             "no", "--loglevel", "warning", static_cast<char*>(nullptr));
+      std::vector<const char*> argv = {
+          "redis-server", "--port",     port.c_str(), "--bind", "127.0.0.1",
+          "--dir",        dir_.c_str(), "--save",     "",       "--appendonly",
+          "no",           "--loglevel", "warning"};
+      for (const std::string& a : extra_) argv.push_back(a.c_str());
+      argv.push_back(nullptr);
+      execvp("redis-server", const_cast<char* const*>(argv.data()));
       _exit(127);  // not installed
     }
     return pid_ > 0;
@@ -49,6 +57,14 @@ class RedisServer {
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+  // Stops (SIGSTOP) and resumes (SIGCONT) the server: a paused server
+  // accepts connections (the kernel does) but never answers.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
+  }
   // Whether the child exited (e.g. redis-server is not installed).
   bool Exited() {
     int status = 0;
@@ -58,6 +74,7 @@ class RedisServer {
  private:
   int port_;
   std::string dir_;
+  std::vector<std::string> extra_;
   pid_t pid_ = -1;
 };
 
