@@ -2,6 +2,8 @@
 // net/redis_link.h).
 #include "net/redis_link.h"
 
+#include <hiredis/sds.h>
+
 #include <cerrno>
 #include <cstdio>
 
@@ -20,7 +22,6 @@ RedisLink::~RedisLink() {
 
 void RedisLink::BeginCall() {
   deadline_ = Clock::now() + std::chrono::milliseconds(config_.timeout_ms);
-  flushed_ = false;
 }
 
 void RedisLink::Note(RemoteFault fault, const std::string& detail) {
@@ -91,7 +92,6 @@ bool RedisLink::Authenticate() {
                        config_.username.size(), config_.password.data(),
                        config_.password.size());
   }
-  flushed_ = false;
   RedisReplyPtr r = Next();
   if (r == nullptr) return false;  // Next() failed the link
   if (r->type == REDIS_REPLY_ERROR) {
@@ -99,7 +99,6 @@ bool RedisLink::Authenticate() {
          fmt::format("AUTH refused: {}", std::string(r->str, r->len)));
     return false;
   }
-  flushed_ = false;
   return true;
 }
 
@@ -141,6 +140,7 @@ void RedisLink::FailIo(const char* what) {
 }
 
 bool RedisLink::Flush() {
+  if (sdslen(ctx_->obuf) == 0) return true;
   int done = 0;
   while (done == 0) {
     if (!ArmTimeout()) return false;
@@ -150,13 +150,12 @@ bool RedisLink::Flush() {
       return false;
     }
   }
-  flushed_ = true;
   return true;
 }
 
 RedisReplyPtr RedisLink::Next() {
   if (ctx_ == nullptr) return nullptr;
-  if (!flushed_ && !Flush()) return nullptr;
+  if (!Flush()) return nullptr;
   void* r = nullptr;
   while (true) {
     if (redisGetReplyFromReader(ctx_, &r) != REDIS_OK) {

@@ -73,6 +73,7 @@ class RedisLink {
   // Lowers the socket timeout to what is left of the deadline; false (and
   // kTimeout) when nothing is left.
   bool ArmTimeout();
+  // Writes what is buffered of the pipeline.
   bool Flush();
   void FailIo(const char* what);
 
@@ -81,7 +82,6 @@ class RedisLink {
   std::string name_;  // "redis host:port", for messages
   redisContext* ctx_ = nullptr;
   bool ever_connected_ = false;
-  bool flushed_ = false;  // this call's pipeline has been written
   Clock::time_point deadline_{};
   Clock::time_point retry_at_{};
   int64_t backoff_ms_ = 0;
