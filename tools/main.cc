@@ -5,6 +5,7 @@
 #include "cache_command.h"
 #include "index_command.h"
 #include "plan_command.h"
+#include "remote_bench_command.h"
 #include "replay_log_command.h"
 #include "simulate_command.h"
 #include "stress_command.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   pagekv::tools::AddReplayLogCommand(app, &exit_code);
   pagekv::tools::AddStressCommand(app, &exit_code);
   pagekv::tools::AddIndexCommand(app, &exit_code);
+  pagekv::tools::AddRemoteBenchCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
