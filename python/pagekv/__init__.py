@@ -2,7 +2,8 @@
 
 The manager (:class:`KVCacheManager`), the cost model (:class:`ModelSpec`,
 :class:`HardwareSpec`, :class:`BandwidthModel`, :func:`plan`) and the
-simulator (:func:`simulate`, :func:`replay_cache`) of the C++ library, with
+simulator (:func:`simulate`, :func:`replay_cache`) and the remote KV tier
+(:class:`RedisKVStore`) of the C++ library, with
 NumPy in and out. See docs/python.md.
 """
 
@@ -14,9 +15,10 @@ from pagekv._pagekv import (Admission, AllBlocksCleared, BandwidthModel,
                             KVCacheGroupSpec, KVCacheManager, KVCacheStats,
                             LayerGroupSpec, ManualClock, ModelSpec,
                             MultimodalItem, PrefixCacheStats, PrefixMatch,
-                            Request, ReserveRequest, SequenceFootprint,
-                            StepCost, StepFootprint, Workload,
-                            eviction_policy_names, prefill_footprint,
+                            RedisKVStore, Request, ReserveRequest,
+                            SequenceFootprint, StepCost, StepFootprint,
+                            Workload, eviction_policy_names,
+                            prefill_footprint,
                             trace_format_names, uniform_decode_footprint)
 from pagekv._pagekv import __version__
 from pagekv.cost import Plan, plan
@@ -29,7 +31,8 @@ __all__ = [
     "GroupFootprint", "HardwareSpec", "InvalidArgument", "KVCacheConfig",
     "KVCacheGroupSpec", "KVCacheManager", "KVCacheStats", "LayerGroupSpec",
     "ManualClock", "ModelSpec", "MultimodalItem", "NotFound", "OutOfBlocks",
-    "Plan", "PrefixCacheStats", "PrefixMatch", "ReplayResult", "Request",
+    "Plan", "PrefixCacheStats", "PrefixMatch", "RedisKVStore", "ReplayResult",
+    "Request",
     "ReserveRequest", "SequenceFootprint", "SimulationResult", "StepCost",
     "StepFootprint", "Workload", "__version__", "eviction_policy_names",
     "plan", "prefill_footprint", "replay_cache", "simulate",

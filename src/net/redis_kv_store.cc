@@ -78,7 +78,7 @@ absl::Status RedisKVStoreConfig::Validate() const {
 }
 
 struct RedisKVStore::Impl {
-  Impl(RedisKVStoreConfig c)
+  explicit Impl(RedisKVStoreConfig c)
       : config(std::move(c)),
         key_prefix(fmt::format("{}:kv:{}:{}:", config.prefix, config.model,
                                config.layout)),
