@@ -19,6 +19,7 @@ void BindTypes(pybind11::module_& m);    // bind_types.cc
 void BindManager(pybind11::module_& m);  // bind_manager.cc
 void BindCost(pybind11::module_& m);     // bind_cost.cc
 void BindSim(pybind11::module_& m);      // bind_sim.cc
+void BindVllm(pybind11::module_& m);     // bind_vllm.cc
 
 }  // namespace pagekv::python
 

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_pagekv, m) {
   pagekv::python::BindManager(m);
   pagekv::python::BindCost(m);
   pagekv::python::BindSim(m);
+  pagekv::python::BindVllm(m);
 }
