@@ -318,11 +318,17 @@ class BlockPool:
         return self._mgr._take_events()
 
 
-def _group_specs(kv_cache_config: Any) -> list[tuple]:
+def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
     groups, distinct = [], []
     for i, g in enumerate(kv_cache_config.kv_cache_groups):
         spec = g.kv_cache_spec
         name = type(spec).__name__
+        if spec.block_size != hash_block_size:
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}].kv_cache_spec.block_size = "
+                f"{spec.block_size} differs from hash_block_size = "
+                f"{hash_block_size}: groups of different block sizes are "
+                "not supported yet")
         if name in _NOT_YET:
             raise NotImplementedError(
                 f"kv_cache_groups[{i}] is a {name}: pagekv.vllm supports "
@@ -372,7 +378,7 @@ class KVCacheManager:
         self.metrics_collector = None
         self.prefix_cache_stats = PrefixCacheStats() if log_stats else None
         self.kv_cache_config = kv_cache_config
-        groups = _group_specs(kv_cache_config)
+        groups = _group_specs(kv_cache_config, hash_block_size)
         self.num_kv_cache_groups = len(groups)
         self._core = _vllm.Core(
             int(kv_cache_config.num_blocks), groups, int(hash_block_size),
