@@ -353,7 +353,13 @@ def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
 
 
 class KVCacheManager:
-    """vLLM v1's KVCacheManager (same constructor, methods and results)."""
+    """vLLM v1's KVCacheManager (same constructor, methods and results).
+
+    The one keyword beyond vLLM's, ``reuse_uncached_first`` (off by
+    default), hands out free blocks that hold no cached content before
+    evicting cached ones, as pagekv's own pool does: higher hit rates (the
+    same as ``pagekv cache --policy lru``) but block ids that differ from
+    vLLM's once the pool has been full."""
 
     def __init__(self, kv_cache_config: Any, max_model_len: int,
                  hash_block_size: int,
@@ -362,7 +368,8 @@ class KVCacheManager:
                  log_stats: bool = False,
                  enable_kv_cache_events: bool = False,
                  dcp_world_size: int = 1, pcp_world_size: int = 1,
-                 metrics_collector: Any = None) -> None:
+                 metrics_collector: Any = None, *,
+                 reuse_uncached_first: bool = False) -> None:
         if dcp_world_size != 1 or pcp_world_size != 1:
             raise NotImplementedError(
                 "pagekv.vllm does not support context parallelism "
@@ -384,7 +391,7 @@ class KVCacheManager:
             int(kv_cache_config.num_blocks), groups, int(hash_block_size),
             int(max_model_len), int(max_num_batched_tokens or max_model_len),
             bool(enable_caching), bool(use_eagle),
-            bool(enable_kv_cache_events), 0)
+            bool(enable_kv_cache_events), 0, bool(reuse_uncached_first))
         self._events_on = bool(enable_kv_cache_events)
         self._events: list = []
         self.kv_cache_event_metadata = tuple(

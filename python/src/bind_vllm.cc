@@ -89,7 +89,9 @@ struct Core {
     const Py_ssize_t n = PyObject_Length(toks.ptr());
     if (n < 0) throw py::error_already_set();
     const Py_ssize_t have = m->NumTokens(h);
-    if (n > have) {
+    if (n > have && ReadBuffer(toks, have, n, h)) {
+      // An int32 array, read in place.
+    } else if (n > have) {
       Py_ssize_t off;
       py::object t = Tail(toks, have, &off);
       tokens.clear();
@@ -107,6 +109,30 @@ struct Core {
       m->AppendTokens(h, tokens);
     }
     SyncKeys(h, req);
+  }
+
+  // Appends tokens [have, n) from a C-contiguous 1-D int32 buffer (a NumPy
+  // array); false (nothing read) for anything else.
+  bool ReadBuffer(py::handle toks, Py_ssize_t have, Py_ssize_t n, ReqHandle h) {
+    if (PyList_Check(toks.ptr()) || !PyObject_CheckBuffer(toks.ptr())) {
+      return false;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(toks.ptr(), &view, PyBUF_ND | PyBUF_FORMAT) != 0) {
+      PyErr_Clear();
+      return false;
+    }
+    const bool ok = view.ndim == 1 && view.itemsize == 4 && view.format &&
+                    (view.format[0] == 'i' || view.format[0] == '=' ||
+                     view.format[0] == '<') &&
+                    (view.format[0] == 'i' || view.format[1] == 'i') &&
+                    view.shape[0] == n;
+    if (ok) {
+      const auto* data = static_cast<const TokenId*>(view.buf);
+      m->AppendTokens(h, absl::MakeConstSpan(data + have, n - have));
+    }
+    PyBuffer_Release(&view);
+    return ok;
   }
 
   void SyncKeys(ReqHandle h, py::handle req) {
@@ -260,7 +286,8 @@ void BindVllm(py::module_& parent) {
       .def(py::init([](int32_t num_blocks, py::list groups,
                        int32_t hash_block_size, int64_t max_model_len,
                        int64_t max_num_batched_tokens, bool enable_caching,
-                       bool use_eagle, bool events, uint64_t seed) {
+                       bool use_eagle, bool events, uint64_t seed,
+                       bool uncached_first) {
         vllm::ManagerConfig cfg;
         cfg.num_blocks = num_blocks;
         for (py::handle g : groups) {
@@ -281,6 +308,7 @@ void BindVllm(py::module_& parent) {
         cfg.use_eagle = use_eagle;
         cfg.enable_kv_cache_events = events;
         cfg.hash_seed = seed;
+        cfg.reuse_uncached_first = uncached_first;
         Check(cfg.Validate());
         auto c = std::make_unique<Core>();
         c->m = std::make_unique<VllmManager>(cfg);

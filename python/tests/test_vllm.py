@@ -475,3 +475,18 @@ def test_block_pool_primitives():
     r = Request("0", list(range(32)), BS)
     pool.cache_full_blocks(r, [pool.blocks[2], pool.blocks[4]], 0, 2, BS, 0)
     assert pool.get_cached_block(r.block_hashes[1], [0])[0] is pool.blocks[4]
+
+
+@pytest.mark.parametrize("uncached_first,hit", [(False, 0), (True, 16)])
+def test_reuse_uncached_first_keeps_cached_blocks(uncached_first, hit):
+    m = manager(5, reuse_uncached_first=uncached_first)
+    for rid, toks in (("a", range(20)), ("b", range(100, 120))):
+        admit(m, r := Request(rid, list(toks), BS))
+        m.free(r)
+    # vLLM's queue is now [2 (a's partial), 1 (a's full), 4, 3]; a request
+    # needing two blocks takes 2 and 1 in vLLM, 2 and 4 with the option.
+    _, _, new = admit(m, Request("c", [7] * 20, BS))
+    assert new.get_block_ids() == (([2, 4],) if uncached_first else ([2, 1],))
+    _, n = m.get_computed_blocks(Request("d", list(range(20)), BS))
+    assert n == hit
+    m.verify()

@@ -33,6 +33,12 @@ CONFIGS = {
     "two_sw_eagle": ([SlidingWindowSpec(BS, 7), SlidingWindowSpec(BS, 12)],
                      [("sw", 7, 0, True), ("sw", 12, 1, False)],
                      {"use_eagle": True, "eagle_groups": (0,)}),
+    "full_uncached_first": ([FullAttentionSpec(BS)], [("full", 0, 0, False)],
+                            {"reuse_uncached_first": True}),
+    "hybrid_uncached_first": ([FullAttentionSpec(BS),
+                               SlidingWindowSpec(BS, 2 * BS)],
+                              [("full", 0, 0, False), ("sw", 8, 1, False)],
+                              {"reuse_uncached_first": True}),
     "no_caching": ([FullAttentionSpec(BS), SlidingWindowSpec(BS, 8)],
                    [("full", 0, 0, False), ("sw", 8, 1, False)],
                    {"enable_caching": False}),
@@ -52,7 +58,9 @@ class Driver:
         self.ref = RefManager(num_blocks, BS, groups, max_model_len,
                               caching=opts.get("enable_caching", True),
                               use_eagle=opts.get("use_eagle", False),
-                              events=True, max_batched=16)
+                              events=True, max_batched=16,
+                              uncached_first=opts.get("reuse_uncached_first",
+                                                      False))
         self.G = len(groups)
         self.prefixes = [[self.rng.randrange(50) for _ in range(24)]
                          for _ in range(3)]
@@ -171,7 +179,7 @@ class Driver:
         pool = m.block_pool
         assert pool.get_num_free_blocks() == ref.pool.num_free()
         assert [b.block_id for b in pool.free_block_queue
-                .get_all_free_blocks()] == list(ref.pool.queue)
+                .get_all_free_blocks()] == ref.pool.order()
         for b in pool.blocks[1:]:
             assert b.ref_cnt == ref.pool.ref[b.block_id]
             k = ref.pool.key[b.block_id]

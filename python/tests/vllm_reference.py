@@ -14,18 +14,40 @@ def cdiv(a: int, b: int) -> int:
 
 
 class RefPool:
-    def __init__(self, num_blocks: int, caching: bool, events: bool):
+    def __init__(self, num_blocks: int, caching: bool, events: bool,
+                 uncached_first: bool = False):
         self.n = num_blocks
+        # pagekv's option: free blocks without cached content (list uq)
+        # are handed out before the queue's cached ones.
+        self.uncached_first = uncached_first
+        self.uq: OrderedDict = OrderedDict()
         self.caching = caching
         self.events_on = events
         self.ref = [0] * num_blocks
         self.key: list = [None] * num_blocks   # (vllm hash, group) or None
         self.queue = OrderedDict((b, None) for b in range(1, num_blocks))
+        if uncached_first:  # the fresh blocks hold nothing either
+            self.uq, self.queue = self.queue, OrderedDict()
         self.cache: dict = {}                  # key -> [block ids] oldest first
         self.events: list = []
 
     def num_free(self) -> int:
-        return len(self.queue)
+        return len(self.queue) + len(self.uq)
+
+    def order(self) -> list[int]:
+        return list(self.uq) + list(self.queue)
+
+    def _append(self, b: int) -> None:
+        if self.uncached_first and self.key[b] is None:
+            self.uq[b] = None
+        else:
+            self.queue[b] = None
+
+    def _unlink(self, b: int) -> None:
+        if b in self.uq:
+            del self.uq[b]
+        else:
+            del self.queue[b]
 
     def _evict(self, b: int) -> None:
         k = self.key[b]
@@ -36,14 +58,18 @@ class RefPool:
         if not lst:
             del self.cache[k]
         self.key[b] = None
+        if self.uncached_first and b in self.queue:
+            del self.queue[b]
+            self.uq[b] = None
         if self.events_on:
             self.events.append(("removed", k[1], [k[0]]))
 
     def get_new(self, n: int) -> list[int]:
-        assert n <= len(self.queue)
+        assert n <= self.num_free()
         out = []
         for _ in range(max(n, 0)):
-            b, _ = self.queue.popitem(last=False)
+            src = self.uq if self.uq else self.queue
+            b, _ = src.popitem(last=False)
             if self.caching:
                 self._evict(b)
             self.ref[b] = 1
@@ -53,7 +79,7 @@ class RefPool:
     def touch(self, blocks) -> None:
         for b in blocks:
             if self.ref[b] == 0 and b != 0:
-                del self.queue[b]
+                self._unlink(b)
             self.ref[b] += 1
 
     def free(self, blocks) -> None:
@@ -62,7 +88,7 @@ class RefPool:
             self.ref[b] -= 1
         for b in blocks:
             if self.ref[b] == 0 and b != 0:
-                self.queue[b] = None
+                self._append(b)
 
     def lookup(self, h: bytes, groups) -> list[int] | None:
         out = []
@@ -99,10 +125,15 @@ class RefPool:
             self._evict(b)
 
     def reset(self) -> bool:
-        if self.n - len(self.queue) != 1:
+        if self.n - self.num_free() != 1:
             return False
         self.cache.clear()
         self.key = [None] * self.n
+        order = self.order()
+        self.queue.clear()
+        self.uq.clear()
+        for b in order:
+            self._append(b)
         if self.events_on:
             self.events.append(("cleared",))
         return True
@@ -113,12 +144,13 @@ class RefManager:
     "sw"; one block size bs."""
 
     def __init__(self, num_blocks, bs, groups, max_model_len, caching=True,
-                 use_eagle=False, events=False, max_batched=None):
+                 use_eagle=False, events=False, max_batched=None,
+                 uncached_first=False):
         self.bs = bs
         self.groups = groups
         self.max_len = max_model_len
         self.caching = caching
-        self.pool = RefPool(num_blocks, caching, events)
+        self.pool = RefPool(num_blocks, caching, events, uncached_first)
         any_eagle = any(g[3] for g in groups)
         self.eagle = [use_eagle and (g[3] or not any_eagle) for g in groups]
         batched = max_batched or max_model_len

@@ -9,13 +9,15 @@
 namespace pagekv::vllm {
 
 VllmBlockPool::VllmBlockPool(int32_t num_blocks, int32_t block_size,
-                             bool enable_caching, bool enable_events)
+                             bool enable_caching, bool enable_events,
+                             bool reuse_uncached_first)
     : num_blocks_(num_blocks),
       block_size_(block_size),
       enable_caching_(enable_caching),
       enable_events_(enable_events),
-      prev_(num_blocks + 1, -1),
-      next_(num_blocks + 1, -1),
+      uncached_first_(reuse_uncached_first),
+      prev_(num_blocks + 2, -1),
+      next_(num_blocks + 2, -1),
       ref_cnt_(num_blocks, 0),
       cached_(num_blocks, 0),
       key_(num_blocks, 0),
@@ -27,8 +29,9 @@ VllmBlockPool::VllmBlockPool(int32_t num_blocks, int32_t block_size,
                num_blocks);
   PAGEKV_CHECK(block_size >= 1, "block_size must be positive, got {}",
                block_size);
-  const int32_t sentinel = num_blocks_;
-  prev_[sentinel] = next_[sentinel] = sentinel;
+  for (int32_t sentinel : {num_blocks_, num_blocks_ + 1}) {
+    prev_[sentinel] = next_[sentinel] = sentinel;
+  }
   // Block 0 is the null block: vLLM pops it off the fresh queue for good.
   for (int32_t b = 1; b < num_blocks_; ++b) QueueAppend(b);
 }
@@ -42,8 +45,10 @@ double VllmBlockPool::Usage() const {
 std::vector<int32_t> VllmBlockPool::FreeQueue() const {
   std::vector<int32_t> out;
   out.reserve(num_free_);
-  for (int32_t b = next_[num_blocks_]; b != num_blocks_; b = next_[b]) {
-    out.push_back(b);
+  for (int32_t sentinel : {num_blocks_ + 1, num_blocks_}) {
+    for (int32_t b = next_[sentinel]; b != sentinel; b = next_[b]) {
+      out.push_back(b);
+    }
   }
   return out;
 }
@@ -56,8 +61,16 @@ void VllmBlockPool::QueueRemove(int32_t b) {
   --num_free_;
 }
 
+int32_t VllmBlockPool::Front() const {
+  const int32_t uncached = next_[num_blocks_ + 1];
+  return uncached != num_blocks_ + 1 ? uncached : next_[num_blocks_];
+}
+
 void VllmBlockPool::QueueAppend(int32_t b) {
-  const int32_t sentinel = num_blocks_;
+  AppendTo(uncached_first_ && !cached_[b] ? num_blocks_ + 1 : num_blocks_, b);
+}
+
+void VllmBlockPool::AppendTo(int32_t sentinel, int32_t b) {
   const int32_t last = prev_[sentinel];
   next_[last] = b;
   prev_[b] = last;
@@ -72,7 +85,7 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
         "Cannot get ", n, " free blocks from the pool (", num_free_, " free)"));
   }
   for (int32_t i = 0; i < n; ++i) {
-    const int32_t b = next_[num_blocks_];
+    const int32_t b = Front();
     QueueRemove(b);
     if (enable_caching_) MaybeEvict(b);
     PAGEKV_DCHECK(ref_cnt_[b] == 0, "free block {} has ref {}", b, ref_cnt_[b]);
@@ -185,6 +198,11 @@ void VllmBlockPool::MaybeEvict(int32_t b) {
   list.erase(std::find(list.begin(), list.end(), b));
   if (list.empty()) map_.erase(it);
   cached_[b] = 0;
+  if (uncached_first_ && next_[b] >= 0) {
+    // A free block that lost its content joins the uncached list.
+    QueueRemove(b);
+    AppendTo(num_blocks_ + 1, b);
+  }
   if (enable_events_) {
     VllmEvent ev;
     ev.type = VllmEvent::Type::kBlockRemoved;
@@ -212,10 +230,17 @@ absl::Status VllmBlockPool::EvictBlocks(absl::Span<const int32_t> blocks) {
 bool VllmBlockPool::ResetPrefixCache() {
   if (num_blocks_ - num_free_ != 1) return false;
   map_.clear();
+  const std::vector<int32_t> order = FreeQueue();
   for (int32_t b = 0; b < num_blocks_; ++b) {
     cached_[b] = 0;
     group_[b] = -1;
     vkey_[b].clear();
+  }
+  if (uncached_first_) {
+    for (int32_t b : order) {
+      QueueRemove(b);
+      QueueAppend(b);
+    }
   }
   if (enable_events_) {
     VllmEvent ev;
@@ -233,17 +258,22 @@ std::vector<VllmEvent> VllmBlockPool::TakeEvents() {
 
 absl::Status VllmBlockPool::Verify() const {
   int32_t linked = 0;
-  const int32_t sentinel = num_blocks_;
-  for (int32_t b = next_[sentinel]; b != sentinel; b = next_[b]) {
-    if (b <= 0 || b >= num_blocks_ || prev_[next_[b]] != b) {
-      return absl::InternalError(absl::StrCat("free queue broken at ", b));
-    }
-    if (ref_cnt_[b] != 0) {
-      return absl::InternalError(
-          absl::StrCat("queued block ", b, " has ref ", ref_cnt_[b]));
-    }
-    if (++linked > num_blocks_) {
-      return absl::InternalError("free queue has a cycle");
+  for (int32_t sentinel : {num_blocks_, num_blocks_ + 1}) {
+    for (int32_t b = next_[sentinel]; b != sentinel; b = next_[b]) {
+      if (b <= 0 || b >= num_blocks_ || prev_[next_[b]] != b) {
+        return absl::InternalError(absl::StrCat("free queue broken at ", b));
+      }
+      if (ref_cnt_[b] != 0) {
+        return absl::InternalError(
+            absl::StrCat("queued block ", b, " has ref ", ref_cnt_[b]));
+      }
+      if (uncached_first_ && sentinel == num_blocks_ + 1 && cached_[b]) {
+        return absl::InternalError(
+            absl::StrCat("cached block ", b, " is on the uncached list"));
+      }
+      if (++linked > num_blocks_) {
+        return absl::InternalError("free queue has a cycle");
+      }
     }
   }
   if (linked != num_free_) {

@@ -56,7 +56,7 @@ absl::Status ManagerConfig::Validate() const {
 VllmManager::VllmManager(const ManagerConfig& config)
     : config_(config),
       pool_(config.num_blocks, config.hash_block_size, config.enable_caching,
-            config.enable_kv_cache_events),
+            config.enable_kv_cache_events, config.reuse_uncached_first),
       hasher_(config.hash_block_size, config.hash_seed),
       groups_(config.groups),
       group_entries_(config.groups.size(), 0),

@@ -11,8 +11,10 @@
 // Layout (flat arrays indexed by block id, sized once):
 //
 //   prev_/next_   the free queue as a doubly linked list over block ids;
-//                 index num_blocks is the sentinel (head and tail), -1 = not
-//                 in the queue
+//                 index num_blocks is its sentinel (head and tail), -1 = not
+//                 in the queue. With reuse_uncached_first a second list,
+//                 sentinel num_blocks + 1, holds the free blocks that are
+//                 not cached; they are handed out first
 //   ref_cnt_      references held by requests (the null block's count is
 //                 kept but, as in vLLM, means nothing)
 //   cached_       whether the block is in the prefix-cache map
@@ -26,6 +28,14 @@
 // (vLLM does not deduplicate: recomputed blocks are cached again). A lookup
 // returns the oldest block whose tokens and parent key equal the query's, so
 // a 64-bit key collision costs a miss, never another prefix's KV.
+//
+// Option reuse_uncached_first (off = vLLM exactly): a free block that holds
+// no cached content is handed out before any cached one is evicted, as
+// pagekv's own pool does. vLLM instead takes the queue's head even when an
+// empty block waits further back, so it evicts cached blocks it need not;
+// the option keeps the cached blocks in vLLM's LRU order (tail first) and
+// gives pagekv's hit rates, at the price of block ids that differ from
+// vLLM's.
 //
 // Thread-safety: none; call from one thread (the scheduler's).
 #ifndef PAGEKV_VLLM_BLOCK_POOL_H_
@@ -79,7 +89,7 @@ class VllmBlockPool {
  public:
   // REQUIRES: num_blocks >= 1, block_size >= 1.
   VllmBlockPool(int32_t num_blocks, int32_t block_size, bool enable_caching,
-                bool enable_events);
+                bool enable_events, bool reuse_uncached_first = false);
 
   int32_t num_blocks() const { return num_blocks_; }
   int32_t block_size() const { return block_size_; }
@@ -93,7 +103,7 @@ class VllmBlockPool {
   // The vLLM key and group of a cached block. REQUIRES: IsCached(block).
   const std::string& VllmKey(int32_t block) const { return vkey_[block]; }
   int32_t CachedGroup(int32_t block) const { return group_[block]; }
-  // The free queue, front (next to be allocated) first.
+  // The free blocks in the order they will be handed out.
   std::vector<int32_t> FreeQueue() const;
 
   // Pops `n` blocks from the front, evicting cached ones, each with ref 1.
@@ -140,14 +150,17 @@ class VllmBlockPool {
   using MapKey = std::pair<uint64_t, int32_t>;
   void QueueRemove(int32_t b);
   void QueueAppend(int32_t b);
+  void AppendTo(int32_t sentinel, int32_t b);
+  int32_t Front() const;
   void MaybeEvict(int32_t b);
 
   int32_t num_blocks_;
   int32_t block_size_;
   bool enable_caching_;
   bool enable_events_;
+  bool uncached_first_;
   int32_t num_free_ = 0;          // == number of blocks linked in the queue
-  std::vector<int32_t> prev_;     // size num_blocks + 1 (sentinel last)
+  std::vector<int32_t> prev_;     // size num_blocks + 2 (sentinels last)
   std::vector<int32_t> next_;     // -1 on a block not in the queue
   std::vector<int32_t> ref_cnt_;  // > 0 on every block not in the queue
   std::vector<uint8_t> cached_;   // 1 iff the block is in map_

@@ -56,6 +56,9 @@ struct ManagerConfig {
   bool enable_caching = true;
   bool use_eagle = false;
   bool enable_kv_cache_events = false;
+  // Off: vLLM's block order exactly. On: see VllmBlockPool (free uncached
+  // blocks before evicting cached ones; pagekv's hit rates).
+  bool reuse_uncached_first = false;
   uint64_t hash_seed = 0;
   // OK, or InvalidArgument / Unimplemented naming the field and value.
   absl::Status Validate() const;
