@@ -118,9 +118,15 @@ class KVCacheBlocks:
 
     def get_block_ids(self, allow_none: bool = False):
         """The block ids per group; None with ``allow_none`` when empty."""
-        if allow_none and all(len(g) == 0 for g in self.blocks):
+        blocks = self.blocks
+        if len(blocks) == 1:  # the common case, without a generator
+            g = blocks[0]
+            if not g:
+                return None if allow_none else ([],)
+            return ([b.block_id for b in g],)
+        if allow_none and all(len(g) == 0 for g in blocks):
             return None
-        return tuple([b.block_id for b in g] for g in self.blocks)
+        return tuple([b.block_id for b in g] for g in blocks)
 
     def get_unhashed_block_ids(self) -> list[int]:
         """Ids of the blocks without a hash. REQUIRES: one group."""
@@ -405,6 +411,11 @@ class KVCacheManager:
         self._core.set_block_objects(self.block_pool.blocks, self._empty)
         self._handles: dict[str, int] = {}
         self._owners: dict[int, Any] = {}
+        # The decode path's allocate_slots, the method below in C: one
+        # builtin call, no Python frame (docs/vllm.md, "Performance").
+        self.allocate_slots = _vllm.make_fast_allocate(
+            self._core, self._handles, self._new_handle,
+            self.empty_kv_cache_blocks, KVCacheBlocks)
         self._interned: dict[Any, int] = {}
         self._serial = itertools.count(1)
 

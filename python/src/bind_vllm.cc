@@ -277,6 +277,162 @@ py::list EventList(std::vector<vllm::VllmEvent> events) {
   return out;
 }
 
+// allocate_slots with vLLM's signature as one METH_FASTCALL builtin bound
+// to a manager (pybind11's argument parsing costs more than the call does
+// on the decode path). The adapter installs it as the manager instance's
+// allocate_slots; its Python method of the same name is the reference.
+struct FastAlloc {
+  PyObject* core_obj;  // owned: keeps the Core alive
+  Core* core;
+  PyObject* handles;       // owned: the adapter's request_id -> handle dict
+  PyObject* new_handle;    // owned: the adapter's _new_handle
+  PyObject* empty_blocks;  // owned: the adapter's empty KVCacheBlocks
+  PyObject* blocks_cls;    // owned: KVCacheBlocks
+};
+
+constexpr const char* kAllocArgs[] = {"request",
+                                      "num_new_tokens",
+                                      "num_new_computed_tokens",
+                                      "new_computed_blocks",
+                                      "num_lookahead_tokens",
+                                      "num_external_computed_tokens",
+                                      "delay_cache_blocks",
+                                      "num_encoder_tokens",
+                                      "full_sequence_must_fit"};
+constexpr int kNumAllocArgs = 9;
+
+void FreeFastAlloc(PyObject* capsule) {
+  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(capsule, "alloc"));
+  Py_XDECREF(f->core_obj);
+  Py_XDECREF(f->handles);
+  Py_XDECREF(f->new_handle);
+  Py_XDECREF(f->empty_blocks);
+  Py_XDECREF(f->blocks_cls);
+  delete f;
+}
+
+bool Collect(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+             PyObject** out) {
+  if (nargs > kNumAllocArgs) {
+    PyErr_SetString(PyExc_TypeError, "allocate_slots: too many arguments");
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
+  const Py_ssize_t nk = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nk; ++k) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, k);
+    int i = 0;
+    while (i < kNumAllocArgs &&
+           PyUnicode_CompareWithASCIIString(name, kAllocArgs[i]) != 0) {
+      ++i;
+    }
+    if (i == kNumAllocArgs || out[i] != nullptr) {
+      PyErr_Format(PyExc_TypeError,
+                   "allocate_slots() got an unexpected or repeated "
+                   "argument '%U'",
+                   name);
+      return false;
+    }
+    out[i] = args[nargs + k];
+  }
+  if (!out[0] || !out[1]) {
+    PyErr_SetString(PyExc_TypeError,
+                    "allocate_slots() needs request and num_new_tokens");
+    return false;
+  }
+  return true;
+}
+
+int64_t IntArg(PyObject* o) {
+  if (!o) return 0;
+  const long long v = PyLong_AsLongLong(o);
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return v;
+}
+
+bool BoolArg(PyObject* o) {
+  if (!o) return false;
+  const int v = PyObject_IsTrue(o);
+  if (v < 0) throw py::error_already_set();
+  return v != 0;
+}
+
+PyObject* FastAllocate(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                       PyObject* kwnames) {
+  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(self, "alloc"));
+  PyObject* a[kNumAllocArgs] = {};
+  if (!Collect(args, nargs, kwnames, a)) return nullptr;
+  try {
+    if (IntArg(a[7]) != 0) {
+      PyErr_SetString(PyExc_NotImplementedError,
+                      "pagekv.vllm has no cross-attention groups "
+                      "(num_encoder_tokens != 0)");
+      return nullptr;
+    }
+    py::object rid = py::reinterpret_steal<py::object>(
+        PyObject_GetAttrString(a[0], "request_id"));
+    if (!rid) throw py::error_already_set();
+    PyObject* h_obj = PyDict_GetItemWithError(f->handles, rid.ptr());
+    py::object made;
+    if (!h_obj) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      made = py::reinterpret_steal<py::object>(
+          PyObject_CallOneArg(f->new_handle, a[0]));
+      if (!made) throw py::error_already_set();
+      h_obj = made.ptr();
+    }
+    const auto h = static_cast<ReqHandle>(IntArg(h_obj));
+    py::object nc = py::none();
+    if (a[3] && a[3] != Py_None) {
+      nc = py::reinterpret_steal<py::object>(
+          PyObject_GetAttrString(a[3], "blocks"));
+      if (!nc) throw py::error_already_set();
+      if (nc.is(f->core->empty)) nc = py::none();
+    }
+    py::object r =
+        Allocate(*f->core, h, a[0], IntArg(a[1]), IntArg(a[2]), nc,
+                 IntArg(a[4]), IntArg(a[5]), BoolArg(a[6]), BoolArg(a[8]));
+    if (r.is_none()) Py_RETURN_NONE;
+    if (r.is(f->core->empty)) {
+      Py_INCREF(f->empty_blocks);
+      return f->empty_blocks;
+    }
+    return PyObject_CallOneArg(f->blocks_cls, r.ptr());
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+PyMethodDef kFastAllocDef = {
+    "allocate_slots",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&FastAllocate)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "allocate_slots(request, num_new_tokens, num_new_computed_tokens=0, "
+    "new_computed_blocks=None, num_lookahead_tokens=0, "
+    "num_external_computed_tokens=0, delay_cache_blocks=False, "
+    "num_encoder_tokens=0, full_sequence_must_fit=False): vLLM's "
+    "allocate_slots in C (see KVCacheManager.allocate_slots)."};
+
+py::object MakeFastAllocate(py::object core_obj, py::object handles,
+                            py::object new_handle, py::object empty_blocks,
+                            py::object blocks_cls) {
+  auto* f =
+      new FastAlloc{core_obj.release().ptr(),     nullptr,
+                    handles.release().ptr(),      new_handle.release().ptr(),
+                    empty_blocks.release().ptr(), blocks_cls.release().ptr()};
+  f->core = py::handle(f->core_obj).cast<Core*>();
+  py::object capsule = py::reinterpret_steal<py::object>(
+      PyCapsule_New(f, "alloc", &FreeFastAlloc));
+  if (!capsule) throw py::error_already_set();
+  PyObject* fn = PyCFunction_New(&kFastAllocDef, capsule.ptr());
+  if (!fn) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
+
 }  // namespace
 
 void BindVllm(py::module_& parent) {
@@ -416,6 +572,9 @@ void BindVllm(py::module_& parent) {
            [](Core& c) { return c.m->pool().ResetPrefixCache(); })
       .def("num_requests", [](Core& c) { return c.m->NumRequests(); })
       .def("verify", [](Core& c) { Check(c.m->Verify()); });
+  m.def("make_fast_allocate", &MakeFastAllocate,
+        "A C allocate_slots bound to (core, handles, new_handle, "
+        "empty_blocks, KVCacheBlocks).");
 }
 
 }  // namespace pagekv::python

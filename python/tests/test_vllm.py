@@ -490,3 +490,30 @@ def test_reuse_uncached_first_keeps_cached_blocks(uncached_first, hit):
     _, n = m.get_computed_blocks(Request("d", list(range(20)), BS))
     assert n == hit
     m.verify()
+
+
+def test_c_allocate_slots_matches_the_python_method():
+    def run(use_c):
+        m = manager(11)
+        call = m.allocate_slots if use_c else \
+            (lambda *a, **k: pv.KVCacheManager.allocate_slots(m, *a, **k))
+        out = []
+        for rid, toks in (("0", COMMON + [3] * 7), ("1", COMMON + [3] * 5)):
+            r = Request(rid, toks, BS)
+            blocks, n = m.get_computed_blocks(r)
+            new = call(r, r.num_tokens - n, num_new_computed_tokens=n,
+                       new_computed_blocks=blocks, num_lookahead_tokens=4)
+            out.append(new.get_block_ids())
+        out.append(call(Request("2", [1] * 200, BS), 200))
+        return out, free_order(m)
+    assert run(True) == run(False)
+    m = manager(11)
+    with pytest.raises(TypeError, match="unexpected"):
+        m.allocate_slots(Request("0", [1] * 4, BS), 4, bogus=1)
+    with pytest.raises(TypeError):
+        m.allocate_slots(Request("0", [1] * 4, BS))
+    with pytest.raises(NotImplementedError):
+        m.allocate_slots(Request("0", [1] * 4, BS), 4, num_encoder_tokens=3)
+    assert m.allocate_slots(Request("0", [1] * 4, BS), 4,
+                            full_sequence_must_fit=True).get_block_ids() \
+        == ([1],)

@@ -221,7 +221,10 @@ void VllmManager::AllocateNewComputed(int32_t g, Request& r,
     const int64_t n =
         CeilDiv(total, bs) - static_cast<int64_t>(s.blocks.size());
     const size_t before = s.blocks.size();
-    PAGEKV_CHECK(pool_.GetNewBlocks(static_cast<int32_t>(n), &s.blocks).ok(),
+    // Not inside the check: with checks off its condition is not evaluated.
+    const absl::Status got =
+        pool_.GetNewBlocks(static_cast<int32_t>(n), &s.blocks);
+    PAGEKV_CHECK(got.ok(),
                  "the free-block check admitted {} blocks it cannot give", n);
     if (groups_[g].track_new_block_ids) {
       new_block_ids_[g].insert(new_block_ids_[g].end(),
@@ -241,7 +244,10 @@ void VllmManager::AllocateNew(int32_t g, Request& r, int64_t num_tokens,
                     static_cast<int64_t>(s.blocks.size());
   if (n <= 0) return;
   const size_t before = s.blocks.size();
-  PAGEKV_CHECK(pool_.GetNewBlocks(static_cast<int32_t>(n), &s.blocks).ok(),
+  // Not inside the check: with checks off its condition is not evaluated.
+  const absl::Status got =
+      pool_.GetNewBlocks(static_cast<int32_t>(n), &s.blocks);
+  PAGEKV_CHECK(got.ok(),
                "the free-block check admitted {} blocks it cannot give", n);
   out->assign(s.blocks.begin() + before, s.blocks.end());
   if (groups_[g].track_new_block_ids) {
