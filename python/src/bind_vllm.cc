@@ -153,7 +153,7 @@ struct Core {
       if (PyBytes_AsStringAndSize(b, &data, &len) != 0) {
         throw py::error_already_set();
       }
-      m->AppendVllmKey(h, std::string(data, len));
+      m->AppendVllmKey(h, absl::string_view(data, len));
     }
   }
 

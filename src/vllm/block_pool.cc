@@ -24,7 +24,8 @@ VllmBlockPool::VllmBlockPool(int32_t num_blocks, int32_t block_size,
       parent_key_(num_blocks, 0),
       group_(num_blocks, -1),
       tokens_(static_cast<size_t>(num_blocks) * block_size, 0),
-      vkey_(num_blocks) {
+      vkey_inline_(static_cast<size_t>(num_blocks) * kInlineKey),
+      vkey_len_(num_blocks, 0) {
   PAGEKV_CHECK(num_blocks >= 1, "a vLLM pool needs the null block, got {}",
                num_blocks);
   PAGEKV_CHECK(block_size >= 1, "block_size must be positive, got {}",
@@ -136,10 +137,27 @@ int32_t VllmBlockPool::FindCached(uint64_t key, int32_t group,
   return -1;
 }
 
+std::string VllmBlockPool::VllmKey(int32_t b) const {
+  if (vkey_len_[b] == 255) return vkey_long_.at(b);
+  return std::string(vkey_inline_.data() + static_cast<size_t>(b) * kInlineKey,
+                     vkey_len_[b]);
+}
+
+void VllmBlockPool::SetVllmKey(int32_t b, absl::string_view key) {
+  if (key.size() > kInlineKey) {
+    vkey_len_[b] = 255;
+    vkey_long_[b] = std::string(key);
+    return;
+  }
+  vkey_len_[b] = static_cast<uint8_t>(key.size());
+  std::memcpy(vkey_inline_.data() + static_cast<size_t>(b) * kInlineKey,
+              key.data(), key.size());
+}
+
 int32_t VllmBlockPool::FindByVllmKey(const std::string& vllm_key,
                                      int32_t group) const {
   for (int32_t b = 1; b < num_blocks_; ++b) {
-    if (cached_[b] && group_[b] == group && vkey_[b] == vllm_key) {
+    if (cached_[b] && group_[b] == group && VllmKey(b) == vllm_key) {
       // The map's oldest block under the same key is what vLLM returns.
       return map_.at(MapKey{key_[b], group}).front();
     }
@@ -153,10 +171,10 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
                                     int32_t group) {
   if (num_cached >= num_full) return;
   PAGEKV_CHECK(static_cast<int64_t>(src.keys.size()) >= num_full &&
-                   static_cast<int64_t>(src.vllm_keys.size()) >= num_full,
+                   static_cast<int64_t>(src.vllm_keys->size()) >= num_full,
                "caching {} blocks needs as many block hashes (have {} keys, "
                "{} vLLM keys)",
-               num_full, src.keys.size(), src.vllm_keys.size());
+               num_full, src.keys.size(), src.vllm_keys->size());
   VllmEvent ev;
   const int32_t end = std::min<int32_t>(num_full, blocks.size());
   for (int32_t i = num_cached; i < end; ++i) {
@@ -170,10 +188,10 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
     std::memcpy(tokens_.data() + static_cast<size_t>(b) * block_size_,
                 src.tokens.data() + static_cast<size_t>(i) * block_size_,
                 sizeof(TokenId) * block_size_);
-    vkey_[b] = src.vllm_keys[i];
+    SetVllmKey(b, (*src.vllm_keys)[i]);
     map_[MapKey{src.keys[i], group}].push_back(b);
     if (enable_events_) {
-      ev.block_hashes.push_back(src.vllm_keys[i]);
+      ev.block_hashes.emplace_back((*src.vllm_keys)[i]);
       ev.block_starts.push_back(static_cast<int64_t>(i) * block_size_);
     }
   }
@@ -182,7 +200,9 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
   ev.group = group;
   ev.block_size = block_size_;
   ev.owner = src.owner;
-  if (num_cached > 0) ev.parent_block_hash = src.vllm_keys[num_cached - 1];
+  if (num_cached > 0) {
+    ev.parent_block_hash = std::string((*src.vllm_keys)[num_cached - 1]);
+  }
   const size_t first = static_cast<size_t>(num_cached) * block_size_;
   const size_t last =
       std::min(src.tokens.size(), static_cast<size_t>(num_full) * block_size_);
@@ -207,10 +227,11 @@ void VllmBlockPool::MaybeEvict(int32_t b) {
     VllmEvent ev;
     ev.type = VllmEvent::Type::kBlockRemoved;
     ev.group = group_[b];
-    ev.block_hashes.push_back(std::move(vkey_[b]));
+    ev.block_hashes.push_back(VllmKey(b));
     events_.push_back(std::move(ev));
   }
-  vkey_[b].clear();
+  if (vkey_len_[b] == 255) vkey_long_.erase(b);
+  vkey_len_[b] = 0;
   group_[b] = -1;
 }
 
@@ -234,8 +255,9 @@ bool VllmBlockPool::ResetPrefixCache() {
   for (int32_t b = 0; b < num_blocks_; ++b) {
     cached_[b] = 0;
     group_[b] = -1;
-    vkey_[b].clear();
+    vkey_len_[b] = 0;
   }
+  vkey_long_.clear();
   if (uncached_first_) {
     for (int32_t b : order) {
       QueueRemove(b);

@@ -130,8 +130,8 @@ void VllmManager::AppendTokens(ReqHandle h, absl::Span<const TokenId> tokens) {
   r.tokens.insert(r.tokens.end(), tokens.begin(), tokens.end());
 }
 
-void VllmManager::AppendVllmKey(ReqHandle h, std::string key) {
-  Req(h).vkeys.push_back(std::move(key));
+void VllmManager::AppendVllmKey(ReqHandle h, absl::string_view key) {
+  Req(h).vkeys.Append(key);
 }
 
 int64_t VllmManager::NumTokens(ReqHandle h) const {
@@ -265,7 +265,7 @@ void VllmManager::CacheGroup(int32_t g, Request& r, int64_t num_tokens) {
     ++group_entries_[g];
   }
   SyncKeys(r);
-  CacheSource src{r.tokens, r.keys, r.root_key, r.vkeys, r.handle};
+  CacheSource src{r.tokens, r.keys, r.root_key, &r.vkeys, r.handle};
   pool_.CacheFullBlocks(src, s.blocks, cached, full, g);
   s.num_cached = full;
 }
@@ -356,7 +356,7 @@ absl::Status VllmManager::CacheFullBlocks(ReqHandle h,
   }
   SyncKeys(r);
   pool_.CacheFullBlocks(
-      CacheSource{r.tokens, r.keys, r.root_key, r.vkeys, r.handle}, blocks,
+      CacheSource{r.tokens, r.keys, r.root_key, &r.vkeys, r.handle}, blocks,
       num_cached, num_full, group);
   return absl::OkStatus();
 }

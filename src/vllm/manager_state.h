@@ -26,8 +26,8 @@ struct VllmManager::Request {
   std::vector<TokenId> tokens;
   BlockHashExtras extras;
   uint64_t root_key = 0;
-  std::vector<uint64_t> keys;      // one per full block of tokens
-  std::vector<std::string> vkeys;  // the request's block_hashes
+  std::vector<uint64_t> keys;  // one per full block of tokens
+  KeyList vkeys;               // the request's block_hashes
   std::vector<GroupState> groups;
 };
 

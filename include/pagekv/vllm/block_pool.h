@@ -21,8 +21,9 @@
 //   key_/group_   its match key and KV-cache group while cached
 //   parent_key_   the key of the block before it, for verification
 //   tokens_       its block_size token ids, for verification
-//   vkey_         the vLLM key (the request's block_hashes entry) it was
-//                 cached under, reported in events and block_hash
+//   vkey_*        the vLLM key (the request's block_hashes entry) it was
+//                 cached under, reported in events and block_hash: up to
+//                 32 bytes (a SHA-256) inline, longer ones in vkey_long_
 //
 // The map goes from (key, group) to the blocks cached under it, oldest first
 // (vLLM does not deduplicate: recomputed blocks are cached again). A lookup
@@ -50,6 +51,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "pagekv/types.h"
 
@@ -74,6 +76,25 @@ struct VllmEvent {
   int32_t owner = -1;
 };
 
+// A list of byte strings stored end to end (no allocation per entry):
+// entry i is bytes[ends[i-1], ends[i]).
+class KeyList {
+ public:
+  size_t size() const { return ends_.size(); }
+  absl::string_view operator[](size_t i) const {
+    const uint32_t begin = i == 0 ? 0 : ends_[i - 1];
+    return absl::string_view(bytes_).substr(begin, ends_[i] - begin);
+  }
+  void Append(absl::string_view key) {
+    bytes_.append(key.data(), key.size());
+    ends_.push_back(static_cast<uint32_t>(bytes_.size()));
+  }
+
+ private:
+  std::string bytes_;
+  std::vector<uint32_t> ends_;
+};
+
 // What a caller caches a run of blocks under: the request's tokens, its
 // match keys (one per full block), the root key (parent of block 0) and the
 // vLLM keys (the request's block_hashes).
@@ -81,7 +102,7 @@ struct CacheSource {
   absl::Span<const TokenId> tokens;
   absl::Span<const uint64_t> keys;
   uint64_t root_key = 0;
-  absl::Span<const std::string> vllm_keys;
+  const KeyList* vllm_keys = nullptr;
   int32_t owner = -1;  // copied into the BlockStored event
 };
 
@@ -101,7 +122,7 @@ class VllmBlockPool {
   int32_t RefCnt(int32_t block) const { return ref_cnt_[block]; }
   bool IsCached(int32_t block) const { return cached_[block] != 0; }
   // The vLLM key and group of a cached block. REQUIRES: IsCached(block).
-  const std::string& VllmKey(int32_t block) const { return vkey_[block]; }
+  std::string VllmKey(int32_t block) const;
   int32_t CachedGroup(int32_t block) const { return group_[block]; }
   // The free blocks in the order they will be handed out.
   std::vector<int32_t> FreeQueue() const;
@@ -168,7 +189,11 @@ class VllmBlockPool {
   std::vector<uint64_t> parent_key_;
   std::vector<int32_t> group_;
   std::vector<TokenId> tokens_;  // num_blocks * block_size
-  std::vector<std::string> vkey_;
+  static constexpr size_t kInlineKey = 32;
+  void SetVllmKey(int32_t b, absl::string_view key);
+  std::vector<char> vkey_inline_;  // num_blocks * kInlineKey
+  std::vector<uint8_t> vkey_len_;  // <= kInlineKey, or 255: in vkey_long_
+  absl::flat_hash_map<int32_t, std::string> vkey_long_;
   // Oldest first; every listed block has cached_ == 1 and that key/group.
   absl::flat_hash_map<MapKey, absl::InlinedVector<int32_t, 1>> map_;
   std::vector<VllmEvent> events_;

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "pagekv/block_hash.h"
 #include "pagekv/types.h"
@@ -94,7 +95,7 @@ class VllmManager {
   ReqHandle AddRequest(const BlockHashExtras& extras);
   // Appends tokens / vLLM block hashes the request gained since last time.
   void AppendTokens(ReqHandle h, absl::Span<const TokenId> tokens);
-  void AppendVllmKey(ReqHandle h, std::string key);
+  void AppendVllmKey(ReqHandle h, absl::string_view key);
   int64_t NumTokens(ReqHandle h) const;
   int64_t NumVllmKeys(ReqHandle h) const;
 
