@@ -3,12 +3,14 @@
 #
 # A layer is named by its folders: src/<layer>/ and include/pagekv/<layer>/;
 # the core's public headers are the ones directly in include/pagekv/.
-set(layers core cost sim net python)
-# Layers each may NOT include (everything above it; net sits beside cost/sim).
-set(forbidden_core cost sim net python)
-set(forbidden_cost sim net python)
-set(forbidden_sim net python)
-set(forbidden_net cost sim python)
+set(layers core cost sim net vllm python)
+# Layers each may NOT include (everything above it; net and vllm sit beside
+# cost/sim, on core only).
+set(forbidden_core cost sim net vllm python)
+set(forbidden_cost sim net vllm python)
+set(forbidden_sim net vllm python)
+set(forbidden_net cost sim vllm python)
+set(forbidden_vllm cost sim net python)
 set(forbidden_python)
 
 set(violations "")

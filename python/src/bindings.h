@@ -20,6 +20,7 @@ void BindManager(pybind11::module_& m);  // bind_manager.cc
 void BindCost(pybind11::module_& m);     // bind_cost.cc
 void BindSim(pybind11::module_& m);      // bind_sim.cc
 void BindRemote(pybind11::module_& m);   // bind_remote.cc
+void BindVllm(pybind11::module_& m);     // bind_vllm.cc
 
 }  // namespace pagekv::python
 

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_pagekv, m) {
   pagekv::python::BindCost(m);
   pagekv::python::BindSim(m);
   pagekv::python::BindRemote(m);
+  pagekv::python::BindVllm(m);
 }

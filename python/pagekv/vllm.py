@@ -1,0 +1,651 @@
+"""A drop-in for vLLM v1's ``KVCacheManager`` backed by pagekv's C++ core.
+
+Construct :class:`KVCacheManager` where vLLM's scheduler constructs its own
+(``vllm/v1/core/sched/scheduler.py``) with the same arguments; every method
+the scheduler calls has vLLM's signature and returns what vLLM's would: the
+same block ids, the same free order, the same hits, the same events. vLLM is
+not imported: requests, specs and configs are read by duck typing (the
+attributes vLLM reads). See docs/vllm.md for what is and is not supported.
+
+Blocks are :class:`KVCacheBlock` objects, one per block id for the life of
+the manager (as vLLM's ``block_pool.blocks``), whose ``ref_cnt`` and
+``block_hash`` are read from the C++ state. ``block_hash`` and the events
+carry vLLM's key (the request's ``block_hashes`` entry plus the 4-byte
+big-endian group id), while pagekv finds and verifies hits by tokens and
+extras, so a hash collision cannot hand out another prefix's KV.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from pagekv._pagekv import _vllm
+
+__all__ = [
+    "AllBlocksCleared", "BlockPool", "BlockRemoved", "BlockStored",
+    "KVCacheBlock", "KVCacheBlocks", "KVCacheManager", "PrefixCacheStats",
+]
+
+MEDIUM_GPU = "GPU"
+
+_FULL, _SLIDING = 0, 1
+# vLLM's spec_manager_map, by exact class name (vLLM keys it by type).
+_MANAGER_KIND = {
+    "FullAttentionSpec": _FULL, "TQFullAttentionSpec": _FULL,
+    "MLAAttentionSpec": _FULL, "HiddenStateCacheSpec": _FULL,
+    "SlidingWindowSpec": _SLIDING, "SlidingWindowMLASpec": _SLIDING,
+}
+_NOT_YET = ("ChunkedLocalAttentionSpec", "MambaSpec", "CrossAttentionSpec",
+            "SinkFullAttentionSpec")
+# get_kv_cache_spec_kind's checks, most specific first.
+_SPEC_KINDS = (
+    ("SlidingWindowMLASpec", "sliding_window_mla"),
+    ("MLAAttentionSpec", "mla_attention"),
+    ("SinkFullAttentionSpec", "sink_full_attention"),
+    ("FullAttentionSpec", "full_attention"),
+    ("ChunkedLocalAttentionSpec", "chunked_local_attention"),
+    ("SlidingWindowSpec", "sliding_window"),
+    ("MambaSpec", "mamba"),
+    ("EncoderOnlyAttentionSpec", "encoder_only_attention"),
+    ("CrossAttentionSpec", "cross_attention"),
+)
+
+
+def spec_kind(spec: Any) -> str:
+    """vLLM's ``get_kv_cache_spec_kind(spec).value``, by class names."""
+    names = {c.__name__ for c in type(spec).__mro__}
+    for name, kind in _SPEC_KINDS:
+        if name in names:
+            return kind
+    return "unknown"
+
+
+def spec_sliding_window(spec: Any) -> int | None:
+    """vLLM's ``get_kv_cache_spec_sliding_window``."""
+    names = {c.__name__ for c in type(spec).__mro__}
+    return spec.sliding_window if "SlidingWindowSpec" in names else None
+
+
+class KVCacheBlock:
+    """One KV-cache block: ``block_id``, and ``ref_cnt``, ``block_hash``
+    (vLLM's key: block hash bytes + 4-byte big-endian group id, or None
+    while uncached) and ``is_null`` read from the manager."""
+
+    __slots__ = ("block_id", "_core")
+
+    def __init__(self, block_id: int, core: Any) -> None:
+        self.block_id = block_id
+        self._core = core
+
+    @property
+    def ref_cnt(self) -> int:
+        return self._core.ref_cnt(self.block_id)
+
+    @property
+    def block_hash(self) -> bytes | None:
+        return self._core.block_hash(self.block_id)
+
+    @property
+    def is_null(self) -> bool:
+        return self.block_id == 0
+
+    def __repr__(self) -> str:
+        return (f"KVCacheBlock(block_id={self.block_id}, "
+                f"ref_cnt={self.ref_cnt}, block_hash={self.block_hash!r})")
+
+
+class KVCacheBlocks:
+    """An allocation result: ``blocks[i][j]`` is group i's j-th block."""
+
+    __slots__ = ("blocks",)
+
+    def __init__(self, blocks: tuple[Sequence[KVCacheBlock], ...]) -> None:
+        self.blocks = blocks
+
+    def __add__(self, other: "KVCacheBlocks") -> "KVCacheBlocks":
+        return KVCacheBlocks(tuple(list(itertools.chain(a, b))
+                                   for a, b in zip(self.blocks, other.blocks)))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, KVCacheBlocks)
+                and tuple(map(list, self.blocks))
+                == tuple(map(list, other.blocks)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get_block_ids(self, allow_none: bool = False):
+        """The block ids per group; None with ``allow_none`` when empty."""
+        blocks = self.blocks
+        if len(blocks) == 1:  # the common case, without a generator
+            g = blocks[0]
+            if not g:
+                return None if allow_none else ([],)
+            return ([b.block_id for b in g],)
+        if allow_none and all(len(g) == 0 for g in blocks):
+            return None
+        return tuple([b.block_id for b in g] for g in blocks)
+
+    def get_unhashed_block_ids(self) -> list[int]:
+        """Ids of the blocks without a hash. REQUIRES: one group."""
+        assert len(self.blocks) == 1, "Only one group is supported"
+        return [b.block_id for b in self.blocks[0] if b.block_hash is None]
+
+    def get_unhashed_block_ids_all_groups(self) -> list[list[int]]:
+        """Ids of the unhashed, non-null blocks per group."""
+        return [[b.block_id for b in g
+                 if b.block_hash is None and not b.is_null]
+                for g in self.blocks]
+
+    def new_empty(self) -> "KVCacheBlocks":
+        """A KVCacheBlocks with the same number of groups and no blocks."""
+        return KVCacheBlocks(tuple(() for _ in self.blocks))
+
+    def __repr__(self) -> str:
+        return f"KVCacheBlocks({self.get_block_ids()})"
+
+
+@dataclass
+class PrefixCacheStats:
+    """vLLM's PrefixCacheStats: requests, queried tokens and hit tokens,
+    previously preempted requests counted apart; ``reset`` after
+    ``reset_prefix_cache``."""
+
+    reset: bool = False
+    requests: int = 0
+    queries: int = 0
+    hits: int = 0
+    preempted_requests: int = 0
+    preempted_queries: int = 0
+    preempted_hits: int = 0
+
+    def record(self, num_tokens: int, num_hits: int, preempted: bool) -> None:
+        """Adds one request's lookup."""
+        if preempted:
+            self.preempted_requests += 1
+            self.preempted_queries += num_tokens
+            self.preempted_hits += num_hits
+        else:
+            self.requests += 1
+            self.queries += num_tokens
+            self.hits += num_hits
+
+
+@dataclass
+class BlockStored:
+    """Blocks entered the prefix cache (vLLM's kv_events.BlockStored)."""
+
+    block_hashes: list
+    parent_block_hash: Any
+    token_ids: list[int]
+    block_size: int
+    lora_id: int | None
+    medium: str | None
+    lora_name: str | None
+    extra_keys: list | None = None
+    group_idx: int | None = None
+    kv_cache_spec_kind: str | None = None
+    kv_cache_spec_sliding_window: int | None = None
+
+
+@dataclass
+class BlockRemoved:
+    """Blocks left the prefix cache (vLLM's kv_events.BlockRemoved)."""
+
+    block_hashes: list
+    medium: str | None
+    group_idx: int | None = None
+
+
+@dataclass
+class AllBlocksCleared:
+    """The prefix cache was reset (vLLM's kv_events.AllBlocksCleared)."""
+
+
+def _external_hash(h: bytes | None):
+    # vLLM's maybe_convert_block_hash (VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES,
+    # default on: the low 64 bits of the big-endian integer).
+    if h is None:
+        return None
+    if os.environ.get("VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES", "1") == "0":
+        return h
+    return int.from_bytes(h, "big") & ((1 << 64) - 1)
+
+
+def block_extra_keys(request: Any, start: int, end: int):
+    """vLLM's generate_block_hash_extra_keys for tokens [start, end): the
+    LoRA name, the multimodal identifiers overlapping the block with their
+    offset from its start, and the cache salt on the first block."""
+    keys: list[Any] = []
+    lora = request.lora_request
+    if lora:
+        keys.append(lora.lora_name)
+    for f in request.mm_features or ():
+        off, length = f.mm_position.offset, f.mm_position.length
+        if end > off and start < off + length:
+            keys.append((f.identifier, off - start))
+    if start == 0 and request.cache_salt:
+        keys.append(request.cache_salt)
+    return tuple(keys) if keys else None
+
+
+class _FreeQueueView:
+    """``block_pool.free_block_queue``: the count and the order."""
+
+    def __init__(self, pool: "BlockPool") -> None:
+        self._pool = pool
+
+    @property
+    def num_free_blocks(self) -> int:
+        return self._pool._core.num_free()
+
+    def get_all_free_blocks(self) -> list[KVCacheBlock]:
+        """The free blocks, next to be allocated first."""
+        return [self._pool.blocks[i] for i in self._pool._core.free_queue()]
+
+
+class BlockPool:
+    """vLLM's BlockPool over the C++ pool: one FIFO queue of free blocks,
+    cached or not; block 0 is the null block."""
+
+    def __init__(self, manager: "KVCacheManager", num_blocks: int,
+                 enable_caching: bool, hash_block_size: int) -> None:
+        self._mgr = manager
+        self._core = manager._core
+        self.num_gpu_blocks = num_blocks
+        self.enable_caching = enable_caching
+        self.hash_block_size = hash_block_size
+        self.blocks = [KVCacheBlock(i, self._core) for i in range(num_blocks)]
+        self.null_block = self.blocks[0]
+        self.free_block_queue = _FreeQueueView(self)
+
+    def get_num_free_blocks(self) -> int:
+        """Blocks in the free queue."""
+        return self._core.num_free()
+
+    def get_usage(self) -> float:
+        """Used fraction of the pool, the null block left out."""
+        return self._core.usage()
+
+    def touch(self, blocks: Iterable[KVCacheBlock]) -> None:
+        """Adds a reference to each block (free ones leave the queue)."""
+        self._core.touch([b.block_id for b in blocks])
+
+    def free_blocks(self, ordered_blocks: Iterable[KVCacheBlock]) -> None:
+        """Drops a reference from each; zeros join the queue in order."""
+        self._core.free_blocks([b.block_id for b in ordered_blocks])
+
+    def get_new_blocks(self, num_blocks: int) -> list[KVCacheBlock]:
+        """Pops blocks off the queue (evicting cached ones); raises
+        pagekv.InvalidArgument (a ValueError) if too few are free."""
+        ids = self._core.get_new_blocks(num_blocks)
+        return [self.blocks[i] for i in ids]
+
+    def cache_full_blocks(self, request: Any, blocks: Sequence[KVCacheBlock],
+                          num_cached_blocks: int, num_full_blocks: int,
+                          block_size: int, kv_cache_group_id: int,
+                          block_mask: list[bool] | None = None) -> None:
+        """Caches blocks[num_cached_blocks:num_full_blocks] of the request."""
+        if block_size != self.hash_block_size or block_mask is not None:
+            raise NotImplementedError(
+                "cache_full_blocks: block_size must equal hash_block_size "
+                f"({block_size} != {self.hash_block_size}) and block_mask "
+                "is not supported")
+        h = self._mgr._handle(request)
+        self._core.cache_full_blocks(h, request, [b.block_id for b in blocks],
+                                     num_cached_blocks, num_full_blocks,
+                                     kv_cache_group_id)
+
+    def get_cached_block(self, block_hash: bytes,
+                         kv_cache_group_ids: list[int]):
+        """The cached block per group for the vLLM block hash, or None if
+        any group misses. O(num_blocks): not for the hot path."""
+        out = []
+        for g in kv_cache_group_ids:
+            b = self._core.find_by_vllm_key(bytes(block_hash), g)
+            if b < 0:
+                return None
+            out.append(self.blocks[b])
+        return out
+
+    def evict_blocks(self, block_ids: Iterable[int]) -> None:
+        """Evicts the listed blocks from the prefix cache (references kept).
+        Raises pagekv.InvalidArgument for an id outside the pool."""
+        self._core.evict_blocks(list(block_ids))
+
+    def reset_prefix_cache(self) -> bool:
+        """Drops every cached key if only the null block is in use."""
+        return self._core.reset_prefix_cache()
+
+    def take_events(self) -> list:
+        """Moves out the queued KV-cache events."""
+        return self._mgr._take_events()
+
+
+def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
+    groups, distinct = [], []
+    for i, g in enumerate(kv_cache_config.kv_cache_groups):
+        spec = g.kv_cache_spec
+        name = type(spec).__name__
+        if spec.block_size != hash_block_size:
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}].kv_cache_spec.block_size = "
+                f"{spec.block_size} differs from hash_block_size = "
+                f"{hash_block_size}: groups of different block sizes are "
+                "not supported yet")
+        if name in _NOT_YET:
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}] is a {name}: pagekv.vllm supports "
+                "full attention and sliding window groups only (so far)")
+        if name not in _MANAGER_KIND:
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}].kv_cache_spec is a {name}, which "
+                "vLLM's spec_manager_map does not know either")
+        for k, other in enumerate(distinct):
+            if other == spec:
+                cls = k
+                break
+        else:
+            distinct.append(spec)
+            cls = len(distinct) - 1
+        kind = _MANAGER_KIND[name]
+        window = int(spec.sliding_window) if kind == _SLIDING else 0
+        groups.append((kind, int(spec.block_size), window,
+                       bool(getattr(g, "is_eagle_group", False)), cls,
+                       name in ("FullAttentionSpec", "TQFullAttentionSpec")))
+    return groups
+
+
+class KVCacheManager:
+    """vLLM v1's KVCacheManager (same constructor, methods and results).
+
+    The one keyword beyond vLLM's, ``reuse_uncached_first`` (off by
+    default), hands out free blocks that hold no cached content before
+    evicting cached ones, as pagekv's own pool does: higher hit rates (the
+    same as ``pagekv cache --policy lru``) but block ids that differ from
+    vLLM's once the pool has been full."""
+
+    def __init__(self, kv_cache_config: Any, max_model_len: int,
+                 hash_block_size: int,
+                 max_num_batched_tokens: int | None = None,
+                 enable_caching: bool = True, use_eagle: bool = False,
+                 log_stats: bool = False,
+                 enable_kv_cache_events: bool = False,
+                 dcp_world_size: int = 1, pcp_world_size: int = 1,
+                 metrics_collector: Any = None, *,
+                 reuse_uncached_first: bool = False) -> None:
+        if dcp_world_size != 1 or pcp_world_size != 1:
+            raise NotImplementedError(
+                "pagekv.vllm does not support context parallelism "
+                f"(dcp_world_size={dcp_world_size}, "
+                f"pcp_world_size={pcp_world_size})")
+        if metrics_collector is not None:
+            raise NotImplementedError(
+                "pagekv.vllm does not feed a KVCacheMetricsCollector")
+        self.max_model_len = max_model_len
+        self.enable_caching = enable_caching
+        self.use_eagle = use_eagle
+        self.log_stats = log_stats
+        self.metrics_collector = None
+        self.prefix_cache_stats = PrefixCacheStats() if log_stats else None
+        self.kv_cache_config = kv_cache_config
+        groups = _group_specs(kv_cache_config, hash_block_size)
+        self.num_kv_cache_groups = len(groups)
+        self._core = _vllm.Core(
+            int(kv_cache_config.num_blocks), groups, int(hash_block_size),
+            int(max_model_len), int(max_num_batched_tokens or max_model_len),
+            bool(enable_caching), bool(use_eagle),
+            bool(enable_kv_cache_events), 0, bool(reuse_uncached_first))
+        self._events_on = bool(enable_kv_cache_events)
+        self._events: list = []
+        self.kv_cache_event_metadata = tuple(
+            (spec_kind(g.kv_cache_spec), spec_sliding_window(g.kv_cache_spec))
+            for g in kv_cache_config.kv_cache_groups)
+        self.empty_kv_cache_blocks = KVCacheBlocks(
+            tuple(() for _ in range(self.num_kv_cache_groups)))
+        self._empty = self.empty_kv_cache_blocks.blocks
+        self.block_pool = BlockPool(self, int(kv_cache_config.num_blocks),
+                                    enable_caching, int(hash_block_size))
+        self._core.set_block_objects(self.block_pool.blocks, self._empty)
+        self._handles: dict[str, int] = {}
+        self._owners: dict[int, Any] = {}
+        # The decode path's allocate_slots, the method below in C: one
+        # builtin call, no Python frame (docs/vllm.md, "Performance").
+        self.allocate_slots = _vllm.make_fast_allocate(
+            self._core, self._handles, self._new_handle,
+            self.empty_kv_cache_blocks, KVCacheBlocks)
+        self._interned: dict[Any, int] = {}
+        self._serial = itertools.count(1)
+
+    # --- request bookkeeping -------------------------------------------
+    def _intern(self, kind: str, value: Any) -> int:
+        key = (kind, value)
+        v = self._interned.get(key)
+        if v is None:
+            v = self._interned[key] = len(self._interned) + 1
+        return v
+
+    def _handle(self, request: Any) -> int:
+        h = self._handles.get(request.request_id)
+        if h is None:
+            h = self._new_handle(request)
+        return h
+
+    def _new_handle(self, request: Any) -> int:
+        lora = request.lora_request
+        lora_id = self._intern("lora", lora.lora_name) if lora else 0
+        salt = request.cache_salt
+        if getattr(request, "prompt_embeds", None) is not None:
+            # pagekv does not hash embeddings: such a request shares nothing.
+            salt = ("prompt_embeds", next(self._serial))
+        salt_id = self._intern("salt", salt) if salt else 0
+        mm = [(self._intern("mm", f.identifier), int(f.mm_position.offset),
+               int(f.mm_position.length))
+              for f in (request.mm_features or ())]
+        h = self._core.add_request(lora_id, salt_id, mm)
+        self._handles[request.request_id] = h
+        if self._events_on:
+            self._owners[h] = request  # for the extra keys of its events
+        return h
+
+    def request_handle(self, request: Any) -> int:
+        """The int handle of a request, for allocate_slots_batch."""
+        return self._handle(request)
+
+    # --- vLLM's KVCacheManager API -------------------------------------
+    @property
+    def usage(self) -> float:
+        """The KV cache usage, 0.0 to 1.0."""
+        return self._core.usage()
+
+    def make_prefix_cache_stats(self) -> PrefixCacheStats | None:
+        """The prefix cache stats since the last call (then reset), or
+        None when log_stats is off."""
+        if not self.log_stats:
+            return None
+        stats = self.prefix_cache_stats
+        self.prefix_cache_stats = PrefixCacheStats()
+        return stats
+
+    def get_computed_blocks(self, request: Any) -> tuple[KVCacheBlocks, int]:
+        """The cached blocks of the request's longest prefix hit (capped at
+        num_tokens - 1, block aligned) and the number of hit tokens."""
+        if not self.enable_caching or request.skip_reading_prefix_cache:
+            return self.empty_kv_cache_blocks, 0
+        h = self._handles.get(request.request_id)
+        if h is None:
+            h = self._new_handle(request)
+        blocks, n = self._core.find_hit(h, request, request.num_tokens - 1)
+        if self.log_stats:
+            self.prefix_cache_stats.record(
+                num_tokens=request.num_tokens, num_hits=n,
+                preempted=request.num_preemptions > 0)
+        if blocks is self._empty:
+            return self.empty_kv_cache_blocks, n
+        return KVCacheBlocks(blocks), n
+
+    def allocate_slots(self, request: Any, num_new_tokens: int,
+                       num_new_computed_tokens: int = 0,
+                       new_computed_blocks: KVCacheBlocks | None = None,
+                       num_lookahead_tokens: int = 0,
+                       num_external_computed_tokens: int = 0,
+                       delay_cache_blocks: bool = False,
+                       num_encoder_tokens: int = 0,
+                       full_sequence_must_fit: bool = False):
+        """Adds slots for the request's new tokens. Returns the newly
+        allocated blocks, or None (nothing allocated) if the pool is short.
+        Raises pagekv.InvalidArgument (a ValueError) for num_new_tokens == 0
+        without external tokens."""
+        if num_encoder_tokens:
+            raise NotImplementedError(
+                "pagekv.vllm has no cross-attention groups "
+                f"(num_encoder_tokens={num_encoder_tokens})")
+        nc = None
+        if new_computed_blocks is not None:
+            nc = new_computed_blocks.blocks
+            if nc is self._empty:
+                nc = None
+        h = self._handles.get(request.request_id)
+        if h is None:
+            h = self._new_handle(request)
+        r = self._core.allocate(h, request, num_new_tokens,
+                                num_new_computed_tokens, nc,
+                                num_lookahead_tokens,
+                                num_external_computed_tokens,
+                                delay_cache_blocks, full_sequence_must_fit)
+        if r is None:
+            return None
+        if r is self._empty:
+            return self.empty_kv_cache_blocks
+        return KVCacheBlocks(r)
+
+    def allocate_slots_batch(self, requests: list, handles, new_token_ids):
+        """A decode step at once: for each i, requests[i] gained one token,
+        new_token_ids[i], since the manager last saw it, and gets
+        ``allocate_slots(requests[i], 1)``. Stops at the first request the
+        pool cannot serve. ``handles`` is an int32 array of
+        :meth:`request_handle` values. Returns (number served, new block
+        ids, the index of the request each went to, its group) as NumPy
+        arrays."""
+        return self._core.decode_batch(requests, handles, new_token_ids)
+
+    def free(self, request: Any) -> None:
+        """Frees the request's blocks, each group's tail first."""
+        h = self._handles.pop(request.request_id, None)
+        if h is not None:
+            if self._events_on:
+                self._pull_events()  # while the owner is known
+                self._owners.pop(h, None)
+            self._core.free(h)
+
+    def remove_skipped_blocks(self, request_id: str,
+                              total_computed_tokens: int) -> None:
+        """Frees the blocks outside the sliding window (nulls in their
+        place)."""
+        h = self._handles.get(request_id)
+        if h is not None:
+            self._core.remove_skipped(h, total_computed_tokens)
+
+    def evict_blocks(self, block_ids: Iterable[int]) -> None:
+        """Evicts the blocks from the prefix cache by id."""
+        self.block_pool.evict_blocks(block_ids)
+
+    def reset_prefix_cache(self) -> bool:
+        """Drops the prefix cache if no request holds blocks; returns
+        whether it did."""
+        if not self._core.reset_prefix_cache():
+            return False
+        if self.log_stats:
+            self.prefix_cache_stats.reset = True
+        return True
+
+    def get_num_common_prefix_blocks(self, running_request_id: str):
+        """Per group, the leading blocks of the request that every request
+        holding blocks shares."""
+        h = self._handles.get(running_request_id)
+        if h is None:
+            return [0] * self.num_kv_cache_groups
+        return self._core.num_common_prefix_blocks(h)
+
+    def take_events(self) -> list:
+        """The KV-cache events since the last call."""
+        return self._take_events()
+
+    def get_blocks(self, request_id: str) -> KVCacheBlocks:
+        """The request's blocks per group."""
+        h = self._handles.get(request_id)
+        if h is None:
+            return self.empty_kv_cache_blocks
+        r = self._core.blocks(h)
+        return self.empty_kv_cache_blocks if r is self._empty \
+            else KVCacheBlocks(r)
+
+    def get_block_ids(self, request_id: str) -> tuple[list[int], ...]:
+        """The request's block ids per group."""
+        h = self._handles.get(request_id)
+        if h is None:
+            return tuple([] for _ in range(self.num_kv_cache_groups))
+        return self._core.block_ids(h)
+
+    def cache_blocks(self, request: Any, num_computed_tokens: int) -> None:
+        """Caches the request's full blocks up to num_computed_tokens."""
+        if self.enable_caching:
+            self._core.cache_blocks(self._handle(request), request,
+                                    num_computed_tokens)
+
+    def create_kv_cache_blocks(self, blocks) -> KVCacheBlocks:
+        """KVCacheBlocks of `blocks`, or the shared empty one."""
+        return KVCacheBlocks(blocks) if any(blocks) \
+            else self.empty_kv_cache_blocks
+
+    def take_new_block_ids(self) -> list[int]:
+        """Full-attention blocks allocated since the last call."""
+        return self._core.take_new_block_ids()
+
+    def new_step_starts(self) -> None:
+        """Called when a step starts (nothing to do for these groups)."""
+
+    def verify(self) -> None:
+        """Checks the C++ state's invariants; raises pagekv.Error."""
+        self._core.verify()
+
+    # --- events ----------------------------------------------------------
+    def _pull_events(self) -> None:
+        if self._core.num_pending_events():
+            self._events.extend(self._convert(self._core.take_events()))
+
+    def _take_events(self) -> list:
+        if not self._events_on:
+            return []
+        self._pull_events()
+        out, self._events = self._events, []
+        return out
+
+    def _convert(self, raw: list) -> list:
+        out = []
+        for kind, group, hashes, parent, tokens, block_size, starts, owner \
+                in raw:
+            if kind == 1:
+                out.append(BlockRemoved([_external_hash(h) for h in hashes],
+                                        MEDIUM_GPU, group))
+            elif kind == 2:
+                out.append(AllBlocksCleared())
+            else:
+                request = self._owners[owner]
+                lora = request.lora_request
+                extras = [block_extra_keys(request, s, s + block_size)
+                          for s in starts]
+                spec_k, window = self.kv_cache_event_metadata[group]
+                out.append(BlockStored(
+                    block_hashes=[_external_hash(h) for h in hashes],
+                    parent_block_hash=_external_hash(parent),
+                    token_ids=list(tokens), block_size=block_size,
+                    lora_id=lora.adapter_id if lora else None,
+                    medium=MEDIUM_GPU,
+                    lora_name=lora.name if lora else None,
+                    extra_keys=extras or None, group_idx=group,
+                    kv_cache_spec_kind=spec_k,
+                    kv_cache_spec_sliding_window=window))
+        return out

@@ -1,0 +1,172 @@
+// VllmManager::AllocateSlots (vLLM's KVCacheManager.allocate_slots) and
+// Verify.
+//
+// The phases, as vLLM's:
+//   1. with full_sequence_must_fit, fail if the whole request cannot fit;
+//   2. free the blocks a sliding window has left behind (kept even when the
+//      allocation then fails, as vLLM);
+//   3. fail if the new and touched-evictable blocks exceed the free ones;
+//   4. take the hit blocks (and blocks for connector tokens);
+//   5. allocate blocks for the new and lookahead tokens;
+//   6. cache the full blocks of finalized tokens.
+// Argument faults are found before phase 1, so a rejected call changes
+// nothing.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/check.h"
+#include "pagekv/vllm/manager.h"
+#include "vllm/manager_state.h"
+
+namespace pagekv::vllm {
+
+namespace {
+
+absl::Status CheckArgs(const ManagerConfig& config, int32_t num_groups,
+                       const AllocateArgs& a) {
+  if (a.num_new_tokens == 0 && a.num_external_computed_tokens == 0) {
+    return absl::InvalidArgumentError(
+        "num_new_tokens must be greater than 0 when there are no external "
+        "computed tokens");
+  }
+  if (a.num_new_tokens < 0 || a.num_new_computed_tokens < 0 ||
+      a.num_lookahead_tokens < 0 || a.num_external_computed_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token counts must be non-negative (num_new_tokens=", a.num_new_tokens,
+        ", num_new_computed_tokens=", a.num_new_computed_tokens,
+        ", num_lookahead_tokens=", a.num_lookahead_tokens,
+        ", num_external_computed_tokens=", a.num_external_computed_tokens,
+        ")"));
+  }
+  if (a.new_computed == nullptr) return absl::OkStatus();
+  if (static_cast<int32_t>(a.new_computed->size()) != num_groups) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("new_computed_blocks has ", a.new_computed->size(),
+                     " groups, the manager ", num_groups));
+  }
+  for (const auto& list : *a.new_computed) {
+    for (int32_t b : list) {
+      if (b < 0 || b >= config.num_blocks) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("new_computed_blocks names block ", b,
+                         " outside the pool of ", config.num_blocks));
+      }
+      if (b != 0 && !config.enable_caching) {
+        return absl::InvalidArgumentError(
+            "new_computed_blocks must be empty when prefix caching is off");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<bool> VllmManager::AllocateSlots(
+    ReqHandle h, const AllocateArgs& a,
+    std::vector<std::vector<int32_t>>* new_blocks) {
+  Request& r = Req(h);
+  if (absl::Status s = CheckArgs(config_, num_groups(), a); !s.ok()) return s;
+  const bool take_computed =
+      a.new_computed != nullptr || a.num_external_computed_tokens > 0;
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    const GroupState& s = r.groups[g];
+    const bool has_new = a.new_computed && !(*a.new_computed)[g].empty();
+    if (has_new && s.num_cached >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a running request (", s.blocks.size(), " blocks in group ", g,
+          ") cannot take new computed blocks"));
+    }
+    if (take_computed && s.num_cached < 0 && !s.blocks.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the request holds ", s.blocks.size(), " blocks in group ", g,
+          " but is not running; new computed blocks need an empty request"));
+    }
+  }
+  const int64_t local = a.num_computed_tokens + a.num_new_computed_tokens;
+  const int64_t total_computed =
+      std::min(local + a.num_external_computed_tokens, config_.max_model_len);
+  const int64_t to_cache =
+      std::min(total_computed + a.num_new_tokens, a.num_tokens);
+  const bool caching = config_.enable_caching && !a.delay_cache_blocks;
+  if (caching) {
+    const int64_t full = to_cache / config_.hash_block_size;
+    if (full > static_cast<int64_t>(r.vkeys.size()) ||
+        full * config_.hash_block_size >
+            static_cast<int64_t>(r.tokens.size())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "caching ", full,
+          " blocks needs as many block_hashes and their "
+          "tokens; the request has ",
+          r.vkeys.size(), " hashes and ", r.tokens.size(), " tokens"));
+    }
+  }
+  if (a.full_sequence_must_fit) {
+    const int64_t full = std::min(a.num_tokens, config_.max_model_len);
+    if (BlocksToAllocateAll(r, a, full, total_computed, true) >
+        pool_.NumFreeBlocks()) {
+      return false;
+    }
+  }
+  const int64_t main_model = total_computed + a.num_new_tokens;
+  const int64_t need_slot =
+      std::min(main_model + a.num_lookahead_tokens, config_.max_model_len);
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    RemoveSkippedGroup(g, r, total_computed);
+  }
+  if (BlocksToAllocateAll(r, a, need_slot,
+                          local + a.num_external_computed_tokens,
+                          false) > pool_.NumFreeBlocks()) {
+    return false;
+  }
+  if (take_computed) {
+    for (int32_t g = 0; g < num_groups(); ++g) {
+      const auto& nc =
+          a.new_computed ? (*a.new_computed)[g] : std::vector<int32_t>();
+      AllocateNewComputed(g, r, nc, local, a.num_external_computed_tokens);
+    }
+  }
+  new_blocks->resize(num_groups());
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    (*new_blocks)[g].clear();
+    AllocateNew(g, r, need_slot, &(*new_blocks)[g]);
+  }
+  if (caching) {
+    for (int32_t g = 0; g < num_groups(); ++g) CacheGroup(g, r, to_cache);
+  }
+  return true;
+}
+
+absl::Status VllmManager::Verify() const {
+  if (absl::Status s = pool_.Verify(); !s.ok()) return s;
+  std::vector<int64_t> refs(config_.num_blocks, 0);
+  std::vector<int32_t> entries(groups_.size(), 0);
+  for (const auto& r : requests_) {
+    if (!r) continue;
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      const GroupState& s = r->groups[g];
+      entries[g] += s.exists;
+      if (!s.exists && !s.blocks.empty()) {
+        return absl::InternalError("a request holds blocks without an entry");
+      }
+      for (int32_t b : s.blocks) ++refs[b];
+    }
+  }
+  for (int32_t b = 1; b < config_.num_blocks; ++b) {
+    if (refs[b] != pool_.RefCnt(b)) {
+      return absl::InternalError(absl::StrCat("block ", b, " has ref ",
+                                              pool_.RefCnt(b), " but ", refs[b],
+                                              " holders"));
+    }
+  }
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (entries[g] != group_entries_[g]) {
+      return absl::InternalError(absl::StrCat("group ", g, " counts ",
+                                              group_entries_[g],
+                                              " entries, found ", entries[g]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pagekv::vllm

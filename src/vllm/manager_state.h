@@ -1,0 +1,43 @@
+// VllmManager's private per-request and per-attention-group state.
+#ifndef PAGEKV_VLLM_MANAGER_STATE_H_
+#define PAGEKV_VLLM_MANAGER_STATE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pagekv/block_hash.h"
+#include "pagekv/vllm/manager.h"
+
+namespace pagekv::vllm {
+
+// vLLM's req_to_blocks[request_id] and num_cached_block[request_id] for one
+// group. vLLM's req_to_blocks is a defaultdict, so some reads create an
+// entry, and the entry count is what get_num_common_prefix_blocks compares
+// ref counts against: `exists` mirrors that.
+struct VllmManager::GroupState {
+  std::vector<int32_t> blocks;
+  int32_t num_cached = -1;  // -1: not in num_cached_block (not running)
+  bool exists = false;
+};
+
+struct VllmManager::Request {
+  ReqHandle handle = -1;
+  std::vector<TokenId> tokens;
+  BlockHashExtras extras;
+  uint64_t root_key = 0;
+  std::vector<uint64_t> keys;  // one per full block of tokens
+  KeyList vkeys;               // the request's block_hashes
+  std::vector<GroupState> groups;
+};
+
+// Groups whose specs are equal, searched together (one hit for all).
+struct VllmManager::AttnGroup {
+  GroupSpec spec;
+  std::vector<int32_t> group_ids;
+  bool eagle = false;
+};
+
+}  // namespace pagekv::vllm
+
+#endif  // PAGEKV_VLLM_MANAGER_STATE_H_

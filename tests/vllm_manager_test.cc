@@ -1,0 +1,174 @@
+// VllmBlockPool and VllmManager: vLLM's block order, hits and failure
+// behaviour at the C++ level (the Python tests cover the adapter).
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pagekv/vllm/block_pool.h"
+#include "pagekv/vllm/manager.h"
+
+namespace pagekv::vllm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr int32_t kBs = 4;
+
+ManagerConfig Config(int32_t num_blocks, std::vector<GroupSpec> groups) {
+  ManagerConfig c;
+  c.num_blocks = num_blocks;
+  c.groups = std::move(groups);
+  c.hash_block_size = kBs;
+  c.max_model_len = 1024;
+  c.enable_kv_cache_events = true;
+  return c;
+}
+
+GroupSpec Full() {
+  GroupSpec g;
+  g.block_size = kBs;
+  return g;
+}
+GroupSpec Sliding(int32_t window) {
+  GroupSpec g;
+  g.kind = GroupKind::kSlidingWindow;
+  g.block_size = kBs;
+  g.sliding_window = window;
+  g.spec_class = 1;
+  g.track_new_block_ids = false;
+  return g;
+}
+
+// A request with `n` tokens starting at `first`, its vLLM keys made up.
+ReqHandle Add(VllmManager& m, int32_t first, int32_t n) {
+  const ReqHandle h = m.AddRequest({});
+  std::vector<TokenId> t(n);
+  std::iota(t.begin(), t.end(), first);
+  m.AppendTokens(h, t);
+  for (int32_t i = 0; i < n / kBs; ++i) {
+    m.AppendVllmKey(h, "k" + std::to_string(first) + "." + std::to_string(i));
+  }
+  return h;
+}
+
+bool Allocate(VllmManager& m, ReqHandle h, int64_t computed, int64_t n,
+              std::vector<std::vector<int32_t>>* hit = nullptr,
+              int64_t hit_tokens = 0) {
+  AllocateArgs a;
+  a.num_computed_tokens = computed;
+  a.num_tokens = m.NumTokens(h);
+  a.num_new_tokens = n;
+  a.num_new_computed_tokens = hit_tokens;
+  a.new_computed = hit;
+  std::vector<std::vector<int32_t>> out;
+  auto r = m.AllocateSlots(h, a, &out);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() && *r;
+}
+
+TEST(VllmBlockPoolTest, FreshPoolHandsOutIdsInOrderAndQueuesFreesInOrder) {
+  VllmBlockPool pool(6, kBs, true, false);
+  std::vector<int32_t> got;
+  ASSERT_TRUE(pool.GetNewBlocks(3, &got).ok());
+  EXPECT_THAT(got, ElementsAre(1, 2, 3));
+  pool.FreeBlocksReversed(got);
+  EXPECT_THAT(pool.FreeQueue(), ElementsAre(4, 5, 3, 2, 1));
+  EXPECT_EQ(pool.GetNewBlocks(6, &got).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pool.NumFreeBlocks(), 5);
+  EXPECT_TRUE(pool.Verify().ok());
+}
+
+TEST(VllmBlockPoolTest, NullBlockIsNeverFreed) {
+  VllmBlockPool pool(3, kBs, true, false);
+  const std::vector<int32_t> null_block = {0};
+  pool.Touch(null_block);
+  pool.FreeBlocks(null_block);
+  pool.FreeBlocks(null_block);
+  EXPECT_THAT(pool.FreeQueue(), ElementsAre(1, 2));
+  EXPECT_TRUE(pool.Verify().ok());
+}
+
+TEST(VllmManagerTest, HitSharesBlocksAndFreeIsTailFirst) {
+  VllmManager m(Config(11, {Full()}));
+  const ReqHandle a = Add(m, 0, 14);  // 3 full blocks + 2 tokens
+  ASSERT_TRUE(Allocate(m, a, 0, 14));
+  EXPECT_THAT(m.Blocks(a, 0), ElementsAre(1, 2, 3, 4));
+  const ReqHandle b = Add(m, 0, 13);
+  std::vector<std::vector<int32_t>> hit;
+  EXPECT_EQ(m.FindLongestCacheHit(b, 12, &hit), 12);
+  EXPECT_THAT(hit[0], ElementsAre(1, 2, 3));
+  ASSERT_TRUE(Allocate(m, b, 0, 1, &hit, 12));
+  EXPECT_THAT(m.Blocks(b, 0), ElementsAre(1, 2, 3, 5));
+  EXPECT_EQ(m.pool().RefCnt(1), 2);
+  m.Free(a);
+  m.Free(b);
+  EXPECT_THAT(m.pool().FreeQueue(), ElementsAre(6, 7, 8, 9, 10, 4, 5, 3, 2, 1));
+  EXPECT_TRUE(m.Verify().ok()) << m.Verify();
+}
+
+TEST(VllmManagerTest, CollidingVllmKeysWithOtherTokensDoNotHit) {
+  VllmManager m(Config(11, {Full()}));
+  const ReqHandle a = Add(m, 0, 9);
+  ASSERT_TRUE(Allocate(m, a, 0, 9));
+  m.Free(a);
+  const ReqHandle b = m.AddRequest({});
+  m.AppendTokens(b, std::vector<TokenId>(9, 77));
+  m.AppendVllmKey(b, "k0.0");  // a's keys, b's tokens
+  m.AppendVllmKey(b, "k0.1");
+  std::vector<std::vector<int32_t>> hit;
+  EXPECT_EQ(m.FindLongestCacheHit(b, 8, &hit), 0);
+  EXPECT_THAT(hit[0], IsEmpty());
+}
+
+TEST(VllmManagerTest, SlidingWindowHitHasNullsBefore) {
+  VllmManager m(Config(21, {Full(), Sliding(2 * kBs)}));
+  const ReqHandle a = Add(m, 0, 14);
+  ASSERT_TRUE(Allocate(m, a, 0, 14));
+  const ReqHandle b = Add(m, 0, 13);
+  std::vector<std::vector<int32_t>> hit;
+  EXPECT_EQ(m.FindLongestCacheHit(b, 12, &hit), 12);
+  EXPECT_THAT(hit[0], ElementsAre(1, 2, 3));
+  EXPECT_THAT(hit[1], ElementsAre(0, 6, 7));
+}
+
+TEST(VllmManagerTest, ShortPoolReturnsFalseAndChangesNothing) {
+  VllmManager m(Config(4, {Full()}));
+  const ReqHandle a = Add(m, 0, 20);
+  EXPECT_FALSE(Allocate(m, a, 0, 20));
+  EXPECT_EQ(m.pool().NumFreeBlocks(), 3);
+  EXPECT_THAT(m.pool().TakeEvents(), IsEmpty());
+  AllocateArgs zero;
+  zero.num_tokens = 20;
+  std::vector<std::vector<int32_t>> out;
+  EXPECT_EQ(m.AllocateSlots(a, zero, &out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(m.Verify().ok());
+}
+
+TEST(VllmManagerTest, EventsNameTheVllmKeys) {
+  VllmManager m(Config(8, {Full()}));
+  const ReqHandle a = Add(m, 0, 9);
+  ASSERT_TRUE(Allocate(m, a, 0, 9));
+  auto events = m.pool().TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, VllmEvent::Type::kBlockStored);
+  EXPECT_THAT(events[0].block_hashes, ElementsAre("k0.0", "k0.1"));
+  EXPECT_FALSE(events[0].parent_block_hash.has_value());
+  EXPECT_EQ(events[0].token_ids.size(), 8u);
+  EXPECT_EQ(events[0].owner, a);
+}
+
+TEST(VllmManagerConfigTest, RejectsMixedBlockSizes) {
+  ManagerConfig c = Config(8, {Full()});
+  c.groups[0].block_size = 8;
+  EXPECT_EQ(c.Validate().code(), absl::StatusCode::kUnimplemented);
+  c = Config(0, {Full()});
+  EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pagekv::vllm
