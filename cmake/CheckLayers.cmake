@@ -3,12 +3,14 @@
 #
 # A layer is named by its folders: src/<layer>/ and include/pagekv/<layer>/;
 # the core's public headers are the ones directly in include/pagekv/.
-set(layers core cost sim net python)
-# Layers each may NOT include (everything above it; net sits beside cost/sim).
-set(forbidden_core cost sim net python)
-set(forbidden_cost sim net python)
-set(forbidden_sim net python)
-set(forbidden_net cost sim python)
+set(layers core cost sim net cluster python)
+# Layers each may NOT include (everything above it; net sits beside cost/sim;
+# cluster sits above sim and net).
+set(forbidden_core cost sim net cluster python)
+set(forbidden_cost sim net cluster python)
+set(forbidden_sim net cluster python)
+set(forbidden_net cost sim cluster python)
+set(forbidden_cluster python)
 set(forbidden_python)
 
 set(violations "")
