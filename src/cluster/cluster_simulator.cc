@@ -39,7 +39,10 @@ class ClusterRun {
   ClusterRun(const Workload& workload, const ClusterConfig& config)
       : workload_(workload),
         config_(config),
-        hasher_(config.instances.front().block_size, /*seed=*/0) {}
+        hasher_(config.instances.front().block_size, /*seed=*/0),
+        needs_keys_(config.router.name == "prefix" ||
+                    config.router.name == "approx-prefix" ||
+                    config.router.affinity_blocks > 0) {}
 
   absl::Status Init();
   // The event loop (see the top of cluster_simulator.h).
@@ -61,6 +64,8 @@ class ClusterRun {
   const Workload& workload_;
   const ClusterConfig& config_;
   BlockHasher hasher_;  // the index's keys (block size, seed 0)
+  // The router reads the prompt's block keys (prefix routers, affinity).
+  const bool needs_keys_;
   std::vector<std::unique_ptr<Instance>> instances_;
   std::unique_ptr<EventFeed> feed_;  // prefix router only
   std::unique_ptr<RoutingPolicy> policy_;
@@ -148,12 +153,15 @@ absl::Status ClusterRun::Route(size_t k) {
   if (feed_ != nullptr) {
     if (absl::Status s = feed_->DeliverUntil(r.arrival_s); !s.ok()) return s;
   }
+  // Load-only routers need neither the prompt nor its keys.
   prompt_.clear();
-  r.MaterializePrompt(&prompt_);
   keys_.clear();
-  BlockHashExtras extras;
-  extras.cache_salt = r.cache_salt;
-  hasher_.ExtendKeys(prompt_, extras, &keys_);
+  if (needs_keys_ || config_.global_cache) r.MaterializePrompt(&prompt_);
+  if (needs_keys_) {
+    BlockHashExtras extras;
+    extras.cache_salt = r.cache_salt;
+    hasher_.ExtendKeys(prompt_, extras, &keys_);
+  }
   loads_.clear();
   for (const auto& inst : instances_) loads_.push_back(inst->Load());
   if (feed_ != nullptr) feed_->Score(keys_, &cached_);
@@ -337,7 +345,7 @@ absl::Status ClusterConfig::Validate() const {
     const SimulatorConfig& c = instances[i];
     if (absl::Status s = c.Validate(); !s.ok()) {
       return absl::InvalidArgumentError(
-          fmt::format("instance {}: {}", i, s.message()));
+          fmt::format("instance {}: {}", i, std::string(s.message())));
     }
     if (c.allocator != AllocatorKind::kPaged) {
       return absl::InvalidArgumentError(fmt::format(
