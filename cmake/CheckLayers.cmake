@@ -3,14 +3,15 @@
 #
 # A layer is named by its folders: src/<layer>/ and include/pagekv/<layer>/;
 # the core's public headers are the ones directly in include/pagekv/.
-set(layers core cost sim net vllm python)
+set(layers core cost sim net vllm cluster python)
 # Layers each may NOT include (everything above it; net and vllm sit beside
-# cost/sim, on core only).
-set(forbidden_core cost sim net vllm python)
-set(forbidden_cost sim net vllm python)
-set(forbidden_sim net vllm python)
-set(forbidden_net cost sim vllm python)
-set(forbidden_vllm cost sim net python)
+# cost/sim, on core only; cluster sits above sim and net).
+set(forbidden_core cost sim net vllm cluster python)
+set(forbidden_cost sim net vllm cluster python)
+set(forbidden_sim net vllm cluster python)
+set(forbidden_net cost sim vllm cluster python)
+set(forbidden_vllm cost sim net cluster python)
+set(forbidden_cluster vllm python)
 set(forbidden_python)
 
 set(violations "")

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli_util.h"
+#include "cluster_command.h"
 #include "fmt/format.h"
 #include "fmt/ostream.h"
 #include "memory_check.h"
@@ -28,6 +29,7 @@
 #include "pagekv/kv_cache_manager.h"
 #include "pagekv/net/event_publisher.h"
 #include "pagekv/sim/default_workload.h"
+#include "pagekv/sim/shared_prefix_workload.h"
 #include "pagekv/sim/simulator.h"
 #include "pagekv/sim/trace_reader.h"
 #include "simulate_flags.h"
@@ -282,6 +284,14 @@ absl::StatusOr<Workload> LoadWorkload(const SimulateArgs& args,
     if (workload.ok()) {
       workload = ApplyWorkloadOptions(*std::move(workload), options);
     }
+  } else if (args.workload == "shared-prefix") {
+    absl::StatusOr<SharedPrefixOptions> sp =
+        ParseSharedPrefixFlags(args.cluster, static_cast<uint64_t>(n.seed));
+    if (!sp.ok()) return sp.status();
+    workload = MakeSharedPrefixWorkload(*sp);
+    if (workload.ok()) {
+      workload = ApplyWorkloadOptions(*std::move(workload), options);
+    }
   } else {
     workload = ReadWorkload(args.workload, args.format, options);
   }
@@ -392,6 +402,18 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
     if (!workload.ok()) return BadInput(err, kCommand, workload.status());
   }
 
+  if (ClusterRequested(args.cluster)) {
+    if (!args.allocator.empty() && args.allocator != "paged") {
+      return BadInput(err, kCommand,
+                      "--instances/--router/--sweep simulate the paged "
+                      "allocator only; drop --allocator " +
+                          args.allocator);
+    }
+    return RunClusterSimulate(args.cluster,
+                              {args.json, args.csv, args.html, args.progress},
+                              Describe(*workload, *config, *numbers, *kv_bytes),
+                              *workload, *config, out, err);
+  }
   std::unique_ptr<net::EventPublisher> publisher;
   if (!args.kv_events.empty()) {
     auto p = StartKvEvents(args, *config, err);
@@ -417,8 +439,10 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
 
 // The run's options: workload, specs, scheduler and sizes.
 void AddRunOptions(CLI::App* sim, SimulateArgs* args) {
-  sim->add_option("--workload", args->workload,
-                  "'default' (built-in chat + RAG mix) or a trace file")
+  sim->add_option(
+         "--workload", args->workload,
+         "'default' (built-in chat + RAG mix), 'shared-prefix' (--sp-* "
+         "flags) or a trace file")
       ->capture_default_str();
   sim->add_option("--format", args->format,
                   "Trace format: mooncake, azure or jsonl (default: guess)");
@@ -512,6 +536,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   AddRunOptions(sim, args.get());
   AddOutputOptions(sim, args.get());
   AddSimulateFlags(sim, &args->fidelity);
+  AddClusterFlags(sim, &args->cluster);
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

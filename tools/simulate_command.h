@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli_util.h"
+#include "cluster_flags.h"
 #include "simulate_flags.h"
 
 namespace pagekv::tools {
@@ -55,6 +56,9 @@ struct SimulateArgs {
   std::string kv_events;
   std::string kv_events_replay;
   bool kv_events_realtime = false;
+  // --instances, --router, --sweep, ... (cluster_flags.h): when any is
+  // given, the run goes to RunClusterSimulate (cluster_command.h).
+  ClusterFlags cluster;
 };
 
 inline constexpr int kSimulateOk = kExitOk;

@@ -569,4 +569,32 @@ absl::StatusOr<SimulationReport> Simulate(const Workload& workload,
   return report;
 }
 
+absl::StatusOr<SimulatorParts> MakeSimulatorParts(
+    const Workload& workload, const SimulatorConfig& config) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  absl::StatusOr<double> budget = SimulatedKvMemoryBytes(config);
+  if (!budget.ok()) return budget.status();
+  absl::StatusOr<double> bytes_per_token =
+      KvBytesPerToken(config.model, config.tensor_parallel);
+  if (!bytes_per_token.ok()) return bytes_per_token.status();
+  SimulatorParts parts;
+  parts.kv_memory_bytes = *budget;
+  std::optional<BandwidthModel> own_model;
+  absl::StatusOr<const CostHook*> cost = MakeCostHook(config, &own_model);
+  if (!cost.ok()) return cost.status();
+  if (own_model.has_value()) {
+    parts.own_cost = std::make_unique<BandwidthModel>(*std::move(own_model));
+    parts.cost_hook = parts.own_cost.get();
+  } else {
+    parts.cost_hook = *cost;
+  }
+  absl::StatusOr<std::unique_ptr<SimAllocator>> allocator =
+      config.allocator == AllocatorKind::kPaged
+          ? MakePaged(config, *budget, *bytes_per_token)
+          : MakeContiguous(workload, config, *budget, *bytes_per_token);
+  if (!allocator.ok()) return allocator.status();
+  parts.allocator = *std::move(allocator);
+  return parts;
+}
+
 }  // namespace pagekv

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -229,6 +230,21 @@ SchedulerConfig EffectiveSchedulerConfig(const SimulatorConfig& config);
 // The KV memory per device for `config` (kv_memory_bytes or the derived
 // budget), or the error of KvMemoryBudget().
 absl::StatusOr<double> SimulatedKvMemoryBytes(const SimulatorConfig& config);
+
+// The allocator and cost hook Simulate() runs for `config`, for a caller
+// that drives its own Scheduler (the cluster simulator, pagekv/cluster/):
+// the same sizing, groups and cost model, so both agree by construction.
+struct SimulatorParts {
+  std::unique_ptr<SimAllocator> allocator;
+  std::unique_ptr<CostHook> own_cost;  // null when config.cost_hook is set
+  const CostHook* cost_hook = nullptr;  // own_cost or config.cost_hook
+  double kv_memory_bytes = 0;           // SimulatedKvMemoryBytes(config)
+};
+
+// Builds the parts for `config` (validated first) and `workload` (which
+// sizes the max allocators when nothing else does). Errors as Simulate().
+absl::StatusOr<SimulatorParts> MakeSimulatorParts(
+    const Workload& workload, const SimulatorConfig& config);
 
 // Replays `workload` (validated first) under `config`. InvalidArgument for a
 // bad config or workload; FailedPrecondition if the weights leave no KV
