@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/eviction/arc_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pagekv/block_pool.h"
@@ -217,12 +218,81 @@ class RefPriority : public RefPolicy {
   int64_t seq_ = 0;
 };
 
+// ARC with the pool adaptation described in arc_policy.h.
+class RefArc : public RefPolicy {
+ public:
+  explicit RefArc(uint32_t num_blocks)
+      : capacity_(num_blocks),
+        ghost_capacity_(std::max<uint32_t>(1, num_blocks / 2)) {}
+
+  void OnEvictable(uint32_t id, const EvictionHints& hints) override {
+    const uint32_t parent = hints.parent.value();
+    parent_[id] = parent;
+    if (home_[id] == 2) {
+      t2_.push_back(id);
+    } else if (home_[id] == 1) {
+      t1_.push_back(id);
+    } else if (parent != 0 && Has(b1_, parent)) {
+      p_ = std::min<int64_t>(
+          capacity_, p_ + std::max<int64_t>(1, b2_.size() / b1_.size()));
+      b1_.remove(parent);
+      home_[id] = 2;
+      t2_.push_back(id);
+    } else if (parent != 0 && Has(b2_, parent)) {
+      p_ = std::max<int64_t>(
+          0, p_ - std::max<int64_t>(1, b1_.size() / b2_.size()));
+      b2_.remove(parent);
+      home_[id] = 2;
+      t2_.push_back(id);
+    } else {
+      home_[id] = 1;
+      t1_.push_back(id);
+    }
+  }
+  void OnReused(uint32_t id) override {
+    t1_.remove(id);
+    t2_.remove(id);
+    home_[id] = 2;
+  }
+  uint32_t PickVictim(int64_t) override {
+    const bool from_t1 =
+        !t1_.empty() && (t2_.empty() || static_cast<int64_t>(t1_.size()) > p_);
+    std::list<uint32_t>& list = from_t1 ? t1_ : t2_;
+    const uint32_t id = list.front();
+    list.pop_front();
+    home_[id] = 0;
+    b1_.remove(id);
+    b2_.remove(id);
+    const uint32_t parent = parent_[id];
+    if (parent != 0) {
+      std::list<uint32_t>& ghost = from_t1 ? b1_ : b2_;
+      b1_.remove(parent);
+      b2_.remove(parent);
+      ghost.push_back(parent);
+      if (ghost.size() > ghost_capacity_) ghost.pop_front();
+    }
+    return id;
+  }
+
+ private:
+  static bool Has(const std::list<uint32_t>& l, uint32_t id) {
+    return std::find(l.begin(), l.end(), id) != l.end();
+  }
+  int64_t capacity_;
+  size_t ghost_capacity_;
+  int64_t p_ = 0;
+  std::list<uint32_t> t1_, t2_, b1_, b2_;
+  std::map<uint32_t, int> home_;  // 0 none, 1 t1, 2 t2
+  std::map<uint32_t, uint32_t> parent_;
+};
+
 std::unique_ptr<RefPolicy> MakeRef(const std::string& name,
                                    uint32_t num_blocks) {
   if (name == "lru") return std::make_unique<RefLru>();
   if (name == "leaf-lru") return std::make_unique<RefLeafLru>();
   if (name == "s3fifo") return std::make_unique<RefS3Fifo>(num_blocks);
   if (name == "priority") return std::make_unique<RefPriority>();
+  if (name == "arc") return std::make_unique<RefArc>(num_blocks);
   return nullptr;
 }
 
@@ -298,7 +368,7 @@ INSTANTIATE_TEST_SUITE_P(AllPolicies, EvictionPolicyContractTest,
 
 TEST(EvictionPolicyRegistryTest, KnowsEveryPolicy) {
   EXPECT_THAT(EvictionPolicyNames(),
-              ElementsAre("lru", "leaf-lru", "s3fifo", "priority"));
+              ElementsAre("lru", "leaf-lru", "s3fifo", "priority", "arc"));
 }
 
 TEST(EvictionPolicyRegistryTest, UnknownNameIsAnErrorNamingTheKnownOnes) {
@@ -542,6 +612,36 @@ uint32_t WorkingSetLeftAfterScan(const std::string& policy_name) {
 TEST(S3FifoTest, S3FifoResistsAScan) {
   EXPECT_EQ(WorkingSetLeftAfterScan("s3fifo"), 20u);
   EXPECT_EQ(WorkingSetLeftAfterScan("lru"), 0u);  // flushed by the scan
+}
+
+TEST(ArcTest, ArcResistsAScan) {
+  // The reused working set lives in t2; the scan only churns t1.
+  EXPECT_EQ(WorkingSetLeftAfterScan("arc"), 20u);
+}
+
+TEST(ArcTest, GhostHitsMoveTheTargetTowardTheListThatLostTheBlock) {
+  auto created = MakeEvictionPolicy("arc");
+  ASSERT_TRUE(created.ok());
+  auto* arc = static_cast<internal::ArcPolicy*>(created->get());
+  arc->Init(64);
+  // Block 2 (parent 1, in use) is evicted from t1 unused: its parent goes to
+  // b1. The prefix comes back: the recomputed child 3 raises the target and
+  // is admitted to t2.
+  arc->OnEvictable(BlockId(2), Hints(1));
+  EXPECT_EQ(arc->PickVictim(0), BlockId(2));
+  EXPECT_EQ(arc->target_t1(), 0u);
+  arc->OnEvictable(BlockId(3), Hints(1));
+  EXPECT_EQ(arc->target_t1(), 1u);
+  // 3 is in t2 now: new t1 blocks beyond the target go first.
+  arc->OnEvictable(BlockId(10), Hints());
+  arc->OnEvictable(BlockId(11), Hints());
+  EXPECT_EQ(arc->PickVictim(0), BlockId(10));
+  // With t1 at the target (1 block), t2's block 3 goes next; its parent
+  // lands in b2, and a ghost hit there lowers the target again.
+  EXPECT_EQ(arc->PickVictim(0), BlockId(3));
+  arc->OnEvictable(BlockId(4), Hints(1));
+  EXPECT_EQ(arc->target_t1(), 0u);
+  EXPECT_TRUE(arc->Verify().ok()) << arc->Verify();
 }
 
 TEST(S3FifoTest, GhostHitOnParentAdmitsTheRecomputedChildToMain) {

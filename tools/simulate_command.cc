@@ -225,6 +225,7 @@ absl::StatusOr<SimulatorConfig> MakeConfig(const SimulateArgs& args,
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ApplyTierFlags(args.tiers, &config); !s.ok()) return s;
   if (!args.record_log.empty()) {
     config.call_log.mode = CallLogOptions::Mode::kFile;
     config.call_log.path = args.record_log;
@@ -373,6 +374,31 @@ absl::Status WriteReports(const SimulateArgs& args, const RunDescription& run,
   return absl::OkStatus();
 }
 
+// With a host tier: the paged run again without it, and the tier section
+// comparing the two (on `out` unless JSON or CSV takes it).
+absl::Status CompareWithoutTiers(const SimulateArgs& args,
+                                 const Workload& workload,
+                                 SimulatorConfig config,
+                                 const std::vector<SimulationReport>& reports,
+                                 std::ostream& out) {
+  if (!config.host_tier.enabled()) return absl::OkStatus();
+  if (args.json == "-" || args.csv == "-" ||
+      args.fidelity.requests_csv == "-") {
+    return absl::OkStatus();
+  }
+  for (const SimulationReport& with : reports) {
+    if (with.allocator != AllocatorKind::kPaged) continue;
+    config.allocator = AllocatorKind::kPaged;
+    config.host_tier = HostTierConfig{};
+    config.call_log = CallLogOptions{};
+    config.on_step = nullptr;
+    absl::StatusOr<SimulationReport> without = Simulate(workload, config);
+    if (!without.ok()) return without.status();
+    PrintTierSummary(with, *without, out);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunSimulate(const SimulateArgs& args, std::ostream& out,
@@ -434,6 +460,12 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   const RunDescription run = Describe(*workload, *config, *numbers, *kv_bytes);
   absl::Status written = WriteReports(args, run, *reports, out);
   if (!written.ok()) return BadInput(err, kCommand, written);
+  if (absl::Status s =
+          CompareWithoutTiers(args, *workload, *config, *reports, out);
+      !s.ok()) {
+    err << "pagekv simulate: " << s.message() << "\n";
+    return kSimulateFailed;
+  }
   return kSimulateOk;
 }
 
@@ -537,6 +569,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   AddOutputOptions(sim, args.get());
   AddSimulateFlags(sim, &args->fidelity);
   AddClusterFlags(sim, &args->cluster);
+  AddTierFlags(sim, &args->tiers);
   sim->callback([args, exit_code] {
     args->progress = isatty(STDERR_FILENO) != 0;
     *exit_code = RunSimulate(*args, std::cout, std::cerr);

@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "cluster_flags.h"
 #include "simulate_flags.h"
+#include "tier_flags.h"
 
 namespace pagekv::tools {
 
@@ -50,6 +51,7 @@ struct SimulateArgs {
   std::string record_log;  // call log of the paged manager, or empty
   bool progress = false;   // draw a progress bar on `err`
   SimulateFlags fidelity;  // simulate_flags.h
+  TierFlags tiers;         // tier_flags.h
   // Publish the paged run's KV events (vLLM's wire format) on this PUB
   // endpoint, with a replay/snapshot ROUTER on kv_events_replay if given;
   // paced to simulated time with kv_events_realtime, else as fast as it runs.

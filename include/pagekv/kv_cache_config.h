@@ -15,6 +15,7 @@
 #include "pagekv/block_hash.h"
 #include "pagekv/clock.h"
 #include "pagekv/eviction_policy.h"
+#include "pagekv/host_tier.h"
 
 namespace pagekv {
 
@@ -84,6 +85,10 @@ struct KVCacheConfig {
   const Clock* clock = nullptr;
   // Call log; off by default.
   CallLogOptions call_log;
+  // A host-memory tier under the pool (pagekv/host_tier.h); off by default.
+  // Needs prefix caching and a single full-attention group, and no call log
+  // (the log does not record transfers yet).
+  HostTierConfig host_tier;
 
   // OK, or InvalidArgument naming the first bad field and its value.
   absl::Status Validate() const;

@@ -42,6 +42,7 @@
 #include "absl/types/span.h"
 #include "pagekv/block_pool.h"
 #include "pagekv/footprint.h"
+#include "pagekv/host_tier.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_stats.h"
 #include "pagekv/kv_events.h"
@@ -56,12 +57,15 @@ class CallRecorder;
 // The longest cached prefix of a sequence's known tokens.
 struct PrefixMatch {
   // Hit tokens: whole blocks, at most num_known_tokens - 1 (the last prompt
-  // token is always computed, to get its logits).
+  // token is always computed, to get its logits). With a host tier, GPU hits
+  // followed by host hits.
   int64_t num_tokens = 0;
   int32_t num_blocks = 0;
   // Blocks of the hit (over all groups) that are cached with no references:
   // claiming them consumes free capacity.
   int32_t num_evictable_blocks = 0;
+  // Of num_blocks, the last ones found in the host tier (loaded on Admit).
+  int32_t num_host_blocks = 0;
 };
 
 // The result of admitting a sequence.
@@ -247,6 +251,28 @@ class KVCacheManager {
   std::vector<BlockCopy> DrainCopies();
   // The KV events since the last call (empty unless enabled in the config).
   std::vector<KVEvent> DrainEvents();
+
+  // --- Host tier (pagekv/host_tier.h; FailedPrecondition without one) ---
+
+  // The transfer orders since the last call: loads for admitted host hits
+  // and stores the store policy chose. Empty without a host tier.
+  std::vector<TransferOrder> DrainTransfers();
+  // The engine finished the load out of `host_block`; unpins it.
+  // FailedPrecondition (changing nothing) if no load of it is in flight.
+  absl::Status CompleteLoad(uint32_t host_block);
+  // The engine finished (success) or gave up the store into `host_block`:
+  // the block becomes loadable, or is forgotten without trace.
+  // FailedPrecondition (changing nothing) if no store of it is in flight.
+  absl::Status CompleteStore(uint32_t host_block, bool success);
+  // Entry point for a tier below the host (e.g. a remote store): makes the
+  // last block of `tokens` (a whole number of blocks from the sequence's
+  // start, with `extras`) a pending host block and returns its id; the
+  // caller writes the payload into it and calls CompleteStore. The key is
+  // computed here, so the block is verified like any other.
+  // AlreadyExists if the key is in the host tier, ResourceExhausted if every
+  // host block is pending or pinned, InvalidArgument for a partial block.
+  absl::StatusOr<uint32_t> ImportHostBlock(absl::Span<const TokenId> tokens,
+                                           const BlockHashExtras& extras = {});
 
   // Calls `fn` once for every block of the prefix indexes (the cached set,
   // in use or evictable), group by group, each block after its parent when

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "pagekv/host_tier.h"
+
 namespace pagekv {
 
 struct PrefixCacheStats {
@@ -51,6 +53,9 @@ struct KVCacheStats {
   uint64_t cow_copies = 0;
   uint64_t allocation_failures = 0;
   PrefixCacheStats prefix;
+  // The host tier's counters (all zero without one). prefix counts GPU hits
+  // only; host_tier.hit_tokens the host hits after them.
+  HostTierStats host_tier;
   // Index memory per pool block (keys, links, stored tokens).
   uint64_t index_bytes_per_block = 0;
 

@@ -15,6 +15,14 @@
 
 namespace pagekv {
 
+// Where a block is cached: the GPU pool or the host tier (vLLM's "medium").
+enum class Medium : uint8_t { kGpu, kCpu };
+
+// "GPU" or "CPU".
+inline const char* MediumName(Medium m) {
+  return m == Medium::kCpu ? "CPU" : "GPU";
+}
+
 // Consecutive blocks of one chain became cached.
 struct BlockStoredEvent {
   std::vector<uint64_t> block_keys;    // in chain order
@@ -24,12 +32,14 @@ struct BlockStoredEvent {
   uint64_t lora_id = 0;
   uint64_t cache_salt = 0;
   GroupId group;
+  Medium medium = Medium::kGpu;
 };
 
 // Blocks were evicted or dropped from the cache.
 struct BlockRemovedEvent {
   std::vector<uint64_t> block_keys;
   GroupId group;
+  Medium medium = Medium::kGpu;
 };
 
 // Every cached block was dropped (Reset).

@@ -52,6 +52,20 @@ absl::Status KVCacheConfig::Validate() const {
     return absl::InvalidArgumentError(fmt::format(
         "call_log.ring_calls = {}: must be in [1, 2^24]", call_log.ring_calls));
   }
+  if (host_tier.enabled()) {
+    if (absl::Status s = host_tier.Validate(); !s.ok()) return s;
+    if (!enable_prefix_caching || groups.size() != 1 ||
+        groups[0].kind != KVCacheGroupSpec::Kind::kFullAttention) {
+      return absl::InvalidArgumentError(fmt::format(
+          "host_tier: needs prefix caching and exactly one full-attention "
+          "group (got prefix caching {}, {} groups)",
+          enable_prefix_caching ? "on" : "off", groups.size()));
+    }
+    if (call_log.mode != CallLogOptions::Mode::kOff) {
+      return absl::InvalidArgumentError(
+          "host_tier: the call log does not record transfers; turn one off");
+    }
+  }
   if (block_hash_fn == nullptr) {
     return absl::InvalidArgumentError("block_hash_fn: must not be null");
   }

@@ -164,6 +164,7 @@ KVCacheStats KVCacheManager::Stats() const {
   stats.cow_copies = st.cow_copies;
   stats.allocation_failures = st.allocation_failures;
   stats.prefix = st.prefix_stats;
+  if (st.host != nullptr) stats.host_tier = st.host->Stats();
   stats.index_bytes_per_block =
       st.config.enable_prefix_caching
           ? internal::PrefixIndex::BytesPerBlock(block_size()) *

@@ -160,8 +160,7 @@ absl::StatusOr<PrefixMatch> KVCacheManager::MatchPrefix(SeqId seq) const {
   }
   Walk walk;
   state_->WalkPrefix(*s, &walk);
-  return PrefixMatch{walk.num_blocks * block_size(),
-                     static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
+  return state_->MatchOf(s->tokens, s->keys, s->options.hash_extras, walk);
 }
 
 PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
@@ -173,8 +172,7 @@ PrefixMatch KVCacheManager::MatchPrefix(absl::Span<const TokenId> prompt,
   thread_local Walk walk;
   keys.clear();
   state_->WalkPrefix(prompt, extras, keys, &walk);
-  return PrefixMatch{walk.num_blocks * block_size(),
-                     static_cast<int32_t>(walk.num_blocks), walk.num_evictable};
+  return state_->MatchOf(prompt, keys, extras, walk);
 }
 
 absl::StatusOr<Admission> KVCacheManager::Admit(SeqId seq,
@@ -442,6 +440,11 @@ absl::Status KVCacheManager::Reset() {
         fmt::format("cannot reset the cache while {} sequences are live",
                     st.seqs.num_live()));
   }
+  if (st.host != nullptr && !st.host->idle()) {
+    return absl::FailedPreconditionError(
+        "cannot reset the cache while host-tier transfers are in flight");
+  }
+  if (st.host != nullptr) st.host->Clear();
   st.pool->DropAllCached();
   for (auto& group : st.groups) {
     if (group.index != nullptr) group.index->Clear();
@@ -463,6 +466,7 @@ std::vector<KVEvent> KVCacheManager::DrainEvents() {
   PAGEKV_RECORD_CALL(DrainEvents);
   std::vector<KVEvent> out;
   out.swap(state_->events);
+  if (state_->host != nullptr) state_->host->DrainEvents(&out);
   return out;
 }
 

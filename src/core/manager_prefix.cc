@@ -154,6 +154,7 @@ void ManagerState::ClaimHit(Sequence& s, const Walk& walk) {
       if (b != kNullBlock) AcquireBlock(b);
     }
   }
+  if (host != nullptr) host->OnGpuHits(walk.blocks[0], *groups[0].index);
   s.hot->num_computed =
       static_cast<int32_t>(walk.num_blocks * config.block_size);
   s.num_indexed = static_cast<size_t>(walk.num_blocks);
@@ -226,6 +227,11 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
       if (parent != kNullBlock && !index.contains(parent)) continue;
       if (!index.Insert(b, s.keys[i], parent, parent_key, tokens)) continue;
       pool->SetKeepsContent(b, true);
+      if (host != nullptr) {
+        host->OnGpuIndexed({b, s.keys[i], parent_key, i == 0, tokens,
+                            s.options.hash_extras.lora_id,
+                            s.options.hash_extras.cache_salt});
+      }
       if (!config.enable_kv_events) continue;
       if (event == nullptr || last_stored + 1 != i) {
         BlockStoredEvent e;
@@ -276,6 +282,7 @@ void ManagerState::OnBlockEvicted(BlockId block) {
   for (size_t g = 0; g < groups.size(); ++g) {
     PrefixIndex* index = groups[g].index.get();
     if (index == nullptr || !index->contains(block)) continue;
+    if (host != nullptr) host->OnGpuEvicted(block, *index);
     if (config.enable_kv_events) {
       events.emplace_back(BlockRemovedEvent{{index->key(block)},
                                             GroupId(static_cast<uint32_t>(g))});

@@ -37,17 +37,29 @@ absl::Status ManagerState::PlanAdmission(
   // distinct, so one request needs no set).
   plan->walks.resize(requests.size());
   plan->admissions.assign(requests.size(), Admission{});
+  plan->host_hits.resize(host != nullptr ? requests.size() : 0);
   plan->blocks = 0;
   absl::flat_hash_set<uint32_t> evictable_hits;
   for (size_t r = 0; r < requests.size(); ++r) {
     const Sequence& s = *plan->seqs[r];
     Walk& walk = plan->walks[r];
     WalkPrefix(s, &walk);
-    const int64_t hit = walk.num_blocks * bs;
+    size_t num_host = 0;
+    if (host != nullptr) {
+      plan->host_hits[r].clear();
+      ExtendToHost(s.tokens, s.keys, s.options.hash_extras, walk,
+                   &plan->host_hits[r]);
+      num_host = plan->host_hits[r].size();
+    }
+    // Host hits get new GPU blocks: they count below with the new tokens.
+    const int64_t hit = (walk.num_blocks + static_cast<int64_t>(num_host)) * bs;
     const int64_t num_new =
         std::min(requests[r].num_new_tokens, s.num_known() - hit);
-    plan->admissions[r].hit = {hit, static_cast<int32_t>(walk.num_blocks),
-                               walk.num_evictable};
+    plan->admissions[r].hit = {
+        .num_tokens = hit,
+        .num_blocks = static_cast<int32_t>(hit / bs),
+        .num_evictable_blocks = walk.num_evictable,
+        .num_host_blocks = static_cast<int32_t>(num_host)};
     plan->admissions[r].num_new_tokens = num_new;
     const int64_t target =
         BlocksForTokens(hit + num_new + requests[r].num_lookahead_tokens, bs);
@@ -77,7 +89,16 @@ void ManagerState::ApplyAdmission(const AdmissionPlan& plan,
     CountQuery(*plan.seqs[r], plan.walks[r]);
     ClaimHit(*plan.seqs[r], plan.walks[r]);
   }
+  // Host hits are pinned before any allocation too: an eviction's store
+  // (write-back) may evict host blocks.
+  for (const auto& hits : plan.host_hits) {
+    for (uint32_t h : hits) host->Pin(h);
+  }
   for (size_t r = 0; r < plan.seqs.size(); ++r) {
+    if (host != nullptr) {
+      CountHostQuery(*plan.seqs[r], plan.host_hits[r].size());
+      LoadHostHits(*plan.seqs[r], plan.host_hits[r]);
+    }
     ApplyReserve(*plan.seqs[r], plan.admissions[r].num_new_tokens,
                  requests[r].num_lookahead_tokens);
   }

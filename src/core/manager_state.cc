@@ -33,6 +33,14 @@ ManagerState::ManagerState(KVCacheConfig config_in,
     groups.push_back(std::move(g));
   }
   single_full_group = groups.size() == 1 && !groups[0].sliding();
+  if (config.host_tier.enabled()) {
+    auto policy = MakeEvictionPolicy(config.host_tier.eviction_policy);
+    PAGEKV_CHECK(policy.ok(), "host tier policy passed Validate: {}",
+                 policy.status().ToString());
+    host = std::make_unique<HostTier>(
+        config.host_tier, static_cast<uint32_t>(pool->num_blocks()),
+        config.block_size, *std::move(policy), config.enable_kv_events);
+  }
   pool->set_eviction_listener(this);
   if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
     block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));

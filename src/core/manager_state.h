@@ -24,6 +24,7 @@
 #include "absl/container/inlined_vector.h"
 #include "core/check.h"
 #include "core/fill_ledger.h"
+#include "core/host_tier.h"
 #include "core/prefix_index.h"
 #include "core/reservation.h"
 #include "core/sequence_slots.h"
@@ -63,6 +64,8 @@ struct AdmissionPlan {
   std::vector<Sequence*> seqs;
   std::vector<Walk> walks;
   std::vector<Admission> admissions;
+  // Per request, the host blocks after its GPU hit (empty without a tier).
+  std::vector<std::vector<uint32_t>> host_hits;
   int64_t blocks = 0;
 };
 
@@ -94,6 +97,24 @@ struct ManagerState final : public EvictionListener {
   void UnindexBlock(size_t group, BlockId block);
   void OnBlockEvicted(BlockId block) override;
   void PrefetchEvicted(absl::Span<const BlockId> blocks) override;
+
+  // --- the host tier (manager_tiers.cc; host is null without one) ---
+  // Appends to *out the host blocks extending `walk` for `tokens` (whose
+  // keys WalkPrefix memoized). Read-only.
+  void ExtendToHost(absl::Span<const TokenId> tokens,
+                    absl::Span<const uint64_t> keys,
+                    const BlockHashExtras& extras, const Walk& walk,
+                    std::vector<uint32_t>* out) const;
+  // The PrefixMatch of `walk`, extended into the host tier. Read-only.
+  PrefixMatch MatchOf(absl::Span<const TokenId> tokens,
+                      absl::Span<const uint64_t> keys,
+                      const BlockHashExtras& extras, const Walk& walk) const;
+  // Counts a query's host hits and key lookups (CountQuery's host side).
+  void CountHostQuery(const Sequence& s, size_t host_hits);
+  // Allocates GPU blocks for pinned `host_hits` at the end of the table of
+  // `s` (right after its GPU hit) and queues their loads.
+  // REQUIRES: the blocks are available (the admission plan counted them).
+  void LoadHostHits(Sequence& s, absl::Span<const uint32_t> host_hits);
 
   // --- admitting and reserving (manager_reserve.cc) ---
   // Checks `requests` and plans their admission (one walk each), changing
@@ -200,6 +221,7 @@ struct ManagerState final : public EvictionListener {
   std::unique_ptr<BlockPool> pool;
   BlockHasher hasher;
   std::vector<Group> groups;
+  std::unique_ptr<HostTier> host;  // null without a host tier
   SequenceSlots seqs;
   FillLedger fills;
 

@@ -38,6 +38,7 @@ absl::Status ManagerState::Verify() const {
   for (const Group& group : groups) {
     if (group.index != nullptr) PAGEKV_RETURN_IF_ERROR(group.index->Verify());
   }
+  if (host != nullptr) PAGEKV_RETURN_IF_ERROR(host->Verify());
   return absl::OkStatus();
 }
 

@@ -37,6 +37,17 @@ absl::Span<const HardwareNumberField> HardwareNumberFields() {
        "step_overhead_us", 1e-6, 0, true, 60},
       {&HardwareSpec::host_link_bandwidth, "host_link_bandwidth",
        "host_link_gbps", 1e9, 0, true, 1e15},
+      {&HardwareSpec::host_transfer_efficiency, "host_transfer_efficiency",
+       "host_transfer_efficiency", 1, 0, false, 1},
+      {&HardwareSpec::host_transfer_latency_seconds,
+       "host_transfer_latency_seconds", "host_transfer_latency_us", 1e-6, 0,
+       true, 60},
+      {&HardwareSpec::remote_bandwidth, "remote_bandwidth", "remote_gbps", 1e9,
+       0, true, 1e15},
+      {&HardwareSpec::remote_latency_seconds, "remote_latency_seconds",
+       "remote_latency_us", 1e-6, 0, true, 60},
+      {&HardwareSpec::store_decode_slowdown, "store_decode_slowdown",
+       "store_decode_slowdown", 1, 0, true, 1},
   };
   return kFields;
 }
@@ -152,6 +163,19 @@ std::vector<HardwareSpec> BuildPresets() {
                                  .num_devices = 8,
                                  .interconnect_bandwidth = 32e9,
                                  .host_link_bandwidth = 32e9});
+  // NVIDIA GH200 Grace Hopper Superchip datasheet, 96 GB HBM3 version: 4
+  // TB/s, Hopper compute as H100 SXM, and NVLink-C2C to the Grace CPU's
+  // memory at 900 GB/s total (450 per direction) instead of PCIe: the
+  // host link a KV tier uses.
+  presets.push_back(HardwareSpec{.name = "gh200",
+                                 .hbm_bytes = 96e9,
+                                 .hbm_bandwidth = 4.0e12,
+                                 .peak_flops_bf16 = 989e12,
+                                 .peak_flops_fp8 = 1979e12,
+                                 .peak_flops_int8 = 1979e12,
+                                 .num_devices = 1,
+                                 .interconnect_bandwidth = 450e9,
+                                 .host_link_bandwidth = 450e9});
   return presets;
 }
 

@@ -116,6 +116,11 @@ void EncodeBatch(double ts, absl::Span<const KVEvent> events,
   RecordWriter w(out, options.layout);
   const std::optional<std::string> medium = options.medium;
   const std::optional<std::string> no_name;
+  // Host-tier events name their medium whatever the options say.
+  const std::optional<std::string> cpu(MediumName(Medium::kCpu));
+  auto medium_of = [&](Medium m) -> const std::optional<std::string>& {
+    return m == Medium::kCpu ? cpu : medium;
+  };
   BeginBatch(w, ts, events.size(), options.data_parallel_rank);
   for (const KVEvent& event : events) {
     if (const auto* s = std::get_if<BlockStoredEvent>(&event)) {
@@ -127,7 +132,7 @@ void EncodeBatch(double ts, absl::Span<const KVEvent> events,
                    s->lora_id == 0 ? std::nullopt
                                    : std::optional<int64_t>(
                                          static_cast<int64_t>(s->lora_id)),
-                   &medium,
+                   &medium_of(s->medium),
                    &no_name,
                    s->cache_salt,
                    static_cast<int64_t>(g),
@@ -140,7 +145,7 @@ void EncodeBatch(double ts, absl::Span<const KVEvent> events,
       }
       WriteStored(w, v);
     } else if (const auto* r = std::get_if<BlockRemovedEvent>(&event)) {
-      WriteRemoved(w, r->block_keys, medium,
+      WriteRemoved(w, r->block_keys, medium_of(r->medium),
                    static_cast<int64_t>(r->group.value()));
     } else {
       WriteCleared(w);

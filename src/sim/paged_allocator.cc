@@ -22,7 +22,8 @@ class PagedAllocator final : public SimAllocator {
                  std::unique_ptr<KVCacheManager> manager, double bytes_per_slot)
       : clock_(std::move(clock)),
         manager_(std::move(manager)),
-        bytes_per_slot_(bytes_per_slot) {}
+        bytes_per_slot_(bytes_per_slot),
+        has_host_tier_(manager_->config().host_tier.enabled()) {}
 
   AllocatorKind kind() const override { return AllocatorKind::kPaged; }
   KVCacheManager* manager() override { return manager_.get(); }
@@ -69,23 +70,26 @@ class PagedAllocator final : public SimAllocator {
   }
 
   absl::StatusOr<Admission> Admit(SeqId seq, int64_t max_new_tokens) override {
-    return manager_->Admit(seq, max_new_tokens);
+    return Transfer(manager_->Admit(seq, max_new_tokens));
   }
 
   absl::Status Reserve(SeqId seq, int64_t num_new_tokens) override {
-    return manager_->Reserve(seq, num_new_tokens);
+    return Transfer(manager_->Reserve(seq, num_new_tokens));
   }
 
   absl::Status AppendToken(SeqId seq, TokenId token) override {
-    return manager_->AppendTokens(seq, absl::MakeConstSpan(&token, 1));
+    return Transfer(
+        manager_->AppendTokens(seq, absl::MakeConstSpan(&token, 1)));
   }
 
   absl::Status AppendDecodeTokens(absl::Span<const SeqId> seqs,
                                   absl::Span<const TokenId> tokens) override {
-    return manager_->AppendDecodeTokens(seqs, tokens);
+    return Transfer(manager_->AppendDecodeTokens(seqs, tokens));
   }
 
-  absl::Status Release(SeqId seq) override { return manager_->Release(seq); }
+  absl::Status Release(SeqId seq) override {
+    return Transfer(manager_->Release(seq));
+  }
 
   absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
                               StepFootprint* footprint) const override {
@@ -111,12 +115,46 @@ class PagedAllocator final : public SimAllocator {
     return manager_->Stats().prefix;
   }
 
+  TierTraffic TakeTierTraffic() override {
+    TierTraffic t = traffic_;
+    traffic_ = {};
+    return t;
+  }
+  HostTierStats HostStats() const override {
+    return manager_->Stats().host_tier;
+  }
+
  private:
+  // Carries out the transfers `result`'s call ordered, as an engine whose
+  // copies always succeed, and counts them; passes `result` through.
+  template <typename T>
+  T Transfer(T result) {
+    if (!has_host_tier_) return result;
+    bool any_store = false;
+    for (const TransferOrder& o : manager_->DrainTransfers()) {
+      absl::Status s = o.kind == TransferOrder::Kind::kStore
+                           ? manager_->CompleteStore(o.host_block, true)
+                           : manager_->CompleteLoad(o.host_block);
+      PAGEKV_CHECK(s.ok(), "completing a fresh transfer failed: {}",
+                   s.ToString());
+      if (o.kind == TransferOrder::Kind::kStore) {
+        ++traffic_.stored_blocks;
+        any_store = true;
+      } else {
+        ++traffic_.loaded_blocks;
+      }
+    }
+    traffic_.store_jobs += any_store ? 1 : 0;
+    return result;
+  }
+
   // The manager's clock (eviction recency): only SetTimeMicros() moves it.
   // Declared first, so it outlives the manager reading it.
   std::unique_ptr<ManualClock> clock_;
   std::unique_ptr<KVCacheManager> manager_;
   double bytes_per_slot_;
+  bool has_host_tier_;
+  TierTraffic traffic_;
 };
 
 }  // namespace

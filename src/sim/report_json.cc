@@ -38,6 +38,27 @@ nlohmann::ordered_json PrefixJson(const SimulationReport& r) {
           {"resumed_hit_tokens", r.prefix.resumed_hit_tokens}};
 }
 
+// The host tier's figures (SimulationReport::tier).
+nlohmann::ordered_json TierJson(const TierReport& t) {
+  nlohmann::ordered_json o;
+  o["gpu_hit_rate"] = t.gpu_hit_rate;
+  o["host_hit_rate"] = t.host_hit_rate;
+  o["host_hit_tokens"] = t.host_hit_tokens;
+  o["loaded_host_tokens"] = t.loaded_host_tokens;
+  o["recomputed_host_tokens"] = t.recomputed_host_tokens;
+  o["stored_blocks"] = t.stored_blocks;
+  o["bytes_loaded"] = t.bytes_loaded;
+  o["bytes_stored"] = t.bytes_stored;
+  o["load_s"] = t.load_s;
+  o["store_link_s"] = t.store_link_s;
+  o["store_overhead_s"] = t.store_overhead_s;
+  o["host_capacity_blocks"] = t.host.capacity_blocks;
+  o["host_evictions"] = t.host.evictions;
+  o["host_stores_dropped"] = t.host.stores_dropped;
+  o["host_stores_filtered"] = t.host.stores_filtered;
+  return o;
+}
+
 nlohmann::ordered_json ResultJson(const SimulationReport& r) {
   nlohmann::ordered_json o;
   o["allocator"] = std::string(AllocatorKindName(r.allocator));
@@ -77,6 +98,7 @@ nlohmann::ordered_json ResultJson(const SimulationReport& r) {
   }
   o["rejections"] = std::move(rej);
   o["timeline_interval_s"] = r.timeline_interval_s;
+  if (r.tier.enabled) o["tiers"] = TierJson(r.tier);
   return o;
 }
 

@@ -111,12 +111,15 @@ absl::StatusOr<AdmissionMode> ParseAdmissionMode(std::string_view name) {
       std::string(name)));
 }
 
+absl::Status ValidateTierCost(const TierCostConfig& tier);
+
 absl::Status SchedulerConfig::Validate() const {
   if (max_batch_tokens < 1) {
     return absl::InvalidArgumentError(
         fmt::format("SchedulerConfig.max_batch_tokens must be >= 1, got {}",
                     max_batch_tokens));
   }
+  if (absl::Status s = ValidateTierCost(tier); !s.ok()) return s;
   if (max_num_seqs < 1) {
     return absl::InvalidArgumentError(fmt::format(
         "SchedulerConfig.max_num_seqs must be >= 1, got {}", max_num_seqs));
@@ -448,6 +451,7 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
     MarkRunning(e);
     // The chunk's tokens count as computed once the step has run.
     e->computed = admission->hit.num_tokens;
+    ChargeHostHit(*admission, result);
     if (e->computed > 0) result->hits.emplace_back(e->request->id, e->computed);
     if (admission->num_new_tokens > 0) {
       e->step_tokens = admission->num_new_tokens;
@@ -520,6 +524,7 @@ absl::Status Scheduler::RunScheduled(StepResult* result) {
     result->duration_s += result->swap_s;
     pending_swap_bytes_ = 0;
   }
+  ChargeTierTraffic(result);
   AdvanceTo(now_s_ + result->duration_s);
   return absl::OkStatus();
 }

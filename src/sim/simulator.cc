@@ -18,6 +18,7 @@
 #include "pagekv/cost/capacity.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
+#include "sim/tier_report.h"
 
 namespace pagekv {
 namespace {
@@ -123,6 +124,7 @@ absl::Status SimulatorConfig::Validate() const {
 SchedulerConfig EffectiveSchedulerConfig(const SimulatorConfig& config) {
   SchedulerConfig s = config.scheduler;
   if (s.max_model_len == 0) s.max_model_len = config.max_model_len;
+  internal::FillTierCost(config, &s.tier);
   if (s.preemption_mode != PreemptionMode::kSwap) return s;
   if (s.swap_bytes_per_token == 0) {
     absl::StatusOr<double> bytes =
@@ -205,6 +207,7 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
   kv.enable_prefix_caching = config.enable_prefix_caching;
   kv.eviction_policy = config.eviction_policy;
   kv.call_log = config.call_log;
+  kv.host_tier = internal::SimHostTier(config, bytes_per_token);
   kv.enable_kv_events = static_cast<bool>(config.on_step);
   return MakePagedAllocator(std::move(kv),
                             bytes_per_token / static_cast<double>(num_groups));
@@ -397,6 +400,7 @@ void Replay::RecordStep(const StepResult& step) {
   ++report_.steps;
   report_.busy_s += step.duration_s;
   report_.computed_prefill_tokens += step.prefill_tokens;
+  internal::AddTierStep(step, &report_.tier);
   Account(step.start_s, scheduler_.now_s(), step.memory, &step);
   const int64_t allocated = step.memory.allocated();
   if (allocated > peak_allocated_) {
@@ -524,6 +528,7 @@ void Replay::Summarize(const SimAllocator& allocator) {
   const double busy = windowed_ ? window_busy_s_ : report_.busy_s;
   if (busy > 0) report_.mean_batch_size = batch_integral_ / busy;
   report_.prefix = allocator.PrefixStats();
+  internal::FinishTierReport(config_, allocator, report_.prefix, &report_.tier);
   report_.prefix_hit_rate = report_.prefix.TokenHitRate();
   report_.resumed_prefix_hit_rate =
       report_.prefix.resumed_query_tokens == 0

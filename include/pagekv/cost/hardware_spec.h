@@ -24,6 +24,16 @@ namespace pagekv {
 inline constexpr double kDefaultMemoryEfficiency = 0.6;
 inline constexpr double kDefaultComputeEfficiency = 0.5;
 inline constexpr double kDefaultStepOverheadSeconds = 50e-6;
+// KV-tier transfer defaults (docs/tiers.md): the share of the host link's
+// peak a KV copy reaches (0.8 x 64 GB/s PCIe Gen5 = 51 GB/s, what vLLM's CPU
+// offloading measured on H100), the fixed cost of one transfer job, the
+// host-to-remote network (100 Gb/s NIC, one TCP round trip per job), and the
+// decode slowdown while stores keep the link saturated.
+inline constexpr double kDefaultHostTransferEfficiency = 0.8;
+inline constexpr double kDefaultHostTransferLatencySeconds = 10e-6;
+inline constexpr double kDefaultRemoteBandwidth = 12.5e9;
+inline constexpr double kDefaultRemoteLatencySeconds = 100e-6;
+inline constexpr double kDefaultStoreDecodeSlowdown = 0.05;
 
 struct HardwareSpec {
   std::string name = {};
@@ -49,6 +59,19 @@ struct HardwareSpec {
   // Per device, per direction, device to host memory (PCIe): what swapping
   // KV out and back in costs. >= 0; 0 = no host link (swap unavailable).
   double host_link_bandwidth = 0;
+  // --- KV tiers (pagekv/cost/transfer_cost.h) ---
+  // Fraction of host_link_bandwidth a KV block copy reaches, in (0, 1].
+  double host_transfer_efficiency = kDefaultHostTransferEfficiency;
+  // Fixed cost per transfer job (launch, DMA setup), seconds, >= 0.
+  double host_transfer_latency_seconds = kDefaultHostTransferLatencySeconds;
+  // Host to remote store (network), per direction, bytes/s (>= 0) and per
+  // job round trip, seconds (>= 0).
+  double remote_bandwidth = kDefaultRemoteBandwidth;
+  double remote_latency_seconds = kDefaultRemoteLatencySeconds;
+  // Decode step slowdown while stores keep the host link busy the whole
+  // step (memory traffic of the copy engine), in [0, 1]: a step is
+  // stretched by store_decode_slowdown x the link's busy share.
+  double store_decode_slowdown = kDefaultStoreDecodeSlowdown;
 
   // Returns OK, or InvalidArgument naming the first bad field.
   absl::Status Validate() const;
@@ -71,7 +94,9 @@ std::vector<std::string> HardwarePresetNames();
 // Parses a JSON object into a spec. Fields (human units): name, hbm_gb,
 // hbm_bandwidth_gbps, peak_tflops_bf16, peak_tflops_fp8, peak_tflops_int8,
 // num_devices, interconnect_gbps, interconnect_latency_us,
-// memory_efficiency, compute_efficiency, step_overhead_us, host_link_gbps, and
+// memory_efficiency, compute_efficiency, step_overhead_us, host_link_gbps,
+// host_transfer_efficiency, host_transfer_latency_us, remote_gbps,
+// remote_latency_us, store_decode_slowdown, and
 // an optional "base" preset to start from. Unknown fields are rejected. Errors
 // name `source` and the bad field.
 absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,

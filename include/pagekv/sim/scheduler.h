@@ -96,6 +96,20 @@ std::string_view AdmissionModeName(AdmissionMode mode);
 absl::StatusOr<PreemptionMode> ParsePreemptionMode(std::string_view name);
 absl::StatusOr<AdmissionMode> ParseAdmissionMode(std::string_view name);
 
+// What host-tier transfers cost the scheduler (docs/tiers.md). All 0 = no
+// host tier. A host hit is charged its load (alpha + bytes / beta, before
+// the step's compute) or, when that is dearer, its recompute; stores run
+// beside the step and stretch steps with decodes by
+// 1 + store_decode_slowdown x the link's busy share.
+struct TierCostConfig {
+  double block_bytes = 0;            // KV bytes of one block, one device
+  double host_latency_s = 0;         // alpha per transfer job
+  double host_bytes_per_s = 0;       // beta, per direction
+  double store_decode_slowdown = 0;  // in [0, 1]
+  // Prefill seconds per token, for load vs recompute; 0 = always load.
+  double recompute_s_per_token = 0;
+};
+
 struct SchedulerConfig {
   // Tokens computed per step, decodes and prefill chunks together. >= 1.
   int64_t max_batch_tokens = 8192;
@@ -113,6 +127,8 @@ struct SchedulerConfig {
   // per direction. Both > 0 with kSwap (ignored otherwise).
   double swap_bytes_per_token = 0;
   double host_link_bytes_per_s = 0;
+  // Host tier transfer costs (the simulator fills them in).
+  TierCostConfig tier;
 
   // OK, or InvalidArgument naming the bad field and value.
   absl::Status Validate() const;
@@ -143,6 +159,17 @@ struct StepResult {
   // Time of the step spent copying KV to and from host memory (swap); part
   // of duration_s.
   double swap_s = 0;
+  // Host tier: hit tokens admitted from the host (loaded, or recomputed
+  // because that was cheaper), blocks stored, the loads' time (part of
+  // duration_s), the stores' link time and the slowdown they added (part
+  // of duration_s).
+  int64_t host_hit_tokens = 0;
+  int64_t loaded_host_tokens = 0;
+  int64_t recomputed_host_tokens = 0;
+  int64_t stored_blocks = 0;
+  double load_s = 0;
+  double store_link_s = 0;
+  double store_overhead_s = 0;
 
   int32_t batch_size() const { return num_decodes + num_prefills; }
 };
@@ -225,6 +252,11 @@ class Scheduler {
   void MarkRunning(Entry* e);
   // Releases a request that generated its last token.
   absl::Status Finish(Entry* e);
+  // Host tier (scheduler_tiers.cc): charges an admission's host hits their
+  // load or recompute time, to the step that runs next.
+  void ChargeHostHit(const Admission& admission, StepResult* result);
+  // Adds the pending loads and the stores' slowdown to the step's time.
+  void ChargeTierTraffic(StepResult* result);
   absl::Status Preempt(Entry* victim, StepResult* result);
   Entry* PickVictim();
   absl::Status EnsureSequence(Entry* e);
@@ -250,6 +282,7 @@ class Scheduler {
   int64_t capacity_slots_ = 0;
   // Swap: bytes copied over the host link not yet charged to a step.
   double pending_swap_bytes_ = 0;
+  double pending_tier_s_ = 0;  // host-hit loads/recomputes for the next step
   std::vector<Rejection> rejections_;
   // Scratch of Step(), kept to reuse its memory: the running requests at the
   // step's start, the scheduled ones, the decode batch and the footprint.

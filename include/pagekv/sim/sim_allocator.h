@@ -99,6 +99,15 @@ std::string_view AllocatorKindName(AllocatorKind kind);
 // Parses one of the names above; InvalidArgument listing them otherwise.
 absl::StatusOr<AllocatorKind> ParseAllocatorKind(std::string_view name);
 
+// Host-tier transfers the allocator carried out since the last
+// TakeTierTraffic() (paged with a host tier; the simulated engine completes
+// every transfer at once, successfully).
+struct TierTraffic {
+  int64_t stored_blocks = 0;
+  int64_t store_jobs = 0;  // drains that carried at least one store
+  int64_t loaded_blocks = 0;
+};
+
 class SimAllocator {
  public:
   virtual ~SimAllocator() = default;
@@ -170,6 +179,11 @@ class SimAllocator {
 
   // The paged allocator's manager; null for the contiguous baselines.
   virtual KVCacheManager* manager() { return nullptr; }
+
+  // Host tier: the traffic since the last call (and resets it), and the
+  // tier's counters. Zero without a host tier.
+  virtual TierTraffic TakeTierTraffic() { return {}; }
+  virtual HostTierStats HostStats() const { return {}; }
 };
 
 // A paged allocator over a new KVCacheManager created from `config`.

@@ -81,6 +81,11 @@ struct SimulatorConfig {
   // throughput and the timeline still cover the whole run.
   double window_start_s = 0;                                      // >= 0
   double window_end_s = std::numeric_limits<double>::infinity();  // > start
+  // Paged: a host tier under the GPU pool (docs/tiers.md), per device; off
+  // by default. Size it with num_blocks or capacity_bytes; block_bytes is
+  // filled in from the model (KV bytes of a block on one device). Needs a
+  // model with one full-attention KV group.
+  HostTierConfig host_tier;
   // Paged: record the manager's calls (pagekv/call_log.h); off by default.
   CallLogOptions call_log;
 
@@ -159,6 +164,24 @@ struct RequestResult {
   }
 };
 
+// The host tier's side of a run (all zero without one). Hit rates are over
+// the fresh queries' prompt tokens, as SimulationReport::prefix_hit_rate.
+struct TierReport {
+  bool enabled = false;
+  double gpu_hit_rate = 0;
+  double host_hit_rate = 0;
+  int64_t host_hit_tokens = 0;
+  int64_t loaded_host_tokens = 0;      // of those, loaded
+  int64_t recomputed_host_tokens = 0;  // recomputed: cheaper than the load
+  int64_t stored_blocks = 0;
+  double bytes_loaded = 0;
+  double bytes_stored = 0;
+  double load_s = 0;            // step time spent waiting for loads
+  double store_link_s = 0;      // host-link time the stores took
+  double store_overhead_s = 0;  // step time the stores' slowdown added
+  HostTierStats host;
+};
+
 struct SimulationReport {
   AllocatorKind allocator = AllocatorKind::kPaged;
   std::string workload_name;
@@ -212,6 +235,7 @@ struct SimulationReport {
   double prefix_hit_rate = 0;          // fresh hit tokens / query tokens
   double resumed_prefix_hit_rate = 0;  // resumed hit tokens / query tokens
 
+  TierReport tier;
   double timeline_interval_s = 0;
   std::vector<TimelinePoint> timeline;
   std::vector<RequestResult> requests;  // in workload order

@@ -2,6 +2,7 @@
 #include <functional>
 
 #include "absl/strings/str_join.h"
+#include "core/eviction/arc_policy.h"
 #include "core/eviction/leaf_lru_policy.h"
 #include "core/eviction/lru_policy.h"
 #include "core/eviction/priority_policy.h"
@@ -26,6 +27,7 @@ constexpr PolicyEntry kPolicies[] = {
     {"leaf-lru", &Make<internal::LeafLruPolicy>},
     {"s3fifo", &Make<internal::S3FifoPolicy>},
     {"priority", &Make<internal::PriorityPolicy>},
+    {"arc", &Make<internal::ArcPolicy>},
 };
 
 }  // namespace
