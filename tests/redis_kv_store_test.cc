@@ -143,19 +143,26 @@ TEST(RedisKVStoreTest, LruCapacityEvictsBlocksWhichThenMissCleanly) {
   EXPECT_EQ(info->maxmemory_policy, "allkeys-lru");
   EXPECT_EQ(info->maxmemory, 4 << 20);
   EXPECT_GT(info->evicted_keys, 0);
-  // The oldest blocks went first: the chain misses from its start, and any
-  // suffix still present comes back verified and exact.
-  EXPECT_EQ(store->Lookup(chain.Records(0, 160)), 0);
-  EXPECT_GT(store->stats().absent, 0u);
-  const int32_t tail = store->Lookup(chain.Records(150, 160));
-  std::vector<std::vector<uint8_t>> out;
-  const int32_t got =
-      *store->Get(chain.Records(150, 160), chain.Buffers(&out, 10));
-  EXPECT_GT(tail, 0);
-  // Redis counts its reply buffers as used memory, so serving the GETs can
-  // evict more blocks of the batch: fewer, never different, bytes.
-  EXPECT_LE(got, tail);
-  for (int i = 0; i < got; ++i) EXPECT_EQ(out[i], chain.payloads[150 + i]);
+  // Redis's LRU clock ticks in seconds, so which blocks of a sub-second
+  // run went is Redis's sampling; what the test pins down is that some went
+  // and read as misses, and that every block still present comes back
+  // verified and exact, one at a time.
+  int32_t present = 0;
+  for (int i = 0; i < 160; ++i) {
+    if (store->Lookup(chain.Records(i, i + 1)) == 0) continue;
+    ++present;
+    std::vector<std::vector<uint8_t>> out;
+    // Serving a GET can itself evict (Redis counts reply buffers as used
+    // memory): a block may read as a miss, never as other bytes.
+    if (*store->Get(chain.Records(i, i + 1), chain.Buffers(&out, 1)) == 1) {
+      EXPECT_EQ(out[0], chain.payloads[i]) << i;
+    } else {
+      EXPECT_EQ(out[0], chain.Untouched()) << i;
+    }
+  }
+  EXPECT_GT(present, 0);
+  EXPECT_LT(present, 160);
+  EXPECT_GE(store->stats().absent, static_cast<uint64_t>(160 - present));
 }
 
 TEST(RedisKVStoreTest, FullRedisDropsPutsAndKeepsServingReads) {

@@ -59,18 +59,20 @@ class RedisFixture {
   void Pause() { server_.Pause(); }
   void Resume() { server_.Resume(); }
 
-  // A config for this server with short timeouts and backoffs.
-  net::RedisKVStoreConfig Config() const {
+  // A config for this server with short backoffs. The default timeout is
+  // generous (a loaded CI machine must not time out by accident); fault
+  // tests pass a short one.
+  net::RedisKVStoreConfig Config(int64_t timeout_ms = 2000) const {
     net::RedisKVStoreConfig c;
     c.port = port_;
     c.layout = "bs4-test";
-    c.timeout_ms = 150;
+    c.timeout_ms = timeout_ms;
     c.min_backoff_ms = 10;
     c.max_backoff_ms = 40;
     return c;
   }
-  std::unique_ptr<net::RedisKVStore> Store() const {
-    auto s = net::RedisKVStore::Create(Config());
+  std::unique_ptr<net::RedisKVStore> Store(int64_t timeout_ms = 2000) const {
+    auto s = net::RedisKVStore::Create(Config(timeout_ms));
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
   }

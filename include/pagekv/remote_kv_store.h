@@ -16,11 +16,12 @@
 //   chain = ComputeBlockChain(manager.config(), prompt, extras)
 //   hit   = manager.MatchPrefix(seq)                  GPU tier: hit.num_blocks
 //   (host tier continues the walk from there)          host tier: +h blocks
-//   want  = chain.blocks[g + h, MatchableBlocks(n, bs))
+//   want  = chain.blocks[hit.num_blocks + h, MatchableBlocks(n, bs))
 //   r     = store.Lookup(want)                         one round trip: r blocks present
-//   admit the sequence, allocating GPU (or host) blocks for the r blocks
+//   manager.Admit(seq, budget)                         slots for the tokens after the hit
 //   got   = store.Get(want[0, r), buffers)             one round trip: verified prefix
-//   copy buffers[0, got) into the allocated blocks; the rest is recomputed
+//   copy buffers[0, got) into those slots' blocks instead of prefilling
+//   them; prefill computes the rest
 //   ...
 //   when a block fills (or leaves the GPU): store.Put(records, payloads, ttl)
 // clang-format on
