@@ -223,7 +223,7 @@ def trace_replay(capacities, bs, max_requests):
         kv = pv.KVCacheManager(config(cap + 1, bs), max_model_len=1 << 30,
                                hash_block_size=bs, log_stats=True,
                                reuse_uncached_first=uncached_first)
-        per_req, skipped = [], 0
+        per_req, skipped, hits, queries = [], 0, 0, 0
         for i, (toks, hashes) in enumerate(prompts):
             req = BenchRequest(str(i), toks, bs, list(hashes))
             t0 = time.perf_counter()
@@ -231,8 +231,14 @@ def trace_replay(capacities, bs, max_requests):
             new = kv.allocate_slots(req, req.num_tokens - n, n, blocks)
             kv.free(req)
             per_req.append(time.perf_counter() - t0)
+            # Like pagekv cache, a prompt larger than the pool is skipped
+            # and left out of the rates (allocate_slots returns None).
             skipped += new is None
+            if new is not None:
+                hits += n
+                queries += req.num_tokens
         stats = kv.make_prefix_cache_stats()
+        assert stats.hits >= hits and stats.queries >= queries
         if cap not in refs:
             refs[cap] = pagekv.replay_cache(wl, block_size=bs,
                                             capacity_blocks=cap,
@@ -241,11 +247,11 @@ def trace_replay(capacities, bs, max_requests):
         rows.append({
             "capacity_blocks": cap,
             "reuse_uncached_first": uncached_first,
-            "hit_rate_tokens": stats.hits / stats.queries,
+            "hit_rate_tokens": hits / queries,
             "pagekv_cache_lru_hit_rate_tokens": ref["hit_rate_tokens"],
-            "hit_tokens": stats.hits,
+            "hit_tokens": hits,
             "pagekv_cache_hit_tokens": ref.get("hit_tokens"),
-            "prompt_tokens": stats.queries,
+            "prompt_tokens": queries,
             "skipped_requests": skipped,
             "pagekv_cache_skipped": ref.get("skipped_requests"),
             "per_request_us": median_us(per_req),

@@ -89,6 +89,11 @@ struct Core {
     const Py_ssize_t n = PyObject_Length(toks.ptr());
     if (n < 0) throw py::error_already_set();
     const Py_ssize_t have = m->NumTokens(h);
+    if (n < have) {
+      ThrowInvalid("request.all_token_ids has " + std::to_string(n) +
+                   " tokens, fewer than the " + std::to_string(have) +
+                   " the manager has seen: tokens are append-only");
+    }
     if (n > have && ReadBuffer(toks, have, n, h)) {
       // An int32 array, read in place.
     } else if (n > have) {

@@ -517,3 +517,13 @@ def test_c_allocate_slots_matches_the_python_method():
     assert m.allocate_slots(Request("0", [1] * 4, BS), 4,
                             full_sequence_must_fit=True).get_block_ids() \
         == ([1],)
+
+
+def test_shrinking_token_list_is_rejected():
+    m = manager(20)
+    r = Request("0", list(range(20)), BS)
+    m.allocate_slots(r, 20)
+    del r._all[-5:]
+    with pytest.raises(pagekv.InvalidArgument, match="append-only"):
+        m.allocate_slots(r, 1)
+    m.verify()

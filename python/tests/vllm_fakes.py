@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 NONE_HASH = hashlib.sha256(b"pagekv-test-none-hash").digest()
