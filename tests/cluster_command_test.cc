@@ -114,6 +114,17 @@ TEST(ClusterCommandTest, SweepFindsTheMaxRateUnderTheSlo) {
   EXPECT_TRUE(tight["sweep"]["max_rate_under_slo"]["prefix"].is_null());
 }
 
+TEST(ClusterCommandTest, SweepWithoutInstancesRunsOneInstance) {
+  SimulateArgs a = Small();
+  a.cluster.instances = "";
+  a.cluster.sweep = "rate=1,2";
+  const nlohmann::json j = RunJson(a);
+  EXPECT_EQ(j["cluster"]["num_instances"], 1);
+  ASSERT_EQ(j["sweep"]["points"].size(), 2u);
+  EXPECT_EQ(j["sweep"]["points"][1]["num_instances"], 1);
+  EXPECT_EQ(j["sweep"]["points"][1]["completed"], 24);
+}
+
 TEST(ClusterCommandTest, WritesHtmlAndCsvFiles) {
   SimulateArgs a = Small();
   a.cluster.router = "prefix";
@@ -154,6 +165,14 @@ TEST(ClusterCommandTest, BadValuesExitTwoNamingTheValue) {
     std::ostringstream out, err;
     EXPECT_EQ(RunSimulate(a, out, err), kSimulateBadInput) << c.value;
     EXPECT_THAT(err.str(), HasSubstr(c.message)) << c.value;
+  }
+  for (auto set : {+[](SimulateArgs* x) { x->record_log = "log.bin"; },
+                   +[](SimulateArgs* x) { x->kv_events = "tcp://127.0.0.1:1"; },
+                   +[](SimulateArgs* x) { x->fidelity.window = "1:2"; }}) {
+    SimulateArgs b = Small();
+    set(&b);
+    std::ostringstream o, e;
+    EXPECT_EQ(RunSimulate(b, o, e), kSimulateBadInput) << e.str();
   }
   SimulateArgs a = Small();
   a.allocator = "oracle";

@@ -293,6 +293,16 @@ absl::StatusOr<SharedPrefixOptions> ParseSharedPrefixFlags(
 
 absl::StatusOr<ClusterSetup> ParseClusterFlags(const ClusterFlags& f,
                                                const SimulatorConfig& base) {
+  if (base.call_log.mode != CallLogOptions::Mode::kOff) {
+    return absl::InvalidArgumentError(
+        "--record-log records one manager's calls; it does not combine "
+        "with the cluster flags");
+  }
+  if (base.window_start_s > 0 || std::isfinite(base.window_end_s)) {
+    return absl::InvalidArgumentError(
+        "--window is not supported with the cluster flags (the cluster "
+        "report covers the whole run)");
+  }
   ClusterSetup setup;
   if (absl::Status s = ParseSweepFlags(f, &setup); !s.ok()) return s;
   absl::StatusOr<std::vector<std::string>> routers = ParseRouters(f.router);

@@ -429,6 +429,11 @@ int RunSimulate(const SimulateArgs& args, std::ostream& out,
   }
 
   if (ClusterRequested(args.cluster)) {
+    if (!args.kv_events.empty()) {
+      return BadInput(err, kCommand,
+                      "--kv-events publishes one manager; the cluster "
+                      "flags keep their instances' events in process");
+    }
     if (!args.allocator.empty() && args.allocator != "paged") {
       return BadInput(err, kCommand,
                       "--instances/--router/--sweep simulate the paged "

@@ -82,12 +82,14 @@ std::string RoutedBars(const ClusterReport& r) {
   double top = 1;
   for (const auto& s : r.instances) top = std::max(top, double(s.routed));
   Frame f{0, 1, 0, report::RoundUp(top)};
+  f.h = 180;
+  f.top = 40;
+  f.bottom = 30;
   std::string s = report::OpenSvg(
-      "bars", f.w, f.h, Esc("requests routed per instance (" + r.router + ")"),
-      f.left);
+      "bars", f.left + f.w + f.right, f.top + f.h + f.bottom,
+      Esc("requests routed per instance (" + r.router + ")"), f.left);
   s += f.YAxis("requests") + "<g class=\"marks\">\n";
-  const double n = static_cast<double>(r.instances.size());
-  const double slot = (f.w - f.left - f.right) / n;
+  const double slot = f.w / static_cast<double>(r.instances.size());
   for (size_t i = 0; i < r.instances.size(); ++i) {
     const double v = static_cast<double>(r.instances[i].routed);
     const double x = f.left + slot * static_cast<double>(i) + slot * 0.15;
