@@ -69,12 +69,12 @@ TEST(CalibrationTest, FitsATableOfKnownParametersBackToThem) {
   absl::StatusOr<CalibrationResult> fit =
       Calibrate(model, *FindHardwarePreset("h100-sxm"), rows);
   ASSERT_TRUE(fit.ok()) << fit.status();
-  EXPECT_THAT(fit->fitted,
-              ElementsAre("interconnect_latency_us",
-                          "interconnect_hop_latency_us", "memory_efficiency",
-                          "compute_efficiency", "compute_half_tokens",
-                          "overlap_loss", "step_overhead_us",
-                          "prefill_overhead_us"));
+  EXPECT_THAT(
+      fit->fitted,
+      ElementsAre("interconnect_latency_us", "interconnect_hop_latency_us",
+                  "memory_efficiency", "compute_efficiency",
+                  "compute_half_tokens", "overlap_loss", "step_overhead_us",
+                  "prefill_overhead_us"));
   const HardwareSpec& got = fit->hardware;
   auto near = [](double got, double want, double rel) {
     return std::abs(got / want - 1) <= rel;
