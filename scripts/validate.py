@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""Regenerates docs/validation.md: pagekv simulate against published figures.
+"""Regenerates docs/validation.md: pagekv against published measurements.
+
+Step times (`pagekv plan`) against gpt-fast's and TensorRT-LLM's published
+batch-1 decode and TTFT tables, and `pagekv simulate` against the
+PagedAttention paper's figures.
 
 Usage: scripts/validate.py [PAGEKV_BINARY]  (default build/release/tools/pagekv)
 
@@ -25,6 +29,8 @@ NUM_REQUESTS = 1000
 RATE = 2.0  # req/s, Fig. 13a
 MEANS = (161.31, 337.99)  # Fig. 11, ShareGPT input / output tokens
 SIGMA = 1.0
+# A second spread, to show how much of Fig. 2 / 13a the assumption moves.
+SENSITIVITY_SIGMA = 0.6
 MAX_LEN = 2048
 
 # Fig. 2: token states, reservation, internal, external & others (% of the
@@ -39,23 +45,90 @@ FIG2 = {
 # states the ratios: vLLM 2.2x Orca (Oracle), 4.3x Orca (Max)).
 FIG13A = {"orca-max": 7.00, "orca-pow2": 9.81, "orca-oracle": 13.62,
           "paged": 30.42}
+# Step times. Each row: (source key, what, model, hardware, tp, weight/KV
+# dtype override, kind, tokens, published ms, fitted). kind "decode": one
+# decode step at batch 1 with `tokens` of context; "ttft": the prefill of a
+# `tokens`-token prompt. fitted = the row is one the hardware preset's
+# defaults were fitted to (pagekv calibrate), so it checks the fit, not the
+# model; the others are held out.
+SOURCES = {
+    "gpt-fast": "gpt-fast README, Benchmarks / Tensor Parallelism tables "
+                "(8x A100-80GB SXM, power-limited to 330 W; batch 1, "
+                "5-token prompt, 200 new tokens: context ~105)",
+    "trtllm": "TensorRT-LLM docs/source/performance.md (v0.6.1 page, Low "
+              "Latency tables measured with v0.5; batch 1, output 1: TTFT "
+              "is the prefill)",
+}
+GPTFAST_CONTEXT = 105
+STEP_ROWS = [
+    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 1, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 104.9, True),
+    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 2, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 168.84, True),
+    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 4, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 254.02, True),
+    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 8, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 328.43, True),
+    ("gpt-fast", "Llama-2-7B decode, int8 weights", "llama-2-7b", "a100-80gb",
+     1, ("int8", None), "decode", GPTFAST_CONTEXT, 1000 / 155.58, False),
+    ("gpt-fast", "Llama-2-70B decode, int8 weights", "LLAMA2_70B",
+     "a100-80gb", 1, ("int8", None), "decode", GPTFAST_CONTEXT,
+     1000 / 19.13, False),
+    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 2, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 21.32, False),
+    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 4, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 38.01, False),
+    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 8, None,
+     "decode", GPTFAST_CONTEXT, 1000 / 62.50, False),
+    ("trtllm", "Llama-2-7B fp16 TTFT", "llama-2-7b", "a100-80gb", 1, None,
+     "ttft", 128, 16, True),
+    ("trtllm", "Llama-2-7B fp16 TTFT", "llama-2-7b", "a100-80gb", 1, None,
+     "ttft", 2048, 133, True),
+    ("trtllm", "Llama-2-70B fp16 TTFT", "LLAMA2_70B", "a100-80gb", 4, None,
+     "ttft", 128, 47, False),
+    ("trtllm", "Llama-2-70B fp16 TTFT", "LLAMA2_70B", "a100-80gb", 4, None,
+     "ttft", 2048, 377, False),
+    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "h100-sxm", 1,
+     ("fp8", "fp8"), "ttft", 128, 7, True),
+    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "h100-sxm", 1,
+     ("fp8", "fp8"), "ttft", 2048, 36, True),
+    ("trtllm", "Llama-2-70B fp8 TTFT", "LLAMA2_70B", "h100-sxm", 4,
+     ("fp8", "fp8"), "ttft", 128, 26, False),
+    ("trtllm", "Llama-2-70B fp8 TTFT", "LLAMA2_70B", "h100-sxm", 4,
+     ("fp8", "fp8"), "ttft", 2048, 109, False),
+    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "l40s", 1,
+     ("fp8", "fp8"), "ttft", 128, 14, True),
+    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "l40s", 1,
+     ("fp8", "fp8"), "ttft", 2048, 73, True),
+]
+# Llama-2-70B: Llama-3-70B's layers with Llama 2's 32k vocabulary (68.98B
+# parameters, meta-llama/Llama-2-70b-hf config.json) and 4k context.
+LLAMA2_70B = {"base": "llama-3-70b", "name": "llama-2-70b",
+              "num_params": 68.98e9, "max_context": 4096}
+
+# Fig. 13a counts the requests in the running batch. With prefill-first
+# iterations a decoding request sits out a prefill step but stays batched,
+# so the figure to compare is the time-weighted running count, not the
+# sequences computed per step (mean_batch_size, lower by the prefill steps).
+BATCH_FIGURE = "mean_running"
+
 NAMES = {"orca-max": "Orca (Max)", "orca-pow2": "Orca (Pow2)",
          "orca-oracle": "Orca (Oracle)", "paged": "vLLM (paged)"}
 
 
-def lognormal(rng, mean):
-    mu = math.log(mean) - SIGMA * SIGMA / 2
-    return max(1, int(round(rng.lognormvariate(mu, SIGMA))))
+def lognormal(rng, mean, sigma):
+    mu = math.log(mean) - sigma * sigma / 2
+    return max(1, int(round(rng.lognormvariate(mu, sigma))))
 
 
-def write_workload(path):
+def write_workload(path, sigma=SIGMA):
     rng = random.Random(SEED)
     t = 0.0
     with open(path, "w") as f:
         for _ in range(NUM_REQUESTS):
             t += rng.expovariate(RATE)
-            prompt = min(lognormal(rng, MEANS[0]), MAX_LEN // 2)
-            output = min(lognormal(rng, MEANS[1]), MAX_LEN - prompt)
+            prompt = min(lognormal(rng, MEANS[0], sigma), MAX_LEN // 2)
+            output = min(lognormal(rng, MEANS[1], sigma), MAX_LEN - prompt)
             f.write(json.dumps({"arrival_s": round(t, 6),
                                 "prompt_length": prompt,
                                 "output_length": output}) + "\n")
@@ -73,6 +146,39 @@ def simulate(binary, workload):
     return cmd, json.loads(out.stdout)
 
 
+def plan_ms(binary, row, model_file):
+    _, _, model, hw, tp, dtypes, kind, tokens, _, _ = row
+    model = model_file if model == "LLAMA2_70B" else model
+    cmd = [binary, "plan", "--model", model, "--hardware", hw, "--tp",
+           str(tp), "--batch", "1", "--context",
+           str(tokens + 1 if kind == "decode" else tokens), "--json", "-"]
+    if dtypes:
+        cmd += ["--weight-dtype", dtypes[0]]
+        if dtypes[1]:
+            cmd += ["--kv-dtype", dtypes[1]]
+    out = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                    text=True).stdout)
+    return out["decode_step_ms" if kind == "decode" else "prefill_ms"]
+
+
+def step_rows(binary, tmp):
+    model_file = os.path.join(tmp, "llama-2-70b.json")
+    with open(model_file, "w") as f:
+        json.dump(LLAMA2_70B, f)
+    rows, errors = [], []
+    for row in STEP_ROWS:
+        src, what, _, hw, tp, _, kind, tokens, pub, fitted = row
+        got = plan_ms(binary, row, model_file)
+        err = 100 * (got - pub) / pub
+        errors.append((kind, fitted, err))
+        where = f"{tokens}-token prompt" if kind == "ttft" else \
+            f"context {tokens}"
+        rows.append(f"| {what} | {hw} | {tp} | {where} | {pub:.2f} | "
+                    f"{got:.2f} | {err:+.0f}% | {src} | "
+                    f"{'fit' if fitted else 'held out'} |")
+    return rows, errors
+
+
 def in_use_shares(result):
     m = result["mean_memory"]
     parts = [m["token_states"], m["reserved"], m["internal_fragmentation"],
@@ -88,6 +194,11 @@ def main():
         workload = os.path.join(tmp, "sharegpt_shaped.jsonl")
         write_workload(workload)
         cmd, report = simulate(binary, workload)
+        steps, step_errors = step_rows(binary, tmp)
+        write_workload(workload, SENSITIVITY_SIGMA)
+        _, spread_report = simulate(binary, workload)
+    # The workload is a temporary file; name it as the script writes it.
+    cmd[cmd.index("--workload") + 1] = "sharegpt_shaped.jsonl"
     rows2, rows13, errors, batch_errors = [], [], [], []
     for r in report["results"]:
         name = r["allocator"]
@@ -100,13 +211,35 @@ def main():
             errors.append(abs(g - p))
             cells.append(f"{p:.1f} / {g:.1f} ({g - p:+.1f})")
         rows2.append(f"| {NAMES[name]} | " + " | ".join(cells) + " |")
-        b = r["mean_batch_size"]
+        b = r[BATCH_FIGURE]
         e = 100 * (b - FIG13A[name]) / FIG13A[name]
         batch_errors.append(e)
         rows13.append(f"| {NAMES[name]} | {FIG13A[name]:.2f} | {b:.2f} | "
                       f"{e:+.0f}% |")
     shown = " ".join(c if " " not in c else f"'{c}'"
                      for c in ["pagekv"] + cmd[1:-2])
+    spread_rows = []
+    for r in spread_report["results"]:
+        name = r["allocator"]
+        got = in_use_shares(r)
+        if name == "paged":
+            got = [got[0], 0.0, 100 - got[0], 0.0]
+        worst = max(abs(g - p) for g, p in zip(got, FIG2[name]))
+        b = r[BATCH_FIGURE]
+        e = 100 * (b - FIG13A[name]) / FIG13A[name]
+        spread_rows.append(
+            f"| {NAMES[name]} | " + " / ".join(f"{g:.1f}" for g in got) +
+            f" | {worst:.1f} pp | {b:.2f} ({e:+.0f}%) |")
+    all_abs = sorted(abs(e) for _, _, e in step_errors)
+    held = sorted(abs(e) for _, f, e in step_errors if not f)
+    ttft = [abs(e) for k, _, e in step_errors if k == "ttft"]
+    step_summary = (
+        f"Median |error| {all_abs[len(all_abs) // 2]:.0f}% over all "
+        f"{len(all_abs)} rows, {held[len(held) // 2]:.0f}% over the "
+        f"{len(held)} held-out rows; TTFT rows worst "
+        f"{max(ttft):.0f}% (target 15%), every row worst {all_abs[-1]:.0f}% "
+        f"(target 35%).")
+    sources = "\n".join(f"- `{k}`: {v}." for k, v in SOURCES.items())
     doc = f"""# Validation: pagekv against published measurements
 
 Regenerated by `scripts/validate.py` (do not edit by hand). Each row: the
@@ -123,11 +256,44 @@ parameters), prompt at most 1024 and prompt + output at most {MAX_LEN}
 tokens, Poisson arrivals at {RATE:g} req/s (Fig. 13a), seed {SEED}. Model
 OPT-13B on one A100-40GB with the paper's 12 GB of KV memory (Table 1),
 block 16, prefill-first iterations as the paper's vLLM ran, max model length
-{MAX_LEN}:
+{MAX_LEN} (the script writes the workload as `sharegpt_shaped.jsonl` in a
+temporary directory):
 
 ```
 {shown}
 ```
+
+## Step times: decode, TTFT and tensor-parallel scaling
+
+`pagekv plan` (batch 1) against published single-request measurements.
+"fit" rows are those the hardware presets' efficiency, overhead and
+all-reduce defaults were fitted to with `pagekv calibrate`
+(docs/cost-model.md, section 3), so they check the fit; "held out" rows
+(another model size, tensor-parallel degree or dtype) test the model.
+Llama-2-70B is a spec file: Llama-3-70B's layers with Llama 2's vocabulary
+(68.98B parameters) and 4k context.
+
+{sources}
+
+| case | hardware | tp | tokens | published ms | pagekv ms | error | source | row |
+|---|---|---|---|---|---|---|---|---|
+{chr(10).join(steps)}
+
+{step_summary}
+
+What the two worst rows lack:
+
+- Llama-2-7B with int8 weights (-25%): gpt-fast's int8 weight-only
+  kernel streams its weights at 1069 GB/s against 1397 GB/s for fp16
+  (its table): dequantizing in the matrix-vector kernel costs bandwidth
+  efficiency, and pagekv has one memory efficiency per device, not per
+  weight format. The 70B int8 row, whose larger matrices stream better,
+  is within 8%.
+- Llama-2-70B fp8 TTFT at 128 tokens on 4 H100s (-25%): the H100's
+  all-reduce latencies are Ampere's (no H100 tensor-parallel sweep was
+  found), and TensorRT-LLM v0.5's fp8 path adds per-layer quantization
+  kernels that a 128-token prefill cannot hide; at 2048 tokens, where
+  compute dominates, the same configuration is within 1%.
 
 ## PagedAttention paper, Fig. 2: where the KV memory goes
 
@@ -148,13 +314,34 @@ Median |error| {sorted(errors)[len(errors) // 2]:.1f} pp, worst
 
 OPT-13B, ShareGPT, 2 req/s. Published values read from the figure (the
 text gives the ratios: vLLM batches 2.2x Orca (Oracle) and 4.3x Orca
-(Max)).
+(Max)). pagekv: `mean_running`, the time-weighted number of requests in
+the running batch. Under prefill-first iterations a decoding request sits
+out the prefill steps but stays batched; the sequences computed per step
+(`mean_batch_size`) would count it out of them (vLLM: 20.43 computed per
+step against 22.74 batched).
 
 | system | published | pagekv | error |
 |---|---|---|---|
 {chr(10).join(rows13)}
 
 Target (every batch within 10%): {"met" if all(abs(e) <= 10 for e in batch_errors) else "not met"}.
+
+## How much the assumed spread moves it
+
+The same run with sigma = {SENSITIVITY_SIGMA} instead of {SIGMA} (same means, same
+seed): Fig. 2 shares (token states / reservation / internal / external),
+the worst share's distance from the paper, and the Fig. 13a batch.
+
+| system | shares | worst share | batch (error) |
+|---|---|---|---|
+{chr(10).join(spread_rows)}
+
+A narrower spread brings Orca (Pow2) and Orca (Oracle) within 3 points on
+every share and within 7% on the batch, and pushes Orca (Max)'s internal
+fragmentation further from the paper (fewer long requests fill the 2048-slot
+regions). vLLM's batch does not move: it is not the spread. sigma stays at
+{SIGMA} because it was fixed before any comparison was made; choosing it to
+fit the figures would turn the comparison into a fit.
 
 ## What the stand-in cannot reproduce
 
@@ -165,10 +352,22 @@ Target (every batch within 10%): {"met" if all(abs(e) <= 10 for e in batch_error
 - The paper's Orca is a reimplementation inside the authors' engine; its
   buddy allocator's granularity and its "others" (the paper counts more than
   buddy rounding there) are not documented beyond the category names.
-- Batch sizes: pagekv's paged batch is smaller than the paper's; the
-  simulated step times (cost model, not measured) decide how many requests
-  are in flight at 2 req/s, and the cost model is not yet calibrated to the
-  paper's A100 (issue 18's cost-model item is open).
+- Batch sizes: the step-time model is no longer the suspect. The A100
+  cost model now matches the measured decode and TTFT rows above, and
+  making every step 10 or 20 ms slower (a hardware file with
+  `step_overhead_us` 10000 or 20000, standing in for vLLM 0.1's Python
+  scheduler) only moves the paged per-step batch (`mean_batch_size`) from
+  20.4 to 23.0 and 23.9 and leaves the Orca batches within 0.2. The paged run is memory-saturated
+  much of the time (677 recompute preemptions, at most 46 running), so its
+  mean is set by how long the queue stays full, which the assumed length
+  spread decides; Orca (Pow2)'s by how often a large buddy block blocks the
+  head of the FCFS queue (17 running at most, 7.1 on average).
+- Fig. 2's "external fragmentation & others" for Orca (Max) (8.9%) is not
+  buddy rounding: every Max region is the 2048-slot maximum, a power of
+  two, so a buddy system wastes nothing there and pagekv reports 0.7%.
+  The paper does not define the "others"; whatever they are, pagekv does
+  not model them, and the same missing share is visible in Orca (Oracle)
+  (28.0% against 36.6%).
 """
     with open(os.path.join(ROOT, "docs/validation.md"), "w") as f:
         f.write(doc)

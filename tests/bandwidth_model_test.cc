@@ -58,11 +58,16 @@ TEST(BandwidthModelTest, BatchOneDecodeReadsAllWeightsOnce) {
   EXPECT_DOUBLE_EQ(cost.kv_read_bytes, 512 * 512 * 1024.0);
   EXPECT_DOUBLE_EQ(cost.kv_write_bytes, 512 * 1024.0);
   EXPECT_EQ(cost.bound, Bound::kMemory);
-  // ~13.8 GB at 60% of 2.039 TB/s plus overhead: about 11 ms, the measured
-  // batch-1 range for 7B fp16 on an A100 (docs/cost-model.md).
+  // ~13.8 GB at 71% of 2.039 TB/s plus overhead: about 9.6 ms; gpt-fast
+  // measures 9.5 ms at a shorter context (docs/validation.md).
   EXPECT_GT(cost.seconds, 9e-3);
-  EXPECT_LT(cost.seconds, 14e-3);
-  EXPECT_DOUBLE_EQ(cost.seconds, cost.memory_seconds + cost.overhead_seconds);
+  EXPECT_LT(cost.seconds, 10.5e-3);
+  // The compute term hides under the memory term but for the overlap loss.
+  const HardwareSpec& hw = model.hardware();
+  EXPECT_DOUBLE_EQ(cost.seconds, cost.memory_seconds +
+                                     hw.overlap_loss * cost.compute_seconds +
+                                     cost.overhead_seconds);
+  EXPECT_LT(cost.compute_seconds, 0.01 * cost.memory_seconds);
 }
 
 TEST(BandwidthModelTest, LongPrefillIsComputeBound) {
@@ -97,9 +102,12 @@ TEST(BandwidthModelTest, MixedStepCostsOneStep) {
   const StepCost d = model.Estimate(decode);
   const StepCost p = model.Estimate(prefill);
   const StepCost m = model.Estimate(mixed);
-  // Weights are read once and the overhead is paid once.
+  // Weights are read once and the step overhead is paid once; the prefill
+  // adds its own overhead.
   EXPECT_DOUBLE_EQ(m.weight_bytes, d.weight_bytes);
-  EXPECT_DOUBLE_EQ(m.overhead_seconds, d.overhead_seconds);
+  EXPECT_DOUBLE_EQ(m.overhead_seconds, p.overhead_seconds);
+  EXPECT_DOUBLE_EQ(m.overhead_seconds - d.overhead_seconds,
+                   model.hardware().prefill_overhead_seconds);
   EXPECT_DOUBLE_EQ(m.kv_read_bytes, d.kv_read_bytes + p.kv_read_bytes);
   EXPECT_LT(m.seconds, d.seconds + p.seconds);
   EXPECT_GE(m.seconds, std::max(d.seconds, p.seconds));

@@ -3,6 +3,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cache_command.h"
+#include "calibrate_command.h"
 #include "index_command.h"
 #include "plan_command.h"
 #include "remote_bench_command.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   pagekv::tools::AddPlanCommand(app, &exit_code);
   pagekv::tools::AddSimulateCommand(app, &exit_code);
+  pagekv::tools::AddCalibrateCommand(app, &exit_code);
   pagekv::tools::AddCacheCommand(app, &exit_code);
   pagekv::tools::AddReplayLogCommand(app, &exit_code);
   pagekv::tools::AddStressCommand(app, &exit_code);

@@ -270,9 +270,14 @@ class HardwareSpec:
     num_devices: int
     interconnect_bandwidth: float
     interconnect_latency_seconds: float
+    interconnect_hop_latency_seconds: float
     memory_efficiency: float
     compute_efficiency: float
+    compute_efficiency_8bit: float
+    compute_half_tokens: float
+    overlap_loss: float
     step_overhead_seconds: float
+    prefill_overhead_seconds: float
     def validate(self) -> None: ...
     def ridge_point(self, weight_dtype: str = "bf16") -> float: ...
 

@@ -163,10 +163,18 @@ void BindHardwareSpec(py::module_& m) {
                      &HardwareSpec::interconnect_bandwidth)
       .def_readwrite("interconnect_latency_seconds",
                      &HardwareSpec::interconnect_latency_seconds)
+      .def_readwrite("interconnect_hop_latency_seconds",
+                     &HardwareSpec::interconnect_hop_latency_seconds)
       .def_readwrite("memory_efficiency", &HardwareSpec::memory_efficiency)
       .def_readwrite("compute_efficiency", &HardwareSpec::compute_efficiency)
+      .def_readwrite("compute_efficiency_8bit",
+                     &HardwareSpec::compute_efficiency_8bit)
+      .def_readwrite("compute_half_tokens", &HardwareSpec::compute_half_tokens)
+      .def_readwrite("overlap_loss", &HardwareSpec::overlap_loss)
       .def_readwrite("step_overhead_seconds",
                      &HardwareSpec::step_overhead_seconds)
+      .def_readwrite("prefill_overhead_seconds",
+                     &HardwareSpec::prefill_overhead_seconds)
       .def("validate", [](const HardwareSpec& s) { Check(s.Validate()); })
       .def(
           "ridge_point",

@@ -95,3 +95,14 @@ def test_plan_errors():
         pagekv.plan("llama-3-8b", "a10g")
     with pytest.raises(AttributeError):
         pagekv.plan("llama-3-8b", "h100-sxm").no_such_figure
+
+
+def test_hardware_spec_exposes_the_compute_model_fields():
+    hw = pagekv.HardwareSpec.preset("a100-80gb")
+    assert 0 < hw.overlap_loss <= 1
+    assert hw.interconnect_hop_latency_seconds > 0
+    hw.prefill_overhead_seconds = 1e-3
+    slow = pagekv.BandwidthModel("llama-2-7b", hw)
+    fast = pagekv.BandwidthModel("llama-2-7b", "a100-80gb")
+    f = pagekv.prefill_footprint("llama-2-7b", 128)
+    assert abs(slow.estimate(f).seconds - fast.estimate(f).seconds - 1e-3) < 1e-9

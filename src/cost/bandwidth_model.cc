@@ -7,6 +7,7 @@
 #include "core/check.h"
 #include "cost/str_util.h"
 #include "pagekv/cost/capacity.h"
+#include "pagekv/cost/compute_model.h"
 
 namespace pagekv {
 namespace {
@@ -97,7 +98,9 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
 
   double kv_read = 0;
   double attn_flops = 0;
+  int64_t prefills = 0;
   for (const SequenceFootprint& seq : footprint.sequences) {
+    prefills += seq.is_prefill ? 1 : 0;
     PAGEKV_CHECK(static_cast<int32_t>(seq.groups.size()) == num_groups,
                  "footprint of sequence {} has {} KV-cache groups but model "
                  "'{}' has {} layer groups; configure the manager with the "
@@ -138,24 +141,22 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
   cost.flops = linear_flops + attn_flops;
   cost.memory_seconds =
       cost.bytes / (hardware_.hbm_bandwidth * hardware_.memory_efficiency);
-  cost.compute_seconds =
-      cost.flops /
-      (hardware_.PeakFlops(model_.weight_dtype) * hardware_.compute_efficiency);
+  cost.compute_seconds = ComputeSeconds(
+      hardware_, model_.weight_dtype, cost.flops, std::max<int64_t>(tokens, 1));
   cost.bound = cost.compute_seconds > cost.memory_seconds ? Bound::kCompute
                                                           : Bound::kMemory;
-  cost.overhead_seconds = hardware_.step_overhead_seconds;
+  cost.overhead_seconds = FixedOverheadSeconds(hardware_, prefills);
   if (tp > 1) {
     // Two all-reduces per layer (after attention and after the MLP) of the
-    // step's activations; a ring all-reduce sends 2 (tp - 1) / tp of them.
+    // step's activations.
     const double message = static_cast<double>(tokens) * model_.hidden_size *
                            options_.activation_bytes;
-    const double per_allreduce =
-        2.0 * (tp - 1) / tp * message / hardware_.interconnect_bandwidth +
-        hardware_.interconnect_latency_seconds;
-    cost.overhead_seconds += 2.0 * model_.num_layers * per_allreduce;
+    cost.overhead_seconds +=
+        2.0 * model_.num_layers * AllReduceSeconds(hardware_, tp, message);
   }
-  cost.seconds = std::max(cost.memory_seconds, cost.compute_seconds) +
-                 cost.overhead_seconds;
+  cost.seconds =
+      CombineRoofline(hardware_, cost.memory_seconds, cost.compute_seconds) +
+      cost.overhead_seconds;
   cost.arithmetic_intensity = cost.bytes > 0 ? cost.flops / cost.bytes : 0;
   return cost;
 }

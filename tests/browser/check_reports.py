@@ -59,13 +59,19 @@ def simulate_expectations(data):
     allocs = [r["allocator"] for r in results]
     time_axes = {"xlabel": "time (s)"}
     charts = []
-    for a in allocs:
-        charts.append({"title": f"KV memory over time: {a}", "legend": PARTS,
-                       "ylabel": "% of KV memory", **time_axes})
+    for r in results:
+        # Preemptions and rejections are marked, with a legend entry each,
+        # on the run's memory chart.
+        events = {"preemption": r["preemptions"] > 0,
+                  "rejection": r["rejected"] > 0}
+        charts.append({"title": f"KV memory over time: {r['allocator']}",
+                       "legend": PARTS + [k for k, v in events.items() if v],
+                       "events": events, "ylabel": "% of KV memory",
+                       "shared_time": True, **time_axes})
     charts.append({"title": "Sequences per step", "legend": allocs,
-                   "ylabel": "sequences", **time_axes})
+                   "ylabel": "sequences", "shared_time": True, **time_axes})
     charts.append({"title": "Waiting requests", "legend": allocs,
-                   "ylabel": "requests", **time_axes})
+                   "ylabel": "requests", "shared_time": True, **time_axes})
     for name in ("TTFT", "TPOT"):
         unit = re.compile(rf"^{name} \((s|ms)(, log scale)?\)$")
         charts.append({"title": f"{name} (CDF)", "legend": allocs,
@@ -92,6 +98,9 @@ def reports(args):
     simulate_expectations."""
     n = ["--max-requests", str(args.max_requests)]
     trace = ["--workload", args.trace, "--format", "mooncake"]
+    # Half a GiB of KV (4096 llama-3-8b tokens): long requests are rejected
+    # and the rest preempt each other, so both kinds of marks are drawn.
+    tight = ["--kv-memory-gib", "0.5"]
     return [
         ("allocators", ["simulate", "--allocator", "all", *n],
          simulate_expectations, ("laptop", "phone")),
@@ -99,6 +108,8 @@ def reports(args):
          simulate_expectations, ()),
         ("trace", ["simulate", "--allocator", "all", *trace, *n],
          simulate_expectations, ("laptop",)),
+        ("tight", ["simulate", "--allocator", "paged", *tight, *n],
+         simulate_expectations, ()),
     ]
 
 
@@ -144,6 +155,11 @@ def check_chart(where, chart, want, fails):
                 close(s, w) for s, w in zip(vals, want["values"])):
             fails.append(f"{where}: bar values {vals}, want "
                          f"{[round(v, 3) for v in want['values']]}")
+    for kind, drawn in want.get("events", {}).items():
+        count = chart["event_marks"][kind]
+        if drawn != (count > 0):
+            fails.append(f"{where}: {count} {kind} marks, want "
+                         f"{'some' if drawn else 'none'}")
     if chart["min_font_px"] < MIN_FONT_PX:
         fails.append(f"{where}: text rendered at {chart['min_font_px']:.1f} "
                      f"px, below {MIN_FONT_PX} px")
@@ -197,6 +213,13 @@ def check_page(where, page, want, viewport, fails):
         if w["title"] in by_title:
             check_chart(f"{where} chart \"{w['title']}\"",
                         by_title[w["title"]], w, fails)
+    shared = [by_title[w["title"]] for w in want["charts"]
+              if w.get("shared_time") and w["title"] in by_title]
+    for c in shared[1:]:
+        if c["xticks"] != shared[0]["xticks"]:
+            fails.append(f"{where}: chart \"{c['title']}\" has time ticks "
+                         f"{c['xticks']}, \"{shared[0]['title']}\" "
+                         f"{shared[0]['xticks']}: the time axis is not shared")
     check_table(where, page["tables"], want["table"], fails)
 
 

@@ -100,6 +100,10 @@
         color: colorOf(g.querySelector("rect").getAttribute("fill")),
       })),
       values: [...svg.querySelectorAll("text.value")].map(text),
+      event_marks: {
+        preemption: svg.querySelectorAll("g.marks .preempt").length,
+        rejection: svg.querySelectorAll("g.marks .reject").length,
+      },
       cats: [...svg.querySelectorAll("text.cat")].map(text),
       min_font_px: Infinity,
     };

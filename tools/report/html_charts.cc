@@ -108,12 +108,69 @@ void CdfAxis(const std::vector<std::vector<double>>& all, double scale,
   f.x1 = std::max(10 * f.x0, std::pow(10, std::ceil(std::log10(p99 * scale))));
 }
 
+constexpr const char* kPreemptColor = "#212529";
+constexpr const char* kRejectColor = "#0b7285";
+
+// Marks on a time chart: a tick down from the top at each sample in which
+// preemptions happened, a cross on the time axis at each rejected arrival
+// (one per pixel column, so a burst of thousands stays cheap). Adds the
+// legend entries of the kinds drawn.
+std::string EventMarks(const SimulationReport& r, const Frame& f,
+                       LegendEntries* legend) {
+  std::string s;
+  int64_t before = 0;
+  for (const TimelinePoint& p : r.timeline) {
+    if (p.preemptions > before) {
+      const double x = f.X(p.time_s);
+      s += fmt::format(
+          "<line class=\"preempt\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" "
+          "x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
+          "stroke-width=\"1.5\"><title>{4} preemptions by {5:.2f} s</title>"
+          "</line>\n",
+          x, f.Y(100), f.Y(92), kPreemptColor, p.preemptions, p.time_s);
+    }
+    before = p.preemptions;
+  }
+  if (!s.empty()) legend->emplace_back("preemption", kPreemptColor);
+  std::string crosses;
+  double last_x = -1;
+  for (const RequestResult& q : r.requests) {
+    if (!q.rejected) continue;
+    const double x = f.X(q.arrival_s);
+    if (x - last_x < 1) continue;
+    last_x = x;
+    const double y = f.Y(0) - 4;
+    crosses += fmt::format(
+        "<path class=\"reject\" d=\"M{:.1f},{:.1f}l6,6m0,-6l-6,6\" "
+        "stroke=\"{}\" stroke-width=\"1.5\" fill=\"none\"><title>request "
+        "{} rejected at {:.2f} s</title></path>\n",
+        x - 3, y - 3, kRejectColor, q.id, q.arrival_s);
+  }
+  if (!crosses.empty()) legend->emplace_back("rejection", kRejectColor);
+  return s + crosses;
+}
+
 }  // namespace
 
-std::string MemoryChart(const SimulationReport& r) {
+TimeRange SharedTimeRange(const std::vector<SimulationReport>& reports) {
+  TimeRange t{0, -1e300};
+  for (const SimulationReport& r : reports) {
+    for (const TimelinePoint& p : r.timeline) {
+      t.t0 = std::min(t.t0, p.time_s);
+      t.t1 = std::max(t.t1, p.time_s);
+    }
+    for (const RequestResult& q : r.requests) {
+      if (q.rejected) t.t1 = std::max(t.t1, q.arrival_s);
+    }
+  }
+  if (t.t1 < t.t0) t.t1 = t.t0;
+  return t;
+}
+
+std::string MemoryChart(const SimulationReport& r, const TimeRange& range) {
   const auto& tl = r.timeline;
   if (tl.empty()) return "";
-  Frame f{std::min(0.0, tl.front().time_s), tl.back().time_s, 0, 100};
+  Frame f{range.t0, range.t1, 0, 100};
   std::string s =
       f.Open("area", fmt::format("KV memory over time: {}", Name(r)),
              "time (s)", "% of KV memory");
@@ -135,23 +192,26 @@ std::string MemoryChart(const SimulationReport& r) {
                      bottom_pts, kParts[p].color);
     lower = std::move(upper);
   }
-  s += "</g>\n" + Legend(PartsLegend(), f.left, kLegendY);
+  LegendEntries legend = PartsLegend();
+  s += EventMarks(r, f, &legend);
+  s += "</g>\n" + Legend(legend, f.left, kLegendY);
   return s + "</svg>\n";
 }
 
 std::string LinesChart(const std::vector<SimulationReport>& reports,
-                       const std::string& title, const std::string& ylabel,
+                       const TimeRange& range, const std::string& title,
+                       const std::string& ylabel,
                        const std::function<double(const TimelinePoint&)>& get) {
-  double t0 = 1e300, t1 = -1e300, ymax = 1;
+  double ymax = 1;
+  bool any = false;
   for (const auto& r : reports) {
     for (const auto& p : r.timeline) {
-      t0 = std::min(t0, p.time_s);
-      t1 = std::max(t1, p.time_s);
       ymax = std::max(ymax, get(p));
+      any = true;
     }
   }
-  if (t0 > t1) return "";
-  Frame f{std::min(0.0, t0), t1, 0, RoundUp(ymax)};
+  if (!any) return "";
+  Frame f{range.t0, range.t1, 0, RoundUp(ymax)};
   std::string s = f.Open("lines", title, "time (s)", ylabel);
   s += "<g class=\"marks\">\n";
   LegendEntries legend;

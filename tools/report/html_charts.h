@@ -12,13 +12,24 @@
 
 namespace pagekv::tools::report {
 
-// Stacked area of the memory shares of one run over time.
-std::string MemoryChart(const SimulationReport& r);
+// The time axis every time chart of one page shares, so the allocators'
+// charts line up: from min(0, first sample) to the last sample or rejected
+// arrival of any run.
+struct TimeRange {
+  double t0, t1;  // seconds, t0 <= t1
+};
+TimeRange SharedTimeRange(const std::vector<SimulationReport>& reports);
 
-// Lines of a per-step quantity over time, one per allocator; `ylabel` names
-// the quantity's unit.
+// Stacked area of the memory shares of one run over `range`, with its
+// preemptions (ticks from the top, legend "preemption") and rejected
+// arrivals (crosses on the axis, legend "rejection") marked.
+std::string MemoryChart(const SimulationReport& r, const TimeRange& range);
+
+// Lines of a per-step quantity over `range`, one per allocator; `ylabel`
+// names the quantity's unit.
 std::string LinesChart(const std::vector<SimulationReport>& reports,
-                       const std::string& title, const std::string& ylabel,
+                       const TimeRange& range, const std::string& title,
+                       const std::string& ylabel,
                        const std::function<double(const TimelinePoint&)>& get);
 
 // Empirical CDFs of a per-request latency, one line per allocator, titled

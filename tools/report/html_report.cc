@@ -77,16 +77,18 @@ std::string SummaryTable(const std::vector<SimulationReport>& reports) {
 }
 
 std::string TimelineSections(const std::vector<SimulationReport>& reports) {
+  // One time axis for every chart, so the allocators' timelines line up.
+  const report::TimeRange range = report::SharedTimeRange(reports);
   std::string s = "<h2>KV memory over time</h2>\n";
   for (const SimulationReport& r : reports) {
-    s += Box(report::MemoryChart(r));
+    s += Box(report::MemoryChart(r, range));
   }
   s += "<h2>Batch</h2>\n";
-  s += Box(report::LinesChart(reports, "Sequences per step", "sequences",
+  s += Box(report::LinesChart(reports, range, "Sequences per step", "sequences",
                               [](const TimelinePoint& p) {
                                 return static_cast<double>(p.batch_size);
                               }));
-  s += Box(report::LinesChart(reports, "Waiting requests", "requests",
+  s += Box(report::LinesChart(reports, range, "Waiting requests", "requests",
                               [](const TimelinePoint& p) {
                                 return static_cast<double>(p.num_waiting);
                               }));

@@ -6,8 +6,11 @@
 //   flops   = 2 * active_params * new tokens
 //           + attention: 2 * heads * (qk_dim + v_dim) per layer per
 //             (query, key) pair, summed causally (quadratic in prefill)
-//   seconds = max(bytes / (BW * eff_mem), flops / (peak * eff_compute))
-//           + step overhead + tensor-parallel all-reduce time
+//   seconds = max(bytes / (BW * eff_mem), flops / (peak * eff_compute(T)))
+//           + step overhead + prefills * prefill overhead
+//           + tensor-parallel all-reduce time
+//
+// The compute, overhead and all-reduce terms are compute_model.h's.
 //
 // With tensor parallelism bytes and flops are those of one device (each
 // device reads its shard). Footprint group g is the model's layer group g.

@@ -20,9 +20,13 @@
 
 namespace pagekv {
 
-// Default efficiency factors (see docs/cost-model.md for the reasoning).
+// Default efficiency factors of a spec that names no preset as its base
+// (each preset has its own; see docs/cost-model.md for the derivations).
 inline constexpr double kDefaultMemoryEfficiency = 0.6;
-inline constexpr double kDefaultComputeEfficiency = 0.5;
+inline constexpr double kDefaultComputeEfficiency = 0.7;
+inline constexpr double kDefaultComputeEfficiency8bit = 0.45;
+inline constexpr double kDefaultComputeHalfTokens = 0;
+inline constexpr double kDefaultOverlapLoss = 0;
 inline constexpr double kDefaultStepOverheadSeconds = 50e-6;
 // KV-tier transfer defaults (docs/tiers.md): the share of the host link's
 // peak a KV copy reaches (0.8 x 64 GB/s PCIe Gen5 = 51 GB/s, what vLLM's CPU
@@ -49,13 +53,31 @@ struct HardwareSpec {
   // Devices that can form one tensor-parallel group (e.g. 8 in a node).
   int32_t num_devices = 1;  // >= 1
   // Per device, per direction, device-to-device (NVLink or PCIe).
-  double interconnect_bandwidth = 0;        // >= 0; required > 0 when tp > 1
-  double interconnect_latency_seconds = 0;  // >= 0, per all-reduce
-  // Fractions of peak that real kernels reach, in (0, 1].
+  double interconnect_bandwidth = 0;  // >= 0; required > 0 when tp > 1
+  // A ring all-reduce costs interconnect_latency_seconds (launch and
+  // synchronization, once) plus, on each of its 2 (tp - 1) hops,
+  // interconnect_hop_latency_seconds + the hop's bytes / bandwidth. >= 0.
+  double interconnect_latency_seconds = 0;
+  double interconnect_hop_latency_seconds = 0;
+  // Fraction of peak HBM bandwidth that real kernels reach, in (0, 1].
   double memory_efficiency = kDefaultMemoryEfficiency;
+  // Fraction of the dense peak that large GEMMs reach, in (0, 1]: on the
+  // 16-bit path, and on the fp8/int8 path of weights stored in 8 bits.
   double compute_efficiency = kDefaultComputeEfficiency;
+  double compute_efficiency_8bit = kDefaultComputeEfficiency8bit;
+  // Tokens per step at which GEMMs reach half of that fraction (a step of T
+  // tokens reaches T / (T + compute_half_tokens) of it). >= 0; 0 = flat.
+  double compute_half_tokens = kDefaultComputeHalfTokens;
+  // Fraction of the smaller of a step's memory and compute times that does
+  // not hide under the larger one (its kernels run one after another, and a
+  // GEMM near the ridge point reaches neither roof), in [0, 1]: the step
+  // takes max + overlap_loss * min. 0 = the ideal roofline.
+  double overlap_loss = kDefaultOverlapLoss;
   // Fixed time per step: launch gaps, scheduling, sampling. >= 0.
   double step_overhead_seconds = kDefaultStepOverheadSeconds;
+  // Fixed time per prefill chunk in a step (its metadata, its attention
+  // kernel's launch, the first sampling). >= 0.
+  double prefill_overhead_seconds = 0;
   // Per device, per direction, device to host memory (PCIe): what swapping
   // KV out and back in costs. >= 0; 0 = no host link (swap unavailable).
   double host_link_bandwidth = 0;
@@ -94,13 +116,18 @@ std::vector<std::string> HardwarePresetNames();
 // Parses a JSON object into a spec. Fields (human units): name, hbm_gb,
 // hbm_bandwidth_gbps, peak_tflops_bf16, peak_tflops_fp8, peak_tflops_int8,
 // num_devices, interconnect_gbps, interconnect_latency_us,
-// memory_efficiency, compute_efficiency, step_overhead_us, host_link_gbps,
-// host_transfer_efficiency, host_transfer_latency_us, remote_gbps,
-// remote_latency_us, store_decode_slowdown, and
+// interconnect_hop_latency_us, memory_efficiency, compute_efficiency,
+// compute_efficiency_8bit, compute_half_tokens, overlap_loss, step_overhead_us,
+// prefill_overhead_us, host_link_gbps, host_transfer_efficiency,
+// host_transfer_latency_us, remote_gbps, remote_latency_us,
+// store_decode_slowdown, and
 // an optional "base" preset to start from. Unknown fields are rejected. Errors
 // name `source` and the bad field.
 absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,
                                                    std::string_view source);
+// Returns `spec` as a self-contained JSON object in the file's units (every
+// field, no "base"), which ParseHardwareSpecJson reads back to `spec`.
+std::string HardwareSpecToJson(const HardwareSpec& spec);
 // Reads and parses a JSON file. Errors name the file.
 absl::StatusOr<HardwareSpec> LoadHardwareSpecFile(const std::string& path);
 // Returns the preset called `name_or_file`, or else loads it as a file.
