@@ -87,9 +87,11 @@ void BM_PrefixWalk32k(benchmark::State& state) {
 }
 BENCHMARK(BM_PrefixWalk32k)->Arg(0)->Arg(1)->ArgName("split");
 
-// A decode step of 1024 sequences with prefix caching, without (arg 0) and
-// with (arg 1) a write-through host tier: each filled block becomes a store
-// order, drained and completed every step as an engine would.
+// A decode step of 1024 sequences with prefix caching: arg 0 without a host
+// tier, 1 with a write-through tier (each filled block becomes a store
+// order, drained and completed every step as an engine would), 2 with a
+// write-back tier (no eviction in the step, so no store: the cost of the
+// hooks alone).
 void BM_DecodeStepHostTier(benchmark::State& state) {
   const int n = 1024;
   const bool tier = state.range(0) != 0;
@@ -98,6 +100,9 @@ void BM_DecodeStepHostTier(benchmark::State& state) {
     c.block_size = kBs;
     c.num_blocks = int64_t{n} * (1000 + (1 << 14)) / kBs + 2;
     if (tier) c.host_tier.num_blocks = c.num_blocks;
+    if (state.range(0) == 2) {
+      c.host_tier.store_policy = StorePolicy::kWriteBack;
+    }
     auto m = *KVCacheManager::Create(c);
     std::vector<SeqId> seqs;
     std::vector<TokenId> prompt(1000);
@@ -130,7 +135,7 @@ void BM_DecodeStepHostTier(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_DecodeStepHostTier)->Arg(0)->Arg(1)->ArgName("host_tier");
+BENCHMARK(BM_DecodeStepHostTier)->Arg(0)->Arg(1)->Arg(2)->ArgName("host_tier");
 
 }  // namespace
 }  // namespace pagekv
