@@ -43,6 +43,10 @@ struct Config {
   std::vector<KVCacheGroupSpec> groups;
   std::string policy;
   bool prefix_caching = true;
+  // A host tier of this many blocks (0 = none) with `store` policy; the
+  // scenario completes every transfer it causes.
+  int64_t host_blocks = 0;
+  StorePolicy store = StorePolicy::kWriteThrough;
   friend void PrintTo(const Config& c, std::ostream* os) { *os << c.name; }
 };
 
@@ -68,6 +72,8 @@ std::unique_ptr<Scenario> Build(const Config& cfg, int64_t num_blocks) {
   c.enable_prefix_caching = cfg.prefix_caching;
   c.enable_kv_events = true;
   c.clock = s->clock.get();
+  c.host_tier.num_blocks = cfg.host_blocks;
+  c.host_tier.store_policy = cfg.store;
   auto m = KVCacheManager::Create(c);
   if (!m.ok()) return nullptr;
   s->m = *std::move(m);
@@ -113,6 +119,12 @@ std::unique_ptr<Scenario> Build(const Config& cfg, int64_t num_blocks) {
   s->live = {s->a, s->b, s->c, s->e, s->f, s->g, s->h};
   s->live.insert(s->live.end(), s->probes.begin(), s->probes.end());
   s->clock->Advance(10);
+  for (const TransferOrder& o : km.DrainTransfers()) {
+    absl::Status done = o.kind == TransferOrder::Kind::kStore
+                            ? km.CompleteStore(o.host_block, true)
+                            : km.CompleteLoad(o.host_block);
+    if (!done.ok()) return nullptr;
+  }
   km.DrainEvents();
   km.DrainCopies();
   return s;
@@ -157,6 +169,14 @@ std::string Snapshot(Scenario& s) {
       st.prefix.query_tokens, st.prefix.hit_tokens, st.prefix.query_blocks,
       st.prefix.hit_blocks, st.prefix.resumed_queries,
       st.prefix.resumed_query_tokens, st.prefix.resumed_hit_tokens);
+  const HostTierStats& h = st.host_tier;
+  out += fmt::format(
+      "host: hits {} stores {} {} {} {} {} loads {} {} evict {} | pending {} "
+      "ready {} pinned {} free {} | orders {}\n",
+      h.hit_blocks, h.stores_issued, h.stores_completed, h.stores_failed,
+      h.stores_dropped, h.stores_filtered, h.loads_issued, h.loads_completed,
+      h.evictions, h.pending_blocks, h.ready_blocks, h.pinned_blocks,
+      h.free_blocks, m.DrainTransfers().size());
   return out;
 }
 
@@ -522,6 +542,18 @@ std::vector<Config> Configs() {
        "lru"});
   configs.push_back(
       {"no_prefix_caching", {KVCacheGroupSpec::FullAttention()}, "lru", false});
+  configs.push_back({"host_write_through",
+                     {KVCacheGroupSpec::FullAttention()},
+                     "lru",
+                     true,
+                     6,
+                     StorePolicy::kWriteThrough});
+  configs.push_back({"host_write_back_arc",
+                     {KVCacheGroupSpec::FullAttention()},
+                     "arc",
+                     true,
+                     6,
+                     StorePolicy::kWriteBack});
   return configs;
 }
 

@@ -47,6 +47,20 @@ struct CacheSettings {
   std::vector<std::string> policies;
   int32_t copies = 1;
   std::optional<uint64_t> max_memory;  // bytes, from --max-memory-gib
+  double host_multiple = 0;            // 0 = no host tier
+  std::string host_policy = "lru";
+  StorePolicy store_policy = StorePolicy::kWriteThrough;
+
+  // The host tier under a cache of `blocks` blocks.
+  HostTierConfig HostTier(int64_t blocks) const {
+    HostTierConfig tier;
+    if (host_multiple <= 0) return tier;
+    tier.num_blocks = std::max<int64_t>(
+        1, std::llround(host_multiple * static_cast<double>(blocks)));
+    tier.eviction_policy = host_policy;
+    tier.store_policy = store_policy;
+    return tier;
+  }
 
   bool AnyInfinite() const {
     for (const Capacity& c : capacities) {
@@ -136,6 +150,25 @@ absl::StatusOr<CacheSettings> ParseSettings(const CacheArgs& args) {
       ParseMaxMemoryFlag(args.max_memory_gib);
   if (!max_memory.ok()) return max_memory.status();
   s.max_memory = *max_memory;
+  if (!args.host_multiple.empty()) {
+    if (!absl::SimpleAtod(args.host_multiple, &s.host_multiple) ||
+        !(s.host_multiple > 0) || !(s.host_multiple <= 1000)) {
+      return absl::InvalidArgumentError(
+          fmt::format("--host-multiple must be a number in (0, 1000], got '{}'",
+                      args.host_multiple));
+    }
+    if (auto p = MakeEvictionPolicy(args.host_policy); !p.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("--host-policy: {}", std::string(p.status().message())));
+    }
+    s.host_policy = args.host_policy;
+    absl::StatusOr<StorePolicy> store = ParseStorePolicy(args.store_policy);
+    if (!store.ok()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "--store-policy: {}", std::string(store.status().message())));
+    }
+    s.store_policy = *store;
+  }
   return s;
 }
 
@@ -148,7 +181,8 @@ uint64_t LargestPoolBytes(const CacheSettings& s, int64_t inf_blocks) {
     for (const std::string& policy : s.policies) {
       absl::StatusOr<uint64_t> bytes =
           KVCacheManager::MemoryFootprint(ReplayManagerConfig(
-              {s.block_size, c.infinite ? inf_blocks : c.blocks, policy}));
+              {s.block_size, c.infinite ? inf_blocks : c.blocks, policy,
+               s.HostTier(c.infinite ? inf_blocks : c.blocks)}));
       if (bytes.ok()) largest = std::max(largest, *bytes);
     }
   }
@@ -204,8 +238,8 @@ absl::StatusOr<Sweep> RunReplays(const Workload& workload,
   for (size_t c = 0; c < s.capacities.size(); ++c) {
     const int64_t blocks = sweep.Blocks(s.capacities[c]);
     for (const std::string& policy : s.policies) {
-      absl::StatusOr<ReplayResult> r =
-          ReplayWorkload(workload, {s.block_size, blocks, policy});
+      absl::StatusOr<ReplayResult> r = ReplayWorkload(
+          workload, {s.block_size, blocks, policy, s.HostTier(blocks)});
       if (!r.ok()) {
         return absl::InvalidArgumentError(fmt::format(
             "replay with --policy {} --capacity-blocks {}: {}", policy,
@@ -224,8 +258,9 @@ std::string SweepJson(const Workload& workload, const CacheSettings& s,
   std::vector<ReplayRun> runs;
   for (size_t c = 0; c < s.capacities.size(); ++c) {
     for (size_t p = 0; p < s.policies.size(); ++p) {
-      runs.push_back({s.policies[p], sweep.Blocks(s.capacities[c]),
-                      s.capacities[c].infinite, sweep.results[c][p]});
+      const int64_t blocks = sweep.Blocks(s.capacities[c]);
+      runs.push_back({s.policies[p], blocks, s.capacities[c].infinite,
+                      sweep.results[c][p], s.HostTier(blocks).num_blocks});
     }
   }
   return ReplayReportJson(workload.name, s.block_size, runs, s.copies);
@@ -235,11 +270,19 @@ std::string SweepJson(const Workload& workload, const CacheSettings& s,
 std::string SweepCsv(const CacheSettings& s, const Sweep& sweep) {
   std::string csv = "capacity_blocks";
   for (const std::string& p : s.policies) csv += "," + p;
+  if (s.host_multiple > 0) {
+    for (const std::string& p : s.policies) csv += "," + p + "_host";
+  }
   csv += "\n";
   for (size_t c = 0; c < s.capacities.size(); ++c) {
     csv += std::to_string(sweep.Blocks(s.capacities[c]));
     for (const ReplayResult& r : sweep.results[c]) {
       csv += fmt::format(",{:.6f}", r.HitRateTokens());
+    }
+    if (s.host_multiple > 0) {
+      for (const ReplayResult& r : sweep.results[c]) {
+        csv += fmt::format(",{:.6f}", r.HostHitRateTokens());
+      }
     }
     csv += "\n";
   }
@@ -262,6 +305,18 @@ void PrintSingle(const CacheSettings& s, const Sweep& sweep,
   row("hit blocks", fmt::format("{} / {} full = {:.4f}", r.hit_blocks,
                                 r.query_blocks, r.HitRateBlocks()));
   row("evictions", fmt::format("{}", r.evictions));
+  if (s.host_multiple > 0) {
+    row("host tier",
+        fmt::format("{} blocks ({}x), {}, {}",
+                    s.HostTier(sweep.Blocks(cap)).num_blocks, s.host_multiple,
+                    s.host_policy, StorePolicyName(s.store_policy)));
+    row("host hit tokens",
+        fmt::format("{} / {} = {:.4f} (total {:.4f})", r.host_hit_tokens,
+                    r.prompt_tokens, r.HostHitRateTokens(),
+                    r.HitRateTokens() + r.HostHitRateTokens()));
+    row("host stores, evictions",
+        fmt::format("{}, {}", r.host_stores, r.host_evictions));
+  }
   row("cached blocks at end", fmt::format("{}", r.cached_blocks));
   if (r.skipped_requests > 0) {
     row("skipped (too long)",
@@ -273,7 +328,14 @@ void PrintSingle(const CacheSettings& s, const Sweep& sweep,
 
 // Sweep: token hit rate against capacity, one column per policy.
 void PrintSweep(const CacheSettings& s, const Sweep& sweep, std::ostream& out) {
-  fmt::print(out, "token hit rate (block hit rate) by capacity and policy\n");
+  if (s.host_multiple > 0) {
+    fmt::print(out,
+               "token hit rate GPU + host (host tier {}x the capacity, {}, "
+               "{}) by capacity and policy\n",
+               s.host_multiple, s.host_policy, StorePolicyName(s.store_policy));
+  } else {
+    fmt::print(out, "token hit rate (block hit rate) by capacity and policy\n");
+  }
   fmt::print(out, "  {:>16}", "capacity_blocks");
   for (const std::string& p : s.policies) fmt::print(out, " {:>17}", p);
   fmt::print(out, " {:>8}\n", "skipped");
@@ -283,9 +345,12 @@ void PrintSweep(const CacheSettings& s, const Sweep& sweep, std::ostream& out) {
                                  : std::to_string(s.capacities[c].blocks);
     fmt::print(out, "  {:>16}", name);
     for (const ReplayResult& r : sweep.results[c]) {
-      fmt::print(
-          out, " {:>17}",
-          fmt::format("{:.4f} ({:.4f})", r.HitRateTokens(), r.HitRateBlocks()));
+      fmt::print(out, " {:>17}",
+                 s.host_multiple > 0
+                     ? fmt::format("{:.4f}+{:.4f}", r.HitRateTokens(),
+                                   r.HostHitRateTokens())
+                     : fmt::format("{:.4f} ({:.4f})", r.HitRateTokens(),
+                                   r.HitRateBlocks()));
     }
     fmt::print(out, " {:>8}\n", sweep.results[c][0].skipped_requests);
   }
@@ -378,6 +443,14 @@ void AddCacheCommand(CLI::App& app, int* exit_code) {
                    "Eviction policy, a comma list, or all")
       ->capture_default_str()
       ->check(PolicyList());
+  cache->add_option("--host-multiple", args->host_multiple,
+                    "Host tier under each cache: this many times its "
+                    "capacity in host blocks (default: none)");
+  cache->add_option("--host-policy", args->host_policy,
+                    "Eviction policy of the host tier (default lru)");
+  cache->add_option("--store-policy", args->store_policy,
+                    "write-through (default), write-through-selective or "
+                    "write-back");
   cache->add_option("--json", args->json,
                     "Write JSON to FILE, or - for stdout");
   cache->add_option("--csv", args->csv,

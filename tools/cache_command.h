@@ -35,6 +35,11 @@ struct CacheArgs {
   // Refuse (exit 2) a run whose estimated memory exceeds this many GiB, as
   // one exceeding the machine's available memory is; empty = no own limit.
   std::string max_memory_gib;
+  // Host tier under each replayed cache: this many times its capacity in
+  // host blocks (empty = none), its eviction policy and store policy.
+  std::string host_multiple;
+  std::string host_policy = "lru";
+  std::string store_policy = "write-through";
 };
 
 // Exit codes of RunCache.

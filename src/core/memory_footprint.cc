@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/host_tier.h"
 #include "core/prefix_index.h"
 #include "pagekv/block_pool.h"
 #include "pagekv/eviction_policy.h"
@@ -25,6 +26,13 @@ absl::StatusOr<uint64_t> KVCacheManager::MemoryFootprint(
     bytes += config.groups.size() *
              internal::PrefixIndex::MemoryBytes(static_cast<uint32_t>(n + 1),
                                                 config.block_size);
+  }
+  if (config.host_tier.enabled()) {
+    auto host_policy = MakeEvictionPolicy(config.host_tier.eviction_policy);
+    if (!host_policy.ok()) return host_policy.status();
+    bytes += internal::HostTier::MemoryBytes(
+        static_cast<uint64_t>(config.host_tier.Blocks()), n, config.block_size,
+        (*host_policy)->BytesPerBlock());
   }
   return bytes;
 }

@@ -43,6 +43,7 @@ KVCacheConfig ReplayManagerConfig(const ReplayOptions& options) {
   config.num_blocks = options.capacity_blocks + 1;  // + the null block
   config.block_size = options.block_size;
   config.eviction_policy = options.policy;
+  config.host_tier = options.host_tier;
   return config;
 }
 
@@ -94,6 +95,13 @@ absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
                       request.id, num_tokens, admitted.status().ToString()));
     }
     if (absl::Status st = m.Release(*seq); !st.ok()) return st;
+    // The engine: every transfer done at once.
+    for (const TransferOrder& o : m.DrainTransfers()) {
+      absl::Status st = o.kind == TransferOrder::Kind::kStore
+                            ? m.CompleteStore(o.host_block, true)
+                            : m.CompleteLoad(o.host_block);
+      if (!st.ok()) return st;
+    }
     ++result.requests;
   }
   const auto end = std::chrono::steady_clock::now();
@@ -106,6 +114,10 @@ absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
   result.hit_blocks = static_cast<int64_t>(stats.prefix.hit_blocks);
   result.evictions = static_cast<int64_t>(stats.evictions);
   result.cached_blocks = static_cast<int64_t>(stats.cached_blocks);
+  result.host_hit_tokens = static_cast<int64_t>(stats.host_tier.hit_tokens);
+  result.host_hit_blocks = static_cast<int64_t>(stats.host_tier.hit_blocks);
+  result.host_stores = static_cast<int64_t>(stats.host_tier.stores_completed);
+  result.host_evictions = static_cast<int64_t>(stats.host_tier.evictions);
   return result;
 }
 

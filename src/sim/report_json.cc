@@ -119,6 +119,13 @@ nlohmann::ordered_json ReplayFigures(const ReplayRun& run) {
   j["hit_rate_blocks"] = r.HitRateBlocks();
   j["evictions"] = r.evictions;
   j["cached_blocks_at_end"] = r.cached_blocks;
+  if (run.host_blocks > 0) {
+    j["host_blocks"] = run.host_blocks;
+    j["host_hit_tokens"] = r.host_hit_tokens;
+    j["host_hit_rate_tokens"] = r.HostHitRateTokens();
+    j["host_stores"] = r.host_stores;
+    j["host_evictions"] = r.host_evictions;
+  }
   j["replay_seconds"] = r.seconds;
   return j;
 }

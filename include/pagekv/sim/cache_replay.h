@@ -27,6 +27,9 @@ struct ReplayOptions {
   int64_t capacity_blocks = 1;
   // One of EvictionPolicyNames().
   std::string policy = "lru";
+  // A host tier under the cache (off by default): misses on the GPU go on
+  // into it, and the replay carries out every transfer at once.
+  HostTierConfig host_tier = {};
 };
 
 // One replay's figures. Hit counts come from the manager's prefix stats, so
@@ -41,6 +44,12 @@ struct ReplayResult {
   int64_t query_blocks = 0;  // full prompt blocks of the replayed requests
   int64_t hit_blocks = 0;
   int64_t evictions = 0;
+  // Host tier (zero without one): hits after the GPU hits, blocks stored,
+  // host evictions.
+  int64_t host_hit_tokens = 0;
+  int64_t host_hit_blocks = 0;
+  int64_t host_stores = 0;
+  int64_t host_evictions = 0;
   // Blocks still cached at the end (with infinite capacity: the number of
   // distinct full blocks in the trace).
   int64_t cached_blocks = 0;
@@ -51,6 +60,9 @@ struct ReplayResult {
   }
   double HitRateBlocks() const {
     return query_blocks == 0 ? 0.0 : double(hit_blocks) / query_blocks;
+  }
+  double HostHitRateTokens() const {
+    return prompt_tokens == 0 ? 0.0 : double(host_hit_tokens) / prompt_tokens;
   }
 };
 

@@ -50,6 +50,7 @@ struct ReplayRun {
   int64_t capacity_blocks = 0;
   bool infinite_capacity = false;  // capacity_blocks never evicts
   ReplayResult result;
+  int64_t host_blocks = 0;  // host tier size; 0 = none (no host fields)
 };
 
 // Returns the replay report of `runs` of trace `trace` at `block_size`: one
