@@ -458,13 +458,72 @@ void BindTables(ManagerClass& c) {
 // Copies, events, statistics, verification.
 void BindState(ManagerClass& c) {
   c.def(
-       "drain_copies",
+       "drain_transfers",
        [](PyManager& self) {
          Busy busy(self);
-         return self.kv->DrainCopies();
+         py::list out;
+         for (const TransferOrder& o : self.kv->DrainTransfers()) {
+           out.append(py::make_tuple(
+               o.kind == TransferOrder::Kind::kLoad ? "load" : "store",
+               o.when == TransferOrder::When::kBeforeKernels ? "before"
+                                                             : "after",
+               o.gpu_block.value(), o.host_block, o.key));
+         }
+         return out;
        },
-       "The copy-on-write copies requested since the last call, to run "
-       "before the kernels.")
+       "Host-tier transfer orders since the last call, as tuples (kind "
+       "'load'|'store', when 'before'|'after' the step's kernels, gpu_block, "
+       "host_block, key). Empty without a host tier.")
+      .def(
+          "complete_load",
+          [](PyManager& self, uint32_t host_block) {
+            Busy busy(self);
+            Check(self.kv->CompleteLoad(host_block));
+          },
+          py::arg("host_block"),
+          "The engine finished the load out of host_block (unpins it). "
+          "Raises if no load of it is in flight.")
+      .def(
+          "complete_store",
+          [](PyManager& self, uint32_t host_block, bool success) {
+            Busy busy(self);
+            Check(self.kv->CompleteStore(host_block, success));
+          },
+          py::arg("host_block"), py::arg("success"),
+          "The engine finished (success) or gave up the store into "
+          "host_block. Raises if no store of it is in flight.")
+      .def(
+          "host_tier_stats",
+          [](PyManager& self) {
+            Busy busy(self);
+            const HostTierStats s = self.kv->Stats().host_tier;
+            py::dict d;
+            d["capacity_blocks"] = s.capacity_blocks;
+            d["hit_blocks"] = s.hit_blocks;
+            d["hit_tokens"] = s.hit_tokens;
+            d["stores_issued"] = s.stores_issued;
+            d["stores_completed"] = s.stores_completed;
+            d["stores_failed"] = s.stores_failed;
+            d["stores_dropped"] = s.stores_dropped;
+            d["loads_issued"] = s.loads_issued;
+            d["loads_completed"] = s.loads_completed;
+            d["evictions"] = s.evictions;
+            d["pending_blocks"] = s.pending_blocks;
+            d["ready_blocks"] = s.ready_blocks;
+            d["pinned_blocks"] = s.pinned_blocks;
+            d["free_blocks"] = s.free_blocks;
+            return d;
+          },
+          "The host tier's counters and occupancy (HostTierStats) as a "
+          "dict; all zero without a host tier.")
+      .def(
+          "drain_copies",
+          [](PyManager& self) {
+            Busy busy(self);
+            return self.kv->DrainCopies();
+          },
+          "The copy-on-write copies requested since the last call, to run "
+          "before the kernels.")
       .def(
           "drain_events",
           [](PyManager& self) {

@@ -49,7 +49,7 @@ T Field(py::handle value, const char* field, const char* expected) {
 constexpr const char* kConfigFields =
     "num_blocks, block_size, groups, enable_prefix_caching, "
     "eviction_policy, hash_seed, enable_kv_events, clock, call_log, "
-    "call_log_ring";
+    "call_log_ring, host_tier_blocks, host_tier_policy, store_policy";
 
 void SetConfigField(PyKVCacheConfig& c, const std::string& key, py::handle v) {
   KVCacheConfig& k = c.config;
@@ -97,6 +97,14 @@ void SetConfigField(PyKVCacheConfig& c, const std::string& key, py::handle v) {
     const int64_t n = Field<int64_t>(v, "call_log_ring", "an int");
     k.call_log.ring_calls = n > 0 ? n : k.call_log.ring_calls;
     if (n > 0) k.call_log.mode = CallLogOptions::Mode::kRing;
+  } else if (key == "host_tier_blocks") {
+    // A host tier of this many blocks under the pool (docs/tiers.md).
+    k.host_tier.num_blocks = Field<int64_t>(v, key.c_str(), "an int");
+  } else if (key == "host_tier_policy") {
+    k.host_tier.eviction_policy = Field<std::string>(v, key.c_str(), "a str");
+  } else if (key == "store_policy") {
+    k.host_tier.store_policy =
+        Value(ParseStorePolicy(Field<std::string>(v, key.c_str(), "a str")));
   } else if (key == "hash_seed") {
     k.hash_seed = Field<uint64_t>(v, "hash_seed", "an int in [0, 2^64)");
   } else if (key == "clock") {
