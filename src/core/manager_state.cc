@@ -23,16 +23,26 @@ ManagerState::ManagerState(KVCacheConfig config_in,
       hasher(config.block_size, config.hash_seed, config.block_hash_fn),
       seqs(config.groups.size()),
       fills(pool->num_blocks() + 1) {
-  for (const KVCacheGroupSpec& spec : config.groups) {
+  const GroupRules rules = GroupRules::Of(config);
+  hit_align = rules.hit_align;
+  any_state = rules.any_state;
+  if (rules.any_state_align && hit_align > 0) {
+    fresh.assign(pool->num_blocks() + 1, 0);
+  }
+  for (size_t i = 0; i < config.groups.size(); ++i) {
+    const KVCacheGroupSpec& spec = config.groups[i];
     Group g;
     g.spec = spec;
+    g.rule = rules.rules[i];
     if (config.enable_prefix_caching) {
       g.index = std::make_unique<PrefixIndex>(pool->num_blocks() + 1,
                                               config.block_size);
     }
     groups.push_back(std::move(g));
   }
-  single_full_group = groups.size() == 1 && !groups[0].sliding();
+  single_full_group =
+      groups.size() == 1 &&
+      groups[0].spec.kind == KVCacheGroupSpec::Kind::kFullAttention;
   pool->set_eviction_listener(this);
   if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
     block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));
