@@ -407,6 +407,10 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
       if (b != kNullBlock) st.AcquireBlock(b);
     }
   }
+  if (st.any_state) {
+    st.SyncStateSharing(*child);
+    st.SyncStateSharing(*st.seqs.Lookup(seq).value());
+  }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return id;
 }

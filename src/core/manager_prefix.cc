@@ -145,6 +145,7 @@ void ManagerState::ClaimHit(Sequence& s, const Walk& walk) {
       static_cast<int32_t>(walk.num_blocks * config.block_size);
   s.num_indexed = static_cast<size_t>(walk.num_blocks);
   s.SyncTableMirror();
+  if (any_state) SyncStateSharing(s);
 }
 
 void ManagerState::CountQuery(const Sequence& s, const Walk& walk) {
@@ -263,6 +264,7 @@ void ManagerState::IndexStateCheckpoints(Sequence& s) {
       continue;
     }
     pool->SetKeepsContent(b, true);
+    s.hot->state_shared = true;  // the state block is cached now
     fresh[b.value()] = 1;
     fresh_list.push_back(b);
     if (!config.enable_kv_events) continue;

@@ -117,7 +117,7 @@ void ManagerState::ApplyReserve(Sequence& s, int64_t num_new,
 
   for (size_t g = 0; g < groups.size(); ++g) {
     if (groups[g].is_state()) {
-      ApplyStateReserve(s, g, num_new, now());
+      ApplyStateReserve(s, g, num_new, now);
       continue;
     }
     std::vector<BlockId>& table = s.tables[g];
@@ -168,10 +168,12 @@ void ManagerState::ApplyReserve(Sequence& s, int64_t num_new,
   IndexFullBlocks(s);
   ReleaseOutOfWindow(s, c);
   s.SyncTableMirror();
+  if (any_state) SyncStateSharing(s);
 }
 
 void ManagerState::AppendNewBlock(Sequence& s) {
-  PAGEKV_DCHECK(s.tables.size() == 1, "the decode fast path has one group");
+  PAGEKV_DCHECK(s.tables.size() == 1 || fixed_state_groups,
+                "the decode fast path grows group 0 only");
   BlockId b;
   absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1), EvictionNow(1));
   PAGEKV_CHECK(st.ok(), "allocation failed after the capacity check passed: {}",

@@ -43,10 +43,38 @@ ManagerState::ManagerState(KVCacheConfig config_in,
   single_full_group =
       groups.size() == 1 &&
       groups[0].spec.kind == KVCacheGroupSpec::Kind::kFullAttention;
+  fixed_state_groups =
+      groups.size() > 1 &&
+      groups[0].spec.kind == KVCacheGroupSpec::Kind::kFullAttention;
+  for (size_t g = 1; g < groups.size(); ++g) {
+    const GroupRule& r = groups[g].rule;
+    fixed_state_groups = fixed_state_groups && r.is_state();
+    if (r.is_state() && r.state_align) {
+      // One checkpoint interval for every aligned group, or no fast path.
+      if (state_move_bs == 0) state_move_bs = r.state_bs;
+      fixed_state_groups = fixed_state_groups && state_move_bs == r.state_bs;
+    }
+  }
   pool->set_eviction_listener(this);
   if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
     block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));
   }
+}
+
+void ManagerState::SyncStateSharing(Sequence& s) const {
+  bool shared = false;
+  for (size_t g = 0; g < groups.size() && !shared; ++g) {
+    if (!groups[g].is_state()) continue;
+    // The entries from the state entry on (1 + speculative blocks).
+    const std::vector<BlockId>& table = s.tables[g];
+    for (size_t j = s.dropped[g]; j < table.size(); ++j) {
+      if (!pool->IsPrivate(table[j])) {
+        shared = true;
+        break;
+      }
+    }
+  }
+  s.hot->state_shared = shared;
 }
 
 }  // namespace pagekv::internal

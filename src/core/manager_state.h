@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "core/check.h"
 #include "core/fill_ledger.h"
 #include "core/group_rules.h"
@@ -121,8 +122,9 @@ struct ManagerState final : public EvictionListener {
   absl::Status CheckTruncate(const Sequence& s, int64_t computed) const;
   // ApplyReserve for state group `g`: the state entry moves or is written
   // in place, speculative entries are kept private (state_reserve.cc).
+  // `now` reads the clock (only when the state changes blocks).
   void ApplyStateReserve(Sequence& s, size_t g, int64_t num_new,
-                         int64_t now_us);
+                         absl::FunctionRef<int64_t()> now);
   // Indexes the checkpoint of each aligned state group when the computed
   // tokens end on a hit-aligned position.
   void IndexStateCheckpoints(Sequence& s);
@@ -146,8 +148,10 @@ struct ManagerState final : public EvictionListener {
 
   // --- the decode fast path ---
   // How the next token of a sequence gets its slot in a decode step. The
-  // first two are the fast path, for a single full-attention group: the
-  // one-token specializations of the reservation plan (1 block and 0 blocks).
+  // first two are the fast path, for a single full-attention group, or one
+  // beside state groups that never move (kNone) and are the sequence's
+  // alone (the state is written in place): the one-token specializations of
+  // the reservation plan (1 block and 0 blocks).
   enum class DecodeSlot : uint8_t {
     kLastBlock,  // in its last block, which it holds alone and is unindexed
     kNewBlock,   // in a new block: the table ends where the token goes
@@ -163,7 +167,12 @@ struct ManagerState final : public EvictionListener {
   };
   DecodePlan PlanDecode(SeqHot& h, uint32_t slot) const {
     DecodePlan plan{&h, slot, DecodeSlot::kGeneral, 0};
-    if (!single_full_group) return plan;
+    // (A sequence with no computed tokens has no state block yet.)
+    if (!single_full_group &&
+        !(fixed_state_groups && !h.state_shared && h.num_computed > 0 &&
+          (state_move_bs == 0 || h.num_computed % state_move_bs != 0))) {
+      return plan;
+    }
     const int64_t c = h.num_computed;
     const int64_t j = BlockOf(c);
     if (j == h.num_blocks) {
@@ -242,6 +251,14 @@ struct ManagerState final : public EvictionListener {
 
   // One full-attention group (dense models): decode steps take the fast path.
   bool single_full_group = false;
+  // Group 0 is full attention and every other group is a state group whose
+  // kAlign members share one checkpoint interval, state_move_bs (0: all are
+  // kNone): a decode token from c leaves the state tables as they are
+  // unless c % state_move_bs == 0 (the state moves on).
+  bool fixed_state_groups = false;
+  int64_t state_move_bs = 0;
+  // Sets s.hot->state_shared from the state groups' tables.
+  void SyncStateSharing(Sequence& s) const;
   // log2(block_size) when it is a power of two, else -1: positions map to
   // blocks by a shift instead of a 64-bit division on the decode path.
   int block_shift = -1;

@@ -85,6 +85,19 @@ absl::Status ManagerState::VerifySequence(const Sequence& s,
         slot, h.num_blocks, h.last_block.value(), first.size(),
         first.empty() ? 0 : first.back().value()));
   }
+  if (!h.state_shared) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (!groups[g].is_state()) continue;
+      for (BlockId b : s.tables[g]) {
+        if (b != kNullBlock && !pool->IsPrivate(b)) {
+          return absl::InternalError(fmt::format(
+              "sequence slot {}: state group {} block {} is shared or cached "
+              "but the hot record says its states are private",
+              slot, g, b.value()));
+        }
+      }
+    }
+  }
   const std::vector<BlockId>* attention = nullptr;  // the first such table
   for (size_t g = 0; g < groups.size(); ++g) {
     const std::vector<BlockId>& table = s.tables[g];

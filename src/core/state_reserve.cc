@@ -18,12 +18,24 @@ void MarkFull(ManagerState& st, BlockId b) {
 }  // namespace
 
 void ManagerState::ApplyStateReserve(Sequence& s, size_t g, int64_t num_new,
-                                     int64_t now_us) {
+                                     absl::FunctionRef<int64_t()> now) {
   std::vector<BlockId>& table = s.tables[g];
   const StateSpan span = StateSpan::Of(groups[g].rule, table.size(),
                                        s.dropped[g], s.num_computed(), num_new);
   if (span.target == 0) return;
+  // The common step: the state stays in its block, and every entry is the
+  // sequence's alone and unindexed (written in place).
+  if (span.old_entry >= 0 && !span.moves() &&
+      static_cast<int64_t>(table.size()) == span.target) {
+    bool in_place = true;
+    for (size_t j = static_cast<size_t>(span.old_entry);
+         j < table.size() && in_place; ++j) {
+      in_place = !span.writes || pool->IsPrivate(table[j]);
+    }
+    if (in_place) return;
+  }
   const GroupId group(static_cast<uint32_t>(g));
+  const int64_t now_us = now();
   auto allocate = [&] {
     BlockId b;
     absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1), now_us);
@@ -65,7 +77,11 @@ void ManagerState::ApplyStateReserve(Sequence& s, size_t g, int64_t num_new,
       if (span.writes && pool->KeepsContent(old)) UnindexBlock(g, old);
     }
   }
-  table.assign(static_cast<size_t>(span.entry), kNullBlock);
+  // Entries before the new state entry are null (only those from the old
+  // state entry on were not already).
+  const size_t from = span.old_entry < 0 ? 0 : size_t(span.old_entry);
+  for (size_t j = from; j < table.size(); ++j) table[j] = kNullBlock;
+  table.resize(static_cast<size_t>(span.entry), kNullBlock);
   table.push_back(state);
   for (BlockId b : spec) table.push_back(b);
   while (static_cast<int64_t>(table.size()) < span.target) {
