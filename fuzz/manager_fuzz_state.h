@@ -90,13 +90,14 @@ inline Snapshot TakeSnapshot(const KVCacheManager& m,
 }
 
 // A configuration from the first bytes: block size, groups (full attention,
-// sliding window, hybrid, two full groups), eviction policy, pool size (tiny
+// sliding window, hybrid, two full groups, chunked local, state groups in
+// both cache modes, every kind at once), eviction policy, pool size (tiny
 // pools make exhaustion common), prefix caching and events on or off.
 inline KVCacheConfig ConsumeConfig(FuzzedDataProvider& in) {
   KVCacheConfig c;
   static constexpr int32_t kBlockSizes[] = {1, 2, 3, 4, 8, 16};
   c.block_size = in.PickValueInArray(kBlockSizes);
-  switch (in.ConsumeIntegralInRange<int>(0, 4)) {
+  switch (in.ConsumeIntegralInRange<int>(0, 8)) {
     case 0:
       c.groups = {KVCacheGroupSpec::FullAttention()};
       break;
@@ -113,12 +114,39 @@ inline KVCacheConfig ConsumeConfig(FuzzedDataProvider& in) {
       c.groups = {KVCacheGroupSpec::FullAttention(),
                   KVCacheGroupSpec::FullAttention()};
       break;
-    default:
+    case 4:
       c.groups = {KVCacheGroupSpec::SlidingWindow(
                       in.ConsumeIntegralInRange<int32_t>(1, 9)),
                   KVCacheGroupSpec::FullAttention(),
                   KVCacheGroupSpec::SlidingWindow(
                       in.ConsumeIntegralInRange<int32_t>(1, 40))};
+      break;
+    case 5:  // Llama 4: global and chunked local attention
+      c.groups = {KVCacheGroupSpec::FullAttention(),
+                  KVCacheGroupSpec::ChunkedLocal(
+                      in.ConsumeIntegralInRange<int32_t>(1, 20))};
+      break;
+    case 6:  // Jamba / Qwen3-Next: attention and checkpointed state
+      c.groups = {
+          KVCacheGroupSpec::FullAttention(),
+          KVCacheGroupSpec::State(
+              StateCacheMode::kAlign, in.ConsumeIntegralInRange<int32_t>(0, 2),
+              c.block_size * in.ConsumeIntegralInRange<int32_t>(1, 3))};
+      break;
+    case 7:  // a state that is never cached
+      c.groups = {
+          KVCacheGroupSpec::FullAttention(),
+          KVCacheGroupSpec::State(StateCacheMode::kNone,
+                                  in.ConsumeIntegralInRange<int32_t>(0, 2))};
+      break;
+    default:  // every kind at once
+      c.groups = {
+          KVCacheGroupSpec::ChunkedLocal(
+              in.ConsumeIntegralInRange<int32_t>(1, 12)),
+          KVCacheGroupSpec::SlidingWindow(
+              in.ConsumeIntegralInRange<int32_t>(1, 9)),
+          KVCacheGroupSpec::State(StateCacheMode::kAlign, 1, 2 * c.block_size),
+          KVCacheGroupSpec::FullAttention()};
       break;
   }
   const std::vector<std::string> policies = EvictionPolicyNames();

@@ -48,6 +48,8 @@ class Harness {
     manager_ = *std::move(m);
     bs_ = c.block_size;
     shadow_.assign(static_cast<size_t>(c.num_blocks) * bs_, -1);
+    states_.assign(static_cast<size_t>(c.num_blocks), {-1, 0});
+    groups_ = c.groups;
     return true;
   }
 
@@ -133,10 +135,15 @@ class Harness {
         shadow_[copy.dst.value() * bs_ + i] =
             shadow_[copy.src.value() * bs_ + i];
       }
+      states_[copy.dst.value()] = states_[copy.src.value()];
     }
     const RefSeq& r = ref_.at(id.value());
     for (int g = 0; g < manager_->num_groups(); ++g) {
       auto table = *manager_->BlockTable(id, GroupId(g));
+      if (IsState(g)) {
+        WriteState(id, g, table, from, to);
+        continue;
+      }
       for (int64_t p = from; p < to; ++p) {
         const BlockId b = table[p / bs_];
         FUZZ_CHECK(b != kNullBlock,
@@ -170,15 +177,23 @@ class Harness {
                  static_cast<unsigned long long>(id));
       for (int g = 0; g < manager_->num_groups(); ++g) {
         auto table = *manager_->BlockTable(s, GroupId(g));
+        if (IsState(g)) {
+          CheckState(id, g, table, r);
+          continue;
+        }
         FUZZ_CHECK(int64_t(table.size()) * bs_ >= r.computed,
                    "table too short");
-        // The next token attends to the last window - 1 computed tokens (all
-        // of them for full attention): their blocks must be held.
+        // The next token attends to the last window - 1 computed tokens, or
+        // its chunk's (all of them for full attention): their blocks must be
+        // held.
         const KVCacheGroupSpec& spec = manager_->config().groups[g];
-        const int64_t window_start =
-            spec.kind == KVCacheGroupSpec::Kind::kSlidingWindow
-                ? std::max<int64_t>(0, r.computed - (spec.sliding_window - 1))
-                : 0;
+        int64_t window_start = 0;
+        if (spec.kind == KVCacheGroupSpec::Kind::kSlidingWindow) {
+          window_start =
+              std::max<int64_t>(0, r.computed - (spec.sliding_window - 1));
+        } else if (spec.kind == KVCacheGroupSpec::Kind::kChunkedLocal) {
+          window_start = r.computed - r.computed % spec.attention_chunk_size;
+        }
         for (int64_t p = window_start; p < r.computed; ++p) {
           FUZZ_CHECK(table[p / bs_] != kNullBlock,
                      "seq %llu group %d: token %lld of %lld computed is in the "
@@ -197,6 +212,83 @@ class Harness {
                      static_cast<long long>(p), b.value());
         }
       }
+    }
+  }
+
+  // --- state groups: each block's state is (position, fingerprint) ---
+  bool IsState(int g) const {
+    return groups_[g].kind == KVCacheGroupSpec::Kind::kState;
+  }
+  int64_t StateEntry(int g, int64_t tokens) const {
+    const KVCacheGroupSpec& spec = groups_[g];
+    if (spec.state_cache_mode == StateCacheMode::kNone) return 0;
+    const int64_t sbs =
+        spec.state_block_size == 0 ? bs_ : spec.state_block_size;
+    return (tokens + sbs - 1) / sbs - 1;
+  }
+  static uint64_t Fingerprint(const std::vector<TokenId>& t, int64_t end) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t i = 0; i < end; ++i) {
+      h = (h ^ static_cast<uint32_t>(t[i])) * 1099511628211ull;
+    }
+    return h;
+  }
+  BlockId StateBlock(SeqId id, int g, absl::Span<const BlockId> table,
+                     int64_t tokens) const {
+    const int64_t entry = StateEntry(g, tokens);
+    FUZZ_CHECK(entry < int64_t(table.size()) && table[entry] != kNullBlock,
+               "seq %llu state group %d: no state block for %lld tokens",
+               static_cast<unsigned long long>(id.value()), g,
+               static_cast<long long>(tokens));
+    return table[entry];
+  }
+  // The kernel resumes from the state at `from` in the state block, and
+  // leaves the state at `to` there.
+  void WriteState(SeqId id, int g, absl::Span<const BlockId> table,
+                  int64_t from, int64_t to) {
+    if (from == to) return;
+    const RefSeq& r = ref_.at(id.value());
+    const BlockId b = StateBlock(id, g, table, to);
+    FUZZ_CHECK(manager_->pool().ref_count(b) == 1,
+               "writing a state into block %u shared by %u holders", b.value(),
+               manager_->pool().ref_count(b));
+    if (from > 0) {
+      const std::pair<int64_t, uint64_t> want{from,
+                                              Fingerprint(r.tokens, from)};
+      FUZZ_CHECK(states_[b.value()] == want,
+                 "seq %llu state group %d: block %u holds the state after "
+                 "%lld tokens, the step resumes after %lld",
+                 static_cast<unsigned long long>(id.value()), g, b.value(),
+                 static_cast<long long>(states_[b.value()].first),
+                 static_cast<long long>(from));
+    }
+    states_[b.value()] = {to, Fingerprint(r.tokens, to)};
+  }
+  void CheckState(uint64_t id, int g, absl::Span<const BlockId> table,
+                  const RefSeq& r) const {
+    if (r.computed == 0) {
+      FUZZ_CHECK(table.empty(), "state table without computed tokens");
+      return;
+    }
+    const BlockId b = StateBlock(SeqId(id), g, table, r.computed);
+    const std::pair<int64_t, uint64_t> want{r.computed,
+                                            Fingerprint(r.tokens, r.computed)};
+    FUZZ_CHECK(states_[b.value()] == want,
+               "seq %llu state group %d: block %u holds the state after %lld "
+               "tokens, not %lld",
+               static_cast<unsigned long long>(id), g, b.value(),
+               static_cast<long long>(states_[b.value()].first),
+               static_cast<long long>(r.computed));
+  }
+  // After a rollback the engine restores each state from its speculative
+  // blocks into the state block.
+  void RestoreStates(SeqId id, const RefSeq& r) {
+    if (r.computed == 0) return;
+    for (int g = 0; g < manager_->num_groups(); ++g) {
+      if (!IsState(g)) continue;
+      const auto table = *manager_->BlockTable(id, GroupId(g));
+      const BlockId b = StateBlock(id, g, table, r.computed);
+      states_[b.value()] = {r.computed, Fingerprint(r.tokens, r.computed)};
     }
   }
 
@@ -360,8 +452,10 @@ class Harness {
           break;
         }
         RefSeq& r = ref_.at(s.value());
+        const bool rolled_back = n < r.computed;
         r.tokens.resize(n);
         r.computed = std::min(r.computed, n);
+        if (rolled_back) RestoreStates(s, r);
         break;
       }
       case 9:
@@ -590,6 +684,10 @@ class Harness {
   int bs_ = 1;
   std::map<uint64_t, RefSeq> ref_;
   std::vector<TokenId> shadow_;
+  // Per block, for state groups: the position its state is after (-1: none)
+  // and a fingerprint of the tokens before it.
+  std::vector<std::pair<int64_t, uint64_t>> states_;
+  std::vector<KVCacheGroupSpec> groups_;
 };
 
 }  // namespace

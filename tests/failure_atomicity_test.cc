@@ -541,6 +541,18 @@ std::vector<Config> Configs() {
        {KVCacheGroupSpec::FullAttention(), KVCacheGroupSpec::SlidingWindow(7)},
        "lru"});
   configs.push_back(
+      {"llama4_chunked",
+       {KVCacheGroupSpec::FullAttention(), KVCacheGroupSpec::ChunkedLocal(8)},
+       "lru"});
+  configs.push_back({"state_align",
+                     {KVCacheGroupSpec::FullAttention(),
+                      KVCacheGroupSpec::State(StateCacheMode::kAlign, 1)},
+                     "lru"});
+  configs.push_back({"state_none",
+                     {KVCacheGroupSpec::FullAttention(),
+                      KVCacheGroupSpec::State(StateCacheMode::kNone, 1)},
+                     "lru"});
+  configs.push_back(
       {"no_prefix_caching", {KVCacheGroupSpec::FullAttention()}, "lru", false});
   configs.push_back({"host_write_through",
                      {KVCacheGroupSpec::FullAttention()},

@@ -16,6 +16,9 @@ struct StressParam {
   bool prefix_caching;
   std::string policy;
   int64_t num_blocks;
+  // Whether hits are possible (a state group that caches nothing rules
+  // them out).
+  bool expect_hits = true;
 };
 
 class ManagerStressTest : public ::testing::TestWithParam<StressParam> {};
@@ -42,7 +45,7 @@ TEST_P(ManagerStressTest, RandomOperationsMatchTheReference) {
   EXPECT_GT(report->forks, 100);
   EXPECT_GT(report->truncates, 100);
   EXPECT_GT(report->decode_batches, 100);
-  if (p.prefix_caching) {
+  if (p.prefix_caching && p.expect_hits) {
     EXPECT_GT(report->hits, 100);
   }
 }
@@ -62,6 +65,33 @@ std::vector<StressParam> Params() {
        true,
        "lru",
        96});
+  params.push_back(
+      {"llama4_chunked",
+       {KVCacheGroupSpec::FullAttention(), KVCacheGroupSpec::ChunkedLocal(8)},
+       true,
+       "lru",
+       96});
+  params.push_back({"state_align",
+                    {KVCacheGroupSpec::FullAttention(),
+                     KVCacheGroupSpec::State(StateCacheMode::kAlign, 1)},
+                    true,
+                    "lru",
+                    96});
+  params.push_back({"state_none",
+                    {KVCacheGroupSpec::FullAttention(),
+                     KVCacheGroupSpec::State(StateCacheMode::kNone, 2)},
+                    true,
+                    "lru",
+                    64,
+                    /*expect_hits=*/false});
+  params.push_back(
+      {"hybrid_lcm",
+       {KVCacheGroupSpec::FullAttention(), KVCacheGroupSpec::SlidingWindow(5),
+        KVCacheGroupSpec::ChunkedLocal(12),
+        KVCacheGroupSpec::State(StateCacheMode::kAlign, 2, 8)},
+       true,
+       "leaf-lru",
+       160});
   params.push_back({"no_prefix_caching",
                     {KVCacheGroupSpec::FullAttention()},
                     false,

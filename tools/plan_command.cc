@@ -150,6 +150,11 @@ void PrintPlan(const CapacityPlan& p, std::ostream& out) {
   };
   row("KV bytes per token",
       fmt::format("{:.0f} ({:.1f} KiB)", tokens_bytes, tokens_bytes / 1024));
+  if (p.state_bytes_per_sequence_per_device > 0) {
+    row("state per sequence per device",
+        fmt::format("{:.2f} MiB (any context)",
+                    p.state_bytes_per_sequence_per_device / (1024 * 1024)));
+  }
   row("weights per device",
       fmt::format("{:.2f} GiB", p.weight_bytes_per_device / kGiB));
   row("KV memory per device",

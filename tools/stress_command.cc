@@ -21,19 +21,47 @@ int BadInput(std::ostream& err, absl::string_view message) {
   return kStressBadInput;
 }
 
+// One state group: "state:none[:SPEC]" or "state:align[:SPEC[:BLOCK]]".
+bool ParseStateGroup(absl::string_view item, KVCacheGroupSpec* out) {
+  std::vector<absl::string_view> parts = absl::StrSplit(item, ':');
+  if (parts.empty() || parts.size() > 3) return false;
+  StateCacheMode mode;
+  if (parts[0] == "none") {
+    mode = StateCacheMode::kNone;
+  } else if (parts[0] == "align") {
+    mode = StateCacheMode::kAlign;
+  } else {
+    return false;
+  }
+  int32_t spec = 0;
+  int32_t block = 0;
+  if (parts.size() > 1 && !absl::SimpleAtoi(parts[1], &spec)) return false;
+  if (parts.size() > 2 && !absl::SimpleAtoi(parts[2], &block)) return false;
+  *out = KVCacheGroupSpec::State(mode, spec, block);
+  return true;
+}
+
 absl::StatusOr<std::vector<KVCacheGroupSpec>> ParseGroups(
     const std::string& text) {
   std::vector<KVCacheGroupSpec> groups;
   for (absl::string_view item : absl::StrSplit(text, ',')) {
-    int32_t window = 0;
+    int32_t n = 0;
+    KVCacheGroupSpec state;
     if (item == "full") {
       groups.push_back(KVCacheGroupSpec::FullAttention());
     } else if (absl::ConsumePrefix(&item, "window:") &&
-               absl::SimpleAtoi(item, &window) && window >= 1) {
-      groups.push_back(KVCacheGroupSpec::SlidingWindow(window));
+               absl::SimpleAtoi(item, &n) && n >= 1) {
+      groups.push_back(KVCacheGroupSpec::SlidingWindow(n));
+    } else if (absl::ConsumePrefix(&item, "chunk:") &&
+               absl::SimpleAtoi(item, &n) && n >= 1) {
+      groups.push_back(KVCacheGroupSpec::ChunkedLocal(n));
+    } else if (absl::ConsumePrefix(&item, "state:") &&
+               ParseStateGroup(item, &state)) {
+      groups.push_back(state);
     } else {
       return absl::InvalidArgumentError(fmt::format(
-          "--groups '{}': each group is full or window:N (N >= 1 tokens)",
+          "--groups '{}': each group is full, window:N, chunk:N (N >= 1 "
+          "tokens), state:none[:SPEC] or state:align[:SPEC[:BLOCK]]",
           text));
     }
   }
@@ -125,7 +153,8 @@ void AddStressCommand(CLI::App& app, int* exit_code) {
       "Randomized manager operations against a reference model on your "
       "configuration; keeps the call log of a failing run");
   cmd->add_option("--groups", a->groups,
-                  "KV-cache groups: comma list of full / window:N")
+                  "KV-cache groups: comma list of full / window:N / chunk:N / "
+                  "state:none[:SPEC] / state:align[:SPEC[:BLOCK]]")
       ->capture_default_str();
   cmd->add_option("--block-size", a->block_size, "Tokens per block")
       ->capture_default_str();

@@ -15,7 +15,10 @@
 namespace pagekv::tools {
 
 struct StressArgs {
-  // Comma list of groups: "full" or "window:N" (sliding window of N tokens).
+  // Comma list of groups: "full", "window:N" (sliding window of N tokens),
+  // "chunk:N" (chunked local attention), "state:none[:SPEC]" or
+  // "state:align[:SPEC[:BLOCK]]" (a Mamba-style state group with SPEC
+  // speculative blocks and checkpoints every BLOCK tokens).
   std::string groups = "full";
   int64_t block_size = 16;
   int64_t num_blocks = 256;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "pagekv/kv_cache_config.h"
 #include "pagekv/types.h"
 
 namespace pagekv {
@@ -34,6 +35,15 @@ struct GroupFootprint {
 // REQUIRES: 0 <= new_tokens <= end; block_size >= 1; window >= 0.
 GroupFootprint MakeGroupFootprint(int64_t end, int64_t new_tokens,
                                   int64_t window, int64_t block_size);
+
+// The footprint in a group of kind `spec.kind` (the rule above for the
+// attention kinds, with a chunked-local group reading from the first new
+// token's chunk start). A state group reads its one state page (when there
+// are tokens before the step) and writes one, whatever the context:
+// context_tokens is 0.
+// REQUIRES: as above; spec is valid.
+GroupFootprint MakeGroupFootprint(const KVCacheGroupSpec& spec, int64_t end,
+                                  int64_t new_tokens, int64_t block_size);
 
 // One scheduled sequence in a step.
 struct SequenceFootprint {

@@ -27,19 +27,84 @@ inline constexpr int64_t kMaxSequenceTokens = (int64_t{1} << 31) - 1;
 // same limit, so nothing plans a block the manager cannot run.
 inline constexpr int32_t kMaxBlockSize = 4096;
 
+// How a state group (KVCacheGroupSpec::Kind::kState) takes part in prefix
+// caching, after vLLM's `mamba_cache_mode`.
+enum class StateCacheMode {
+  // The state is never cached: the group holds one state block per sequence
+  // (plus speculative blocks) for the sequence's whole life, and a model
+  // with such a group never has a prefix hit (no group caches anything).
+  kNone,
+  // The state is checkpointed at every multiple of the group's block size
+  // that a step ends on: that block is cached, and a later prompt may resume
+  // from it. A hit is only ever at such aligned positions.
+  kAlign,
+};
+
 // A KV-cache group: the layers that share one block table per sequence.
+//
+// The kinds, and what a sequence's table holds in each (`c` computed tokens,
+// `bs` the config's block size):
+//
+// clang-format off
+//   kind             table entries (one per block of bs tokens unless said)   a prefix hit of E tokens needs
+//   kFullAttention   every block                                              every block before E
+//   kSlidingWindow   blocks from the window start of the next token           the ceil((window-1)/bs) blocks before E
+//   kChunkedLocal    blocks from the start of the next token's chunk          the blocks of E's chunk before E
+//   kState           one block of the group's own block size: the state at c, the checkpoint block at E
+//                    plus num_speculative_blocks blocks for draft states      (kAlign only; E aligned)
+// clang-format on
+//
+// Table slots that hold nothing hold the null block; they are always a
+// leading run. A model's hit is the longest length every group serves, a
+// multiple of the least common multiple of the groups' hit granularities
+// (bs for attention kinds, the state block size for kState).
 struct KVCacheGroupSpec {
-  enum class Kind { kFullAttention, kSlidingWindow };
+  enum class Kind { kFullAttention, kSlidingWindow, kChunkedLocal, kState };
   Kind kind = Kind::kFullAttention;
   // Attention window in tokens, for kSlidingWindow: a token attends to
-  // itself and the window - 1 tokens before it.
+  // itself and the window - 1 tokens before it. >= 1.
   int32_t sliding_window = 0;
+  // Chunk in tokens, for kChunkedLocal (Llama 4's attention_chunk_size): a
+  // token at position p attends to positions [p - p % chunk, p]. >= 1.
+  int32_t attention_chunk_size = 0;
+  // kState: how the state is cached.
+  StateCacheMode state_cache_mode = StateCacheMode::kNone;
+  // kState: blocks kept beside the state block for the states after draft
+  // tokens (speculative decoding); a Truncate may roll back at most this
+  // many computed tokens. In [0, 16].
+  int32_t num_speculative_blocks = 0;
+  // kState with kAlign: tokens between checkpoints (the group's block size),
+  // a multiple of the config's block_size; 0 means the config's block_size.
+  // Ignored for kNone (the state block never moves).
+  int32_t state_block_size = 0;
 
   static KVCacheGroupSpec FullAttention() { return {}; }
   static KVCacheGroupSpec SlidingWindow(int32_t window) {
-    return {Kind::kSlidingWindow, window};
+    KVCacheGroupSpec g;
+    g.kind = Kind::kSlidingWindow;
+    g.sliding_window = window;
+    return g;
+  }
+  static KVCacheGroupSpec ChunkedLocal(int32_t chunk) {
+    KVCacheGroupSpec g;
+    g.kind = Kind::kChunkedLocal;
+    g.attention_chunk_size = chunk;
+    return g;
+  }
+  static KVCacheGroupSpec State(StateCacheMode mode,
+                                int32_t num_speculative_blocks = 0,
+                                int32_t state_block_size = 0) {
+    KVCacheGroupSpec g;
+    g.kind = Kind::kState;
+    g.state_cache_mode = mode;
+    g.num_speculative_blocks = num_speculative_blocks;
+    g.state_block_size = state_block_size;
+    return g;
   }
 };
+
+// "full_attention", "sliding_window", "chunked_local" or "state".
+const char* GroupKindName(KVCacheGroupSpec::Kind kind);
 
 // Recording of every public call to the manager (see call_log.h).
 struct CallLogOptions {

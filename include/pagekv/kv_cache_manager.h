@@ -160,7 +160,9 @@ class KVCacheManager {
   // Gives the next `num_new_tokens` known tokens slots (they count as
   // computed from now on) and reserves `num_lookahead_tokens` more empty
   // slots (speculative decoding). Blocks that fill up are indexed; blocks of
-  // a sliding-window group that fall out of the window go back to the pool.
+  // a sliding-window or chunked-local group that fall out of the window or
+  // chunk go back to the pool; a state group's state moves on (group kinds:
+  // kv_cache_config.h).
   // A shared partial last block is copied first (see DrainCopies()).
   // All-or-nothing: ResourceExhausted changes nothing.
   // REQUIRES: computed + num_new_tokens <= known tokens.
@@ -198,8 +200,12 @@ class KVCacheManager {
 
   // Shortens `seq` to its first `num_tokens` known tokens (rollback of
   // rejected draft tokens) and frees the blocks no longer needed, tail
-  // first. REQUIRES: num_tokens <= known tokens; for a sliding-window group,
-  // the blocks of the window before num_tokens must still be held.
+  // first. REQUIRES: num_tokens <= known tokens; for a sliding-window or
+  // chunked-local group, the blocks the next token reads must still be held;
+  // for a state group, a rollback of computed tokens must be at most its
+  // num_speculative_blocks, within its state entry, with the state block
+  // private and not a cached checkpoint (the engine restores the state from
+  // a speculative block). FailedPrecondition otherwise.
   absl::Status Truncate(SeqId seq, int64_t num_tokens);
 
   // A new sequence sharing every block of `seq` by reference (parallel
@@ -247,7 +253,12 @@ class KVCacheManager {
   absl::Status AddToFootprint(SeqId seq, int32_t new_tokens,
                               StepFootprint* footprint) const;
 
-  // The copies requested since the last call, to run before the kernels.
+  // The copies requested since the last call, to run before the kernels:
+  // copy-on-write of shared blocks, and state groups' states moving to a new
+  // block. Call it once per step, after scheduling and before the kernels:
+  // it also ends the step, so the state checkpoints cached since the last
+  // call (whose states this step's kernels compute) become hittable. Until
+  // then a prefix walk passes them by.
   std::vector<BlockCopy> DrainCopies();
   // The KV events since the last call (empty unless enabled in the config).
   std::vector<KVEvent> DrainEvents();

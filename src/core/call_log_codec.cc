@@ -268,6 +268,14 @@ void EncodeHeader(const CallLog& log, std::string* out) {
   for (const KVCacheGroupSpec& g : c.groups) {
     b.U8(static_cast<uint8_t>(g.kind));
     b.SVar(g.sliding_window);
+    // The hybrid kinds append their fields (older kinds encode as before).
+    if (g.kind == KVCacheGroupSpec::Kind::kChunkedLocal) {
+      b.SVar(g.attention_chunk_size);
+    } else if (g.kind == KVCacheGroupSpec::Kind::kState) {
+      b.U8(static_cast<uint8_t>(g.state_cache_mode));
+      b.SVar(g.num_speculative_blocks);
+      b.SVar(g.state_block_size);
+    }
   }
   b.U8(c.enable_prefix_caching ? 1 : 0);
   b.U8(c.enable_kv_events ? 1 : 0);

@@ -203,9 +203,18 @@ absl::Status ParseHeader(ByteReader& r, CallLog* log) {
   c.groups.resize(b.Count(2, "group"));
   for (KVCacheGroupSpec& g : c.groups) {
     const uint8_t kind = b.U8();
-    if (kind > 1) b.Fail(fmt::format("group kind {}", kind));
-    g.kind = static_cast<KVCacheGroupSpec::Kind>(kind & 1);
+    if (kind > 3) b.Fail(fmt::format("group kind {}", kind));
+    g.kind = static_cast<KVCacheGroupSpec::Kind>(kind & 3);
     g.sliding_window = static_cast<int32_t>(b.SVar());
+    if (g.kind == KVCacheGroupSpec::Kind::kChunkedLocal) {
+      g.attention_chunk_size = static_cast<int32_t>(b.SVar());
+    } else if (g.kind == KVCacheGroupSpec::Kind::kState) {
+      const uint8_t mode = b.U8();
+      if (mode > 1) b.Fail(fmt::format("state cache mode {}", mode));
+      g.state_cache_mode = static_cast<StateCacheMode>(mode & 1);
+      g.num_speculative_blocks = static_cast<int32_t>(b.SVar());
+      g.state_block_size = static_cast<int32_t>(b.SVar());
+    }
   }
   c.enable_prefix_caching = b.U8() != 0;
   c.enable_kv_events = b.U8() != 0;

@@ -4,9 +4,78 @@
 
 #include "absl/strings/str_join.h"
 #include "core/check.h"
+#include "core/status_macros.h"
 #include "fmt/format.h"
 
 namespace pagekv {
+namespace {
+
+using Kind = KVCacheGroupSpec::Kind;
+
+// The fields of groups[g] its kind uses; fields of other kinds are ignored.
+absl::Status ValidateGroup(const KVCacheGroupSpec& group, size_t g,
+                           int32_t block_size) {
+  switch (group.kind) {
+    case Kind::kFullAttention:
+      return absl::OkStatus();
+    case Kind::kSlidingWindow:
+      if (group.sliding_window < 1) {
+        return absl::InvalidArgumentError(
+            fmt::format("groups[{}].sliding_window = {}: must be >= 1", g,
+                        group.sliding_window));
+      }
+      return absl::OkStatus();
+    case Kind::kChunkedLocal:
+      if (group.attention_chunk_size < 1) {
+        return absl::InvalidArgumentError(
+            fmt::format("groups[{}].attention_chunk_size = {}: must be >= 1", g,
+                        group.attention_chunk_size));
+      }
+      return absl::OkStatus();
+    case Kind::kState:
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          fmt::format("groups[{}].kind = {}: not a known kind", g,
+                      static_cast<int>(group.kind)));
+  }
+  if (group.state_cache_mode != StateCacheMode::kNone &&
+      group.state_cache_mode != StateCacheMode::kAlign) {
+    return absl::InvalidArgumentError(
+        fmt::format("groups[{}].state_cache_mode = {}: must be kNone or kAlign",
+                    g, static_cast<int>(group.state_cache_mode)));
+  }
+  if (group.num_speculative_blocks < 0 || group.num_speculative_blocks > 16) {
+    return absl::InvalidArgumentError(fmt::format(
+        "groups[{}].num_speculative_blocks = {}: must be in [0, 16]", g,
+        group.num_speculative_blocks));
+  }
+  const int32_t sbs = group.state_block_size;
+  if (sbs != 0 &&
+      (sbs < block_size || sbs % block_size != 0 || sbs > (1 << 24))) {
+    return absl::InvalidArgumentError(fmt::format(
+        "groups[{}].state_block_size = {}: must be 0 or a multiple of "
+        "block_size {} up to 2^24",
+        g, sbs, block_size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* GroupKindName(KVCacheGroupSpec::Kind kind) {
+  switch (kind) {
+    case Kind::kFullAttention:
+      return "full_attention";
+    case Kind::kSlidingWindow:
+      return "sliding_window";
+    case Kind::kChunkedLocal:
+      return "chunked_local";
+    case Kind::kState:
+      return "state";
+  }
+  return "unknown";
+}
 
 absl::Status KVCacheConfig::Validate() const {
   if (block_size < 1 || block_size > kMaxBlockSize) {
@@ -29,12 +98,7 @@ absl::Status KVCacheConfig::Validate() const {
         fmt::format("groups: {} groups, at most 64", groups.size()));
   }
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (groups[g].kind == KVCacheGroupSpec::Kind::kSlidingWindow &&
-        groups[g].sliding_window < 1) {
-      return absl::InvalidArgumentError(
-          fmt::format("groups[{}].sliding_window = {}: must be >= 1", g,
-                      groups[g].sliding_window));
-    }
+    PAGEKV_RETURN_IF_ERROR(ValidateGroup(groups[g], g, block_size));
   }
   if (!eviction_policy_factory) {
     if (auto policy = pagekv::MakeEvictionPolicy(eviction_policy);

@@ -21,6 +21,36 @@ absl::Status CheckGroup(GroupId group, int32_t num_groups) {
   return absl::OkStatus();
 }
 
+struct CsrPages {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int32_t last_page_len = 0;
+};
+
+// The CSR pages of a sequence in a group: [begin, end) of its table and the
+// tokens in the last page. Attention kinds: the non-null pages holding
+// computed tokens. A state group: its state block and speculative blocks,
+// each one whole state (last_page_len 1).
+CsrPages PagesOf(const internal::ManagerState& st, const Sequence& s,
+                 uint32_t group) {
+  const int64_t bs = st.config.block_size;
+  CsrPages p;
+  p.begin = s.dropped[group];
+  if (st.groups[group].is_state()) {
+    p.end = static_cast<int64_t>(s.tables[group].size());
+    p.last_page_len = p.end > p.begin ? 1 : 0;
+    return p;
+  }
+  const int64_t pages = BlocksForTokens(s.num_computed(), bs);
+  p.begin = std::min<int64_t>(pages, p.begin);
+  p.end = pages;
+  p.last_page_len =
+      s.num_computed() == 0
+          ? 0
+          : static_cast<int32_t>(s.num_computed() - (pages - 1) * bs);
+  return p;
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> KVCacheManager::NumKnownTokens(SeqId seq) const {
@@ -86,7 +116,6 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
                     "last_page_len {}",
                     seqs.size(), indptr.size(), last_page_len.size()));
   }
-  const int64_t bs = block_size();
   // First pass: validate and size, so a failure writes nothing.
   int64_t total = 0;
   std::vector<const Sequence*> rows;
@@ -94,8 +123,8 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (SeqId seq : seqs) {
     auto s = state_->Lookup(seq);
     if (!s.ok()) return s.status();
-    const int64_t pages = BlocksForTokens((*s)->num_computed(), bs);
-    total += pages - std::min<int64_t>(pages, (*s)->dropped[group.value()]);
+    const CsrPages p = PagesOf(*state_, **s, group.value());
+    total += p.end - p.begin;
     rows.push_back(*s);
   }
   if (indices.size() < size_t(total)) {
@@ -107,15 +136,12 @@ absl::StatusOr<int64_t> KVCacheManager::ExportCsr(
   for (size_t r = 0; r < rows.size(); ++r) {
     const Sequence& s = *rows[r];
     const std::vector<BlockId>& table = s.tables[group.value()];
-    const int64_t pages = BlocksForTokens(s.num_computed(), bs);
-    for (int64_t j = s.dropped[group.value()]; j < pages; ++j) {
+    const CsrPages p = PagesOf(*state_, s, group.value());
+    for (int64_t j = p.begin; j < p.end; ++j) {
       indices[n++] = static_cast<int32_t>(table[j].value());
     }
     indptr[r + 1] = static_cast<int32_t>(n);
-    last_page_len[r] =
-        s.num_computed() == 0
-            ? 0
-            : static_cast<int32_t>(s.num_computed() - (pages - 1) * bs);
+    last_page_len[r] = p.last_page_len;
   }
   return n;
 }
@@ -139,8 +165,7 @@ absl::Status KVCacheManager::AddToFootprint(SeqId seq, int32_t new_tokens,
   fp.cached_tokens = first_new;
   fp.is_prefill = first_new < sq.num_known() && new_tokens > 1;
   for (const internal::Group& group : state_->groups) {
-    fp.groups.push_back(MakeGroupFootprint(
-        end, new_tokens, group.sliding() ? group.spec.sliding_window : 0, bs));
+    fp.groups.push_back(MakeGroupFootprint(group.spec, end, new_tokens, bs));
   }
   footprint->block_size = block_size();
   footprint->sequences.push_back(std::move(fp));

@@ -49,8 +49,7 @@ absl::Status PlanReserve(const ManagerState& st,
     PAGEKV_RETURN_IF_ERROR(
         internal::CheckTokenCounts(r.num_new_tokens, r.num_lookahead_tokens));
     PAGEKV_RETURN_IF_ERROR(CheckReservable(r.seq, *s->hot, r.num_new_tokens));
-    plan.Add(*s, r.num_new_tokens, r.num_lookahead_tokens, *st.pool,
-             st.config.block_size);
+    plan.Add(*s, r.num_new_tokens, r.num_lookahead_tokens, *st.pool, st.groups);
   }
   return absl::OkStatus();
 }
@@ -82,7 +81,7 @@ absl::Status PlanReserve(const ManagerState& st,
     internal::ReservationPlan& plan) {
   for (const ManagerState::DecodePlan& d : batch) {
     if (d.kind != ManagerState::DecodeSlot::kGeneral) continue;
-    plan.Add(st.seqs.at(d.slot), 1, 0, *st.pool, st.config.block_size);
+    plan.Add(st.seqs.at(d.slot), 1, 0, *st.pool, st.groups);
   }
 }
 
@@ -357,19 +356,7 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   }
   const int64_t bs = block_size();
   const int64_t computed = std::min(sq.num_computed(), num_tokens);
-  for (size_t g = 0; g < st.groups.size(); ++g) {
-    if (!st.groups[g].sliding()) continue;
-    // The next write at `computed` reads back to lo; those blocks must still
-    // be held.
-    const int64_t first_needed =
-        WindowStartBlock(computed, st.groups[g].spec.sliding_window, bs);
-    if (first_needed < sq.dropped[g] && computed < sq.num_computed()) {
-      return absl::FailedPreconditionError(fmt::format(
-          "cannot truncate sequence {} to {} tokens: group {} already "
-          "released the sliding-window blocks before token {}",
-          seq.value(), num_tokens, g, sq.dropped[g] * bs));
-    }
-  }
+  PAGEKV_RETURN_IF_ERROR(st.CheckTruncate(sq, computed));
   PAGEKV_EXPENSIVE_VERIFY(st);
   if (st.config.enable_prefix_caching) {
     sq.tokens.resize(static_cast<size_t>(num_tokens));
@@ -383,8 +370,9 @@ absl::Status KVCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   st.ReleaseTail(sq, keep);
   // A privately held partial last block now holds fewer tokens.
   if (computed % bs != 0) {
-    for (auto& table : sq.tables) {
-      BlockId last = table[computed / bs];
+    for (size_t g = 0; g < st.groups.size(); ++g) {
+      if (st.groups[g].is_state()) continue;
+      BlockId last = sq.tables[g][computed / bs];
       if (st.pool->ref_count(last) == 1) {
         st.SetFill(last, static_cast<uint32_t>(computed % bs));
       }
@@ -416,6 +404,10 @@ absl::StatusOr<SeqId> KVCacheManager::Fork(SeqId seq) {
     for (BlockId b : table) {
       if (b != kNullBlock) st.AcquireBlock(b);
     }
+  }
+  if (st.any_state) {
+    st.SyncStateSharing(*child);
+    st.SyncStateSharing(*st.seqs.Lookup(seq).value());
   }
   PAGEKV_EXPENSIVE_VERIFY(st);
   return id;
@@ -459,6 +451,9 @@ std::vector<BlockCopy> KVCacheManager::DrainCopies() {
   PAGEKV_RECORD_CALL(DrainCopies);
   std::vector<BlockCopy> out;
   out.swap(state_->copies);
+  // The step's scheduling is over: the state checkpoints it cached are
+  // computed by its kernels, so the next step may hit them.
+  state_->EndStep();
   return out;
 }
 

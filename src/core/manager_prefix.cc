@@ -32,23 +32,23 @@ void ManagerState::WalkPrefix(absl::Span<const TokenId> tokens,
   walk->blocks.resize(num_groups);
   walk->dropped.assign(num_groups, 0);
   for (auto& blocks : walk->blocks) blocks.clear();
-  if (!config.enable_prefix_caching || tokens.empty()) return;
-  // The last known token is always computed, so at most (n - 1) / bs blocks.
-  size_t limit = (tokens.size() - 1) / bs;
+  if (hit_align == 0 || tokens.empty()) return;
+  // The last known token is always computed, so at most (n - 1) / bs blocks,
+  // and a hit is a multiple of the alignment (align blocks).
+  const size_t align = static_cast<size_t>(hit_align) / bs;
+  size_t limit = (tokens.size() - 1) / bs / align * align;
   if (limit == 0) return;
   if (keys.size() < limit) {
     hasher.ExtendKeys(tokens.subspan(0, limit * bs), extras, &keys);
   }
-  const uint64_t root = hasher.RootKey(extras);
-  auto parent_key = [&](size_t i) { return i == 0 ? root : keys[i - 1]; };
-  auto tokens_of = [&](size_t i) {
-    return absl::MakeConstSpan(tokens.data() + i * bs, bs);
-  };
+  const HitQuery q{keys, tokens, hasher.RootKey(extras), bs};
 
   // Full attention: the longest chain from the root, each block verified
   // against its parent block's identity.
   for (size_t g = 0; g < num_groups; ++g) {
-    if (groups[g].sliding()) continue;
+    if (groups[g].spec.kind != KVCacheGroupSpec::Kind::kFullAttention) {
+      continue;
+    }
     const PrefixIndex& index = *groups[g].index;
     std::vector<BlockId>& out = walk->blocks[g];
     BlockId prev = kNullBlock;
@@ -65,79 +65,66 @@ void ManagerState::WalkPrefix(absl::Span<const TokenId> tokens,
       }
       BlockId b = index.Find(keys[i]);
       if (b == kNullBlock ||
-          !index.Matches(b, prev, parent_key(i), tokens_of(i)))
+          !index.Matches(b, prev, q.parent_key(i), q.tokens_of(i)))
         break;
       out.push_back(b);
       prev = b;
     }
-    limit = i;
+    limit = i / align * align;
   }
 
-  // Sliding window: a hit of L blocks needs only the blocks covering the
-  // window before token L * bs. Scan right to left for the largest L <= limit
-  // whose window blocks are all cached; each block is probed at most once per
-  // scan. Several groups may lower L in turn, so repeat to a fixed point.
-  auto window_start = [&](const Group& group, size_t l) -> size_t {
-    return static_cast<size_t>(WindowStartBlock(static_cast<int64_t>(l * bs),
-                                                group.spec.sliding_window,
-                                                static_cast<int64_t>(bs)));
-  };
+  // The other kinds each serve the longest aligned hit up to the limit
+  // (group_rules.h); one lowering it may lower another's, so repeat to a
+  // fixed point. The length only falls, so this ends.
   bool changed = true;
   while (changed) {
     changed = false;
     for (size_t g = 0; g < num_groups && limit > 0; ++g) {
-      if (!groups[g].sliding()) continue;
-      const PrefixIndex& index = *groups[g].index;
-      std::vector<BlockId>& out = walk->blocks[g];
-      size_t l = limit;
-      while (l > 0) {
-        const size_t start = window_start(groups[g], l);
-        out.assign(l, kNullBlock);
-        size_t missing = l;  // l means none missing
-        for (size_t i = l; i-- > start;) {
-          BlockId b = index.Find(keys[i]);
-          if (b == kNullBlock ||
-              !index.Matches(b, kNullBlock, parent_key(i), tokens_of(i))) {
-            missing = i;
-            break;
-          }
-          out[i] = b;
-        }
-        if (missing == l) {
-          // Within the run, also verify parent identity link by link.
-          for (size_t i = start + 1; i < l; ++i) {
-            if (!index.Matches(out[i], out[i - 1], parent_key(i),
-                               tokens_of(i))) {
-              missing = i;
-              break;
-            }
-          }
-        }
-        if (missing == l) {
-          walk->dropped[g] = static_cast<uint32_t>(start);
-          break;
-        }
-        l = missing;
-      }
-      if (l == 0) out.clear();
+      const Group& group = groups[g];
+      if (group.spec.kind == KVCacheGroupSpec::Kind::kFullAttention) continue;
+      const size_t l = group.is_state()
+                           ? StateHit(group.rule, *group.index, q, limit, align,
+                                      fresh, &walk->blocks[g])
+                           : WindowedHit(group.rule, *group.index, q, limit,
+                                         align, &walk->blocks[g]);
       if (l < limit) {
         limit = l;
         changed = true;
       }
     }
   }
+  FinishWalk(limit, walk);
+}
+
+void ManagerState::FinishWalk(size_t limit, Walk* walk) const {
   // Every group's hit is the common limit: trim full groups, and re-derive
-  // sliding-window tables for the final limit.
+  // the other kinds' tables for the final limit (their last walk may have
+  // been for a longer candidate).
+  const int64_t end = static_cast<int64_t>(limit) * config.block_size;
   walk->num_blocks = static_cast<int64_t>(limit);
-  for (size_t g = 0; g < num_groups; ++g) {
+  for (size_t g = 0; g < groups.size(); ++g) {
     std::vector<BlockId>& out = walk->blocks[g];
-    out.resize(std::min(out.size(), limit));
-    if (groups[g].sliding() && limit > 0) {
-      const size_t start = window_start(groups[g], limit);
-      for (size_t i = 0; i < start; ++i) out[i] = kNullBlock;
-      walk->dropped[g] = static_cast<uint32_t>(start);
+    const GroupRule& rule = groups[g].rule;
+    if (limit == 0) {
+      out.clear();
+      walk->dropped[g] = 0;
+      continue;
     }
-    if (limit == 0) walk->dropped[g] = 0;
+    if (rule.is_state()) {
+      // The walk that set the limit found this checkpoint; others only
+      // confirmed it, so the table is for `end` already.
+      const size_t entry = static_cast<size_t>(rule.StateIndex(end));
+      PAGEKV_DCHECK(out.size() == entry + 1, "state hit table of {} for {}",
+                    out.size(), end);
+      walk->dropped[g] = static_cast<uint32_t>(entry);
+    } else {
+      out.resize(std::min(out.size(), limit));
+      if (rule.windowed()) {
+        const size_t start = static_cast<size_t>(rule.ReadStartBlock(end));
+        for (size_t i = 0; i < start; ++i) out[i] = kNullBlock;
+        walk->dropped[g] = static_cast<uint32_t>(start);
+      }
+    }
     for (BlockId b : out) {
       if (b != kNullBlock && pool->state(b) == BlockState::kCached) {
         ++walk->num_evictable;
@@ -159,6 +146,7 @@ void ManagerState::ClaimHit(Sequence& s, const Walk& walk) {
       static_cast<int32_t>(walk.num_blocks * config.block_size);
   s.num_indexed = static_cast<size_t>(walk.num_blocks);
   s.SyncTableMirror();
+  if (any_state) SyncStateSharing(s);
 }
 
 void ManagerState::CountQuery(const Sequence& s, const Walk& walk) {
@@ -191,12 +179,15 @@ void ManagerState::IndexFilled(absl::Span<const uint32_t> filled) {
 
 void ManagerState::IndexFullBlocks(Sequence& s) {
   const size_t bs = static_cast<size_t>(config.block_size);
-  if (!config.enable_prefix_caching) return;
+  if (hit_align == 0) return;
+  if (any_state) IndexStateCheckpoints(s);
   const size_t full = static_cast<size_t>(s.num_computed()) / bs;
   if (full <= s.num_indexed) return;
   EnsureKeys(s, full);
   const uint64_t root = hasher.RootKey(s.options.hash_extras);
   for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].is_state()) continue;
+    const GroupRule& rule = groups[g].rule;
     PrefixIndex& index = *groups[g].index;
     std::vector<BlockId>& table = s.tables[g];
     BlockStoredEvent* event = nullptr;
@@ -209,6 +200,8 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
       }
       BlockId b = table[i];
       if (b == kNullBlock || index.contains(b)) continue;
+      // A block no aligned hit reads is never worth keeping.
+      if (!rule.CanServeHit(static_cast<int64_t>(i), hit_align)) continue;
       const auto tokens = absl::MakeConstSpan(s.tokens.data() + i * bs, bs);
       const uint64_t parent_key = i == 0 ? root : s.keys[i - 1];
       // The parent in the tree is the canonical (indexed) block of the
@@ -223,8 +216,13 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
           parent = canonical;
         }
       }
-      // A child of an unindexed parent could never be reached by a walk.
-      if (parent != kNullBlock && !index.contains(parent)) continue;
+      // A child of an unindexed parent could never be reached by a walk,
+      // unless the parent was left out for serving no hit: a windowed run
+      // may start at the child (checked by parent key and tokens).
+      if (parent != kNullBlock && !index.contains(parent)) {
+        if (rule.CanServeHit(static_cast<int64_t>(i) - 1, hit_align)) continue;
+        parent = kNullBlock;
+      }
       if (!index.Insert(b, s.keys[i], parent, parent_key, tokens)) continue;
       pool->SetKeepsContent(b, true);
       if (host != nullptr) {
@@ -250,6 +248,47 @@ void ManagerState::IndexFullBlocks(Sequence& s) {
     }
   }
   s.num_indexed = full;
+}
+
+void ManagerState::IndexStateCheckpoints(Sequence& s) {
+  const int64_t c = s.num_computed();
+  if (c == 0 || c % hit_align != 0) return;
+  const size_t bs = static_cast<size_t>(config.block_size);
+  const size_t last = static_cast<size_t>(c) / bs - 1;  // the key's block
+  EnsureKeys(s, last + 1);
+  const uint64_t parent_key =
+      last == 0 ? hasher.RootKey(s.options.hash_extras) : s.keys[last - 1];
+  const auto tokens = absl::MakeConstSpan(s.tokens.data() + last * bs, bs);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const GroupRule& rule = groups[g].rule;
+    if (!rule.is_state() || !rule.state_align) continue;
+    PrefixIndex& index = *groups[g].index;
+    const BlockId b = s.tables[g][static_cast<size_t>(rule.StateIndex(c))];
+    if (index.contains(b)) continue;
+    // A checkpoint has no parent in the tree: a walk probes it alone.
+    if (!index.Insert(b, s.keys[last], kNullBlock, parent_key, tokens)) {
+      continue;
+    }
+    pool->SetKeepsContent(b, true);
+    s.hot->state_shared = true;  // the state block is cached now
+    fresh[b.value()] = 1;
+    fresh_list.push_back(b);
+    if (!config.enable_kv_events) continue;
+    BlockStoredEvent e;
+    if (last > 0) e.parent_key = parent_key;
+    e.block_size = config.block_size;
+    e.lora_id = s.options.hash_extras.lora_id;
+    e.cache_salt = s.options.hash_extras.cache_salt;
+    e.group = GroupId(static_cast<uint32_t>(g));
+    e.block_keys.push_back(s.keys[last]);
+    e.token_ids.assign(tokens.begin(), tokens.end());
+    events.emplace_back(std::move(e));
+  }
+}
+
+void ManagerState::EndStep() {
+  for (BlockId b : fresh_list) fresh[b.value()] = 0;
+  fresh_list.clear();
 }
 
 void ManagerState::UnindexBlock(size_t group, BlockId block) {

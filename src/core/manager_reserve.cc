@@ -61,10 +61,8 @@ absl::Status ManagerState::PlanAdmission(
         .num_evictable_blocks = walk.num_evictable,
         .num_host_blocks = static_cast<int32_t>(num_host)};
     plan->admissions[r].num_new_tokens = num_new;
-    const int64_t target =
-        BlocksForTokens(hit + num_new + requests[r].num_lookahead_tokens, bs);
     plan->blocks +=
-        (target - walk.num_blocks) * static_cast<int64_t>(groups.size());
+        AdmissionGrowth(walk, hit, num_new, requests[r].num_lookahead_tokens);
     if (requests.size() == 1) {
       plan->blocks += walk.num_evictable;
       continue;
@@ -79,6 +77,29 @@ absl::Status ManagerState::PlanAdmission(
   }
   plan->blocks += static_cast<int64_t>(evictable_hits.size());
   return absl::OkStatus();
+}
+
+int64_t ManagerState::AdmissionGrowth(const Walk& walk, int64_t hit,
+                                      int64_t num_new,
+                                      int64_t num_lookahead) const {
+  // The tables right after the claim are the walk's: the plan of the
+  // reservation that follows, from them. Nothing in them is written (the hit
+  // ends on a block boundary, and a state checkpoint is copied, not
+  // written), so only growth counts.
+  const int64_t bs = config.block_size;
+  const ReserveSpan span = ReserveSpan::Of(hit, num_new, num_lookahead, bs);
+  int64_t blocks = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const size_t size = walk.blocks[g].size();
+    if (groups[g].is_state()) {
+      blocks +=
+          StateSpan::Of(groups[g].rule, size, walk.dropped[g], hit, num_new)
+              .Missing(size);
+    } else {
+      blocks += span.Growth(static_cast<int64_t>(size));
+    }
+  }
+  return blocks;
 }
 
 void ManagerState::ApplyAdmission(const AdmissionPlan& plan,
@@ -116,6 +137,10 @@ void ManagerState::ApplyReserve(Sequence& s, int64_t num_new,
   };
 
   for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].is_state()) {
+      ApplyStateReserve(s, g, num_new, now);
+      continue;
+    }
     std::vector<BlockId>& table = s.tables[g];
     // Copy-on-write: a block about to be written must be private and must
     // not be published in the index (its content is about to change).
@@ -164,10 +189,12 @@ void ManagerState::ApplyReserve(Sequence& s, int64_t num_new,
   IndexFullBlocks(s);
   ReleaseOutOfWindow(s, c);
   s.SyncTableMirror();
+  if (any_state) SyncStateSharing(s);
 }
 
 void ManagerState::AppendNewBlock(Sequence& s) {
-  PAGEKV_DCHECK(s.tables.size() == 1, "the decode fast path has one group");
+  PAGEKV_DCHECK(s.tables.size() == 1 || fixed_state_groups,
+                "the decode fast path grows group 0 only");
   BlockId b;
   absl::Status st = pool->Allocate(absl::MakeSpan(&b, 1), EvictionNow(1));
   PAGEKV_CHECK(st.ok(), "allocation failed after the capacity check passed: {}",
@@ -180,13 +207,12 @@ void ManagerState::AppendNewBlock(Sequence& s) {
 }
 
 void ManagerState::ReleaseOutOfWindow(Sequence& s, int64_t first_new) {
-  const int64_t bs = config.block_size;
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (!groups[g].sliding()) continue;
-    // The step's first new token attends from first_new - (window - 1):
-    // blocks wholly before that are no longer read by anyone in this step.
-    const uint32_t drop_to = static_cast<uint32_t>(
-        WindowStartBlock(first_new, groups[g].spec.sliding_window, bs));
+    if (!groups[g].windowed()) continue;
+    // The step's first new token attends from its window's or chunk's
+    // start: blocks wholly before that are no longer read in this step.
+    const uint32_t drop_to =
+        static_cast<uint32_t>(groups[g].rule.ReadStartBlock(first_new));
     if (drop_to <= s.dropped[g]) continue;
     std::vector<BlockId>& table = s.tables[g];
     const int64_t now_us = clock->NowMicros();
@@ -203,7 +229,15 @@ void ManagerState::ReleaseTail(Sequence& s, size_t keep_blocks) {
   const int64_t now_us = clock->NowMicros();
   for (size_t g = 0; g < groups.size(); ++g) {
     std::vector<BlockId>& table = s.tables[g];
-    while (table.size() > keep_blocks) {
+    // A state group keeps what its computed tokens need (its table is not
+    // one entry per block).
+    const size_t keep =
+        groups[g].is_state() && keep_blocks > 0
+            ? std::min(table.size(),
+                       static_cast<size_t>(
+                           groups[g].rule.StateTableLength(s.num_computed())))
+            : keep_blocks;
+    while (table.size() > keep) {
       BlockId b = table.back();
       table.pop_back();
       if (b == kNullBlock) continue;

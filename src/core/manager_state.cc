@@ -23,16 +23,38 @@ ManagerState::ManagerState(KVCacheConfig config_in,
       hasher(config.block_size, config.hash_seed, config.block_hash_fn),
       seqs(config.groups.size()),
       fills(pool->num_blocks() + 1) {
-  for (const KVCacheGroupSpec& spec : config.groups) {
+  const GroupRules rules = GroupRules::Of(config);
+  hit_align = rules.hit_align;
+  any_state = rules.any_state;
+  if (rules.any_state_align && hit_align > 0) {
+    fresh.assign(pool->num_blocks() + 1, 0);
+  }
+  for (size_t i = 0; i < config.groups.size(); ++i) {
+    const KVCacheGroupSpec& spec = config.groups[i];
     Group g;
     g.spec = spec;
+    g.rule = rules.rules[i];
     if (config.enable_prefix_caching) {
       g.index = std::make_unique<PrefixIndex>(pool->num_blocks() + 1,
                                               config.block_size);
     }
     groups.push_back(std::move(g));
   }
-  single_full_group = groups.size() == 1 && !groups[0].sliding();
+  single_full_group =
+      groups.size() == 1 &&
+      groups[0].spec.kind == KVCacheGroupSpec::Kind::kFullAttention;
+  fixed_state_groups =
+      groups.size() > 1 &&
+      groups[0].spec.kind == KVCacheGroupSpec::Kind::kFullAttention;
+  for (size_t g = 1; g < groups.size(); ++g) {
+    const GroupRule& r = groups[g].rule;
+    fixed_state_groups = fixed_state_groups && r.is_state();
+    if (r.is_state() && r.state_align) {
+      // One checkpoint interval for every aligned group, or no fast path.
+      if (state_move_bs == 0) state_move_bs = r.state_bs;
+      fixed_state_groups = fixed_state_groups && state_move_bs == r.state_bs;
+    }
+  }
   if (config.host_tier.enabled()) {
     auto policy = MakeEvictionPolicy(config.host_tier.eviction_policy);
     PAGEKV_CHECK(policy.ok(), "host tier policy passed Validate: {}",
@@ -45,6 +67,22 @@ ManagerState::ManagerState(KVCacheConfig config_in,
   if (std::has_single_bit(static_cast<uint32_t>(config.block_size))) {
     block_shift = std::countr_zero(static_cast<uint32_t>(config.block_size));
   }
+}
+
+void ManagerState::SyncStateSharing(Sequence& s) const {
+  bool shared = false;
+  for (size_t g = 0; g < groups.size() && !shared; ++g) {
+    if (!groups[g].is_state()) continue;
+    // The entries from the state entry on (1 + speculative blocks).
+    const std::vector<BlockId>& table = s.tables[g];
+    for (size_t j = s.dropped[g]; j < table.size(); ++j) {
+      if (!pool->IsPrivate(table[j])) {
+        shared = true;
+        break;
+      }
+    }
+  }
+  s.hot->state_shared = shared;
 }
 
 }  // namespace pagekv::internal

@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "core/check.h"
 #include "core/fill_ledger.h"
 #include "core/host_tier.h"
+#include "core/group_rules.h"
 #include "core/prefix_index.h"
 #include "core/reservation.h"
 #include "core/sequence_slots.h"
@@ -37,21 +39,15 @@
 
 namespace pagekv::internal {
 
-struct Group {
-  KVCacheGroupSpec spec;
-  // Null when prefix caching is off.
-  std::unique_ptr<PrefixIndex> index;
-  bool sliding() const {
-    return spec.kind == KVCacheGroupSpec::Kind::kSlidingWindow;
-  }
-};
-
 // The outcome of one walk of the prefix index for a sequence.
 struct Walk {
-  int64_t num_blocks = 0;  // hit blocks (per group)
+  int64_t num_blocks = 0;  // hit length in blocks of config.block_size
   int32_t num_evictable = 0;
-  absl::InlinedVector<std::vector<BlockId>, 1> blocks;  // per group
-  absl::InlinedVector<uint32_t, 1> dropped;             // per group
+  // Per group, the hit's table: num_blocks entries for attention kinds,
+  // GroupRule::StateTableLength-style entries (nulls, then the checkpoint)
+  // for a state group.
+  absl::InlinedVector<std::vector<BlockId>, 1> blocks;
+  absl::InlinedVector<uint32_t, 1> dropped;  // per group
 };
 
 // InvalidArgument unless 0 <= num_new and 0 <= num_lookahead <= 2^31 - 1.
@@ -88,6 +84,8 @@ struct ManagerState final : public EvictionListener {
   void WalkPrefix(const Sequence& s, Walk* walk) const {
     WalkPrefix(s.tokens, s.options.hash_extras, s.keys, walk);
   }
+  // The walk's tables for its final length `limit` (blocks).
+  void FinishWalk(size_t limit, Walk* walk) const;
   void ClaimHit(Sequence& s, const Walk& walk);
   void CountQuery(const Sequence& s, const Walk& walk);
   void IndexFullBlocks(Sequence& s);
@@ -121,6 +119,9 @@ struct ManagerState final : public EvictionListener {
   // nothing but key memos. The plan's blocks are what AdmitBatch takes.
   absl::Status PlanAdmission(absl::Span<const ReserveRequest> requests,
                              AdmissionPlan* plan) const;
+  // Blocks the reservation after a claimed `walk` of `hit` tokens takes.
+  int64_t AdmissionGrowth(const Walk& walk, int64_t hit, int64_t num_new,
+                          int64_t num_lookahead) const;
   // REQUIRES: plan.blocks <= pool->NumAvailable(); the plan is current.
   void ApplyAdmission(const AdmissionPlan& plan,
                       absl::Span<const ReserveRequest> requests);
@@ -128,13 +129,29 @@ struct ManagerState final : public EvictionListener {
   int64_t BlocksForReserve(const Sequence& s, int64_t num_new,
                            int64_t num_lookahead) const {
     ReservationPlan plan;
-    plan.Add(s, num_new, num_lookahead, *pool, config.block_size);
+    plan.Add(s, num_new, num_lookahead, *pool, groups);
     return plan.Blocks(*pool);
   }
   // Carries out the reservation ReservationPlan::Add counted.
   // REQUIRES: the plan's blocks are available.
   void ApplyReserve(Sequence& s, int64_t num_new, int64_t num_lookahead);
   void ReleaseOutOfWindow(Sequence& s, int64_t first_new);
+  // OK if `s` can be truncated to `computed` computed tokens: windowed
+  // groups still hold the blocks the next token reads, and state groups can
+  // restore the state from their speculative blocks. FailedPrecondition
+  // otherwise.
+  absl::Status CheckTruncate(const Sequence& s, int64_t computed) const;
+  // ApplyReserve for state group `g`: the state entry moves or is written
+  // in place, speculative entries are kept private (state_reserve.cc).
+  // `now` reads the clock (only when the state changes blocks).
+  void ApplyStateReserve(Sequence& s, size_t g, int64_t num_new,
+                         absl::FunctionRef<int64_t()> now);
+  // Indexes the checkpoint of each aligned state group when the computed
+  // tokens end on a hit-aligned position.
+  void IndexStateCheckpoints(Sequence& s);
+  // Forgets that the state blocks cached since the last call are fresh
+  // (called by DrainCopies: the step's scheduling is over).
+  void EndStep();
   void ReleaseTail(Sequence& s, size_t keep_blocks);
   void AcquireBlock(BlockId block);
   void ReleaseBlock(BlockId block, BlockId parent, const Sequence& s,
@@ -152,8 +169,10 @@ struct ManagerState final : public EvictionListener {
 
   // --- the decode fast path ---
   // How the next token of a sequence gets its slot in a decode step. The
-  // first two are the fast path, for a single full-attention group: the
-  // one-token specializations of the reservation plan (1 block and 0 blocks).
+  // first two are the fast path, for a single full-attention group, or one
+  // beside state groups that never move (kNone) and are the sequence's
+  // alone (the state is written in place): the one-token specializations of
+  // the reservation plan (1 block and 0 blocks).
   enum class DecodeSlot : uint8_t {
     kLastBlock,  // in its last block, which it holds alone and is unindexed
     kNewBlock,   // in a new block: the table ends where the token goes
@@ -169,7 +188,12 @@ struct ManagerState final : public EvictionListener {
   };
   DecodePlan PlanDecode(SeqHot& h, uint32_t slot) const {
     DecodePlan plan{&h, slot, DecodeSlot::kGeneral, 0};
-    if (!single_full_group) return plan;
+    // (A sequence with no computed tokens has no state block yet.)
+    if (!single_full_group &&
+        !(fixed_state_groups && !h.state_shared && h.num_computed > 0 &&
+          (state_move_bs == 0 || h.num_computed % state_move_bs != 0))) {
+      return plan;
+    }
     const int64_t c = h.num_computed;
     const int64_t j = BlockOf(c);
     if (j == h.num_blocks) {
@@ -215,6 +239,7 @@ struct ManagerState final : public EvictionListener {
   absl::Status Verify() const;
   absl::Status VerifySequence(const Sequence& s,
                               std::vector<uint32_t>& refs) const;
+  absl::Status VerifyStateTable(const Sequence& s, size_t g) const;
 
   KVCacheConfig config;
   const Clock* clock;
@@ -222,6 +247,17 @@ struct ManagerState final : public EvictionListener {
   BlockHasher hasher;
   std::vector<Group> groups;
   std::unique_ptr<HostTier> host;  // null without a host tier
+  // Hit alignment in tokens (lcm of the groups' granularities), or 0 when no
+  // hit is possible (prefix caching off, or a state group that caches
+  // nothing): then nothing is indexed.
+  int64_t hit_align = 0;
+  bool any_state = false;
+  // State checkpoints cached since the last DrainCopies: a walk treats them
+  // as misses, since their state is computed by the step being scheduled.
+  // fresh[b] != 0 iff b is in fresh_list. Sized only with an aligned state
+  // group and prefix caching; empty otherwise.
+  std::vector<uint8_t> fresh;
+  std::vector<BlockId> fresh_list;
   SequenceSlots seqs;
   FillLedger fills;
 
@@ -237,6 +273,14 @@ struct ManagerState final : public EvictionListener {
 
   // One full-attention group (dense models): decode steps take the fast path.
   bool single_full_group = false;
+  // Group 0 is full attention and every other group is a state group whose
+  // kAlign members share one checkpoint interval, state_move_bs (0: all are
+  // kNone): a decode token from c leaves the state tables as they are
+  // unless c % state_move_bs == 0 (the state moves on).
+  bool fixed_state_groups = false;
+  int64_t state_move_bs = 0;
+  // Sets s.hot->state_shared from the state groups' tables.
+  void SyncStateSharing(Sequence& s) const;
   // log2(block_size) when it is a power of two, else -1: positions map to
   // blocks by a shift instead of a 64-bit division on the decode path.
   int block_shift = -1;

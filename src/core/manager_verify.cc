@@ -39,6 +39,22 @@ absl::Status ManagerState::Verify() const {
     if (group.index != nullptr) PAGEKV_RETURN_IF_ERROR(group.index->Verify());
   }
   if (host != nullptr) PAGEKV_RETURN_IF_ERROR(host->Verify());
+  for (BlockId b : fresh_list) {
+    if (fresh[b.value()] == 0) {
+      return absl::InternalError(fmt::format(
+          "block {} is listed as a fresh state checkpoint but not marked",
+          b.value()));
+    }
+  }
+  if (hit_align == 0) {
+    for (const Group& group : groups) {
+      if (group.index != nullptr && group.index->size() != 0) {
+        return absl::InternalError(
+            fmt::format("no prefix hit is possible, yet {} blocks are indexed",
+                        group.index->size()));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -70,18 +86,39 @@ absl::Status ManagerState::VerifySequence(const Sequence& s,
         slot, h.num_blocks, h.last_block.value(), first.size(),
         first.empty() ? 0 : first.back().value()));
   }
+  if (!h.state_shared) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (!groups[g].is_state()) continue;
+      for (BlockId b : s.tables[g]) {
+        if (b != kNullBlock && !pool->IsPrivate(b)) {
+          return absl::InternalError(fmt::format(
+              "sequence slot {}: state group {} block {} is shared or cached "
+              "but the hot record says its states are private",
+              slot, g, b.value()));
+        }
+      }
+    }
+  }
+  const std::vector<BlockId>* attention = nullptr;  // the first such table
   for (size_t g = 0; g < groups.size(); ++g) {
     const std::vector<BlockId>& table = s.tables[g];
-    if (static_cast<int64_t>(table.size()) * bs < h.num_computed ||
-        table.size() != first.size()) {
-      return absl::InternalError(fmt::format(
-          "sequence slot {} group {}: {} blocks (group 0 has {}) for {} "
-          "computed tokens",
-          slot, g, table.size(), first.size(), h.num_computed));
-    }
-    if (!groups[g].sliding() && s.dropped[g] != 0) {
-      return absl::InternalError(fmt::format(
-          "sequence slot {}: full-attention group {} dropped blocks", slot, g));
+    const GroupRule& rule = groups[g].rule;
+    if (rule.is_state()) {
+      PAGEKV_RETURN_IF_ERROR(VerifyStateTable(s, g));
+    } else {
+      if (attention == nullptr) attention = &table;
+      if (static_cast<int64_t>(table.size()) * bs < h.num_computed ||
+          table.size() != attention->size()) {
+        return absl::InternalError(fmt::format(
+            "sequence slot {} group {}: {} blocks (the first attention group "
+            "has {}) for {} computed tokens",
+            slot, g, table.size(), attention->size(), h.num_computed));
+      }
+      if (!rule.windowed() && s.dropped[g] != 0) {
+        return absl::InternalError(fmt::format(
+            "sequence slot {}: full-attention group {} dropped blocks", slot,
+            g));
+      }
     }
     for (size_t j = 0; j < table.size(); ++j) {
       const bool dropped = j < s.dropped[g];
@@ -93,6 +130,24 @@ absl::Status ManagerState::VerifySequence(const Sequence& s,
       }
       if (!dropped) ++refs[table[j].value()];
     }
+  }
+  return absl::OkStatus();
+}
+
+// A state group's table: empty with no computed tokens, else nulls up to
+// the state entry of the computed tokens, then the state and speculative
+// blocks.
+absl::Status ManagerState::VerifyStateTable(const Sequence& s, size_t g) const {
+  const GroupRule& rule = groups[g].rule;
+  const int64_t c = s.num_computed();
+  const size_t size = s.tables[g].size();
+  const int64_t want = rule.StateTableLength(c);
+  const int64_t entry = c == 0 ? 0 : rule.StateIndex(c);
+  if (static_cast<int64_t>(size) != want || s.dropped[g] != entry) {
+    return absl::InternalError(fmt::format(
+        "sequence slot {} state group {}: {} entries with {} dropped for {} "
+        "computed tokens; want {} entries, the state at entry {}",
+        s.slot, g, size, s.dropped[g], c, want, entry));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/host_tier.h"
+#include "core/group_rules.h"
 #include "core/prefix_index.h"
 #include "pagekv/block_pool.h"
 #include "pagekv/eviction_policy.h"
@@ -22,6 +23,10 @@ absl::StatusOr<uint64_t> KVCacheManager::MemoryFootprint(
   uint64_t bytes =
       n * (BlockPool::BytesPerBlock() + (*policy)->BytesPerBlock());
   bytes += (n + 1) * sizeof(uint16_t);  // the manager's fill count per block
+  const internal::GroupRules rules = internal::GroupRules::Of(config);
+  if (rules.any_state_align && rules.hit_align > 0) {
+    bytes += n + 1;  // a fresh-checkpoint mark per block
+  }
   if (config.enable_prefix_caching) {
     bytes += config.groups.size() *
              internal::PrefixIndex::MemoryBytes(static_cast<uint32_t>(n + 1),

@@ -49,6 +49,7 @@ void SequenceSlots::Free(SeqId seq) {
   ++h.generation;
   h.num_known = 0;
   h.num_computed = 0;
+  h.state_shared = false;
   s.options = SequenceOptions();
   s.tokens.clear();
   s.keys.clear();

@@ -44,6 +44,10 @@ struct SeqHot {
   // Mirror: the length of every group's table (all groups have the same).
   uint32_t num_blocks = 0;
   bool live = false;
+  // False only when every block of the sequence's state groups is its alone
+  // (refreshed by ManagerState::SyncStateSharing; may stay true after the
+  // other holder left, which only costs the decode fast path).
+  bool state_shared = false;
 };
 static_assert(sizeof(SeqHot) == 32, "two hot records per cache line");
 

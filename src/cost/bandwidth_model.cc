@@ -22,6 +22,19 @@ double AttendedPairs(int64_t first, int64_t last, int64_t window) {
   return sum_range(first, window) + static_cast<double>(last - window) * window;
 }
 
+// The keys attended by queries at positions first..last (1-based, causal)
+// under chunked local attention: query j sees the keys of its own chunk up
+// to itself, ((j - 1) % chunk) + 1 of them. Sums whole chunks in closed form.
+double ChunkedPairs(int64_t first, int64_t last, int64_t chunk) {
+  if (last < first) return 0;
+  auto prefix = [chunk](int64_t n) {  // sum over j in [1, n]
+    const double full = static_cast<double>(n / chunk);
+    const double rest = static_cast<double>(n % chunk);
+    return full * chunk * (chunk + 1) / 2 + rest * (rest + 1) / 2;
+  };
+  return prefix(last) - prefix(first - 1);
+}
+
 }  // namespace
 
 absl::Status BandwidthModelOptions::Validate() const {
@@ -87,7 +100,7 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
   const int32_t tp = options_.tensor_parallel;
   const int32_t num_groups = model_.num_layer_groups();
   const double kv_bytes_per_layer = model_.KvBytesPerTokenPerLayer(tp);
-  const double kv_bytes_all_layers = kv_bytes_per_layer * model_.num_layers;
+  const double kv_bytes_all_layers = model_.KvBytesPerToken(tp);
   // Attention FLOPs per (query, key) pair per layer on one device: QK^T and
   // PV are each 2 * heads * dim; MLA's query/key carry the RoPE part too.
   const double heads_per_device =
@@ -97,6 +110,7 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
       (2.0 * model_.head_dim + model_.mla_rope_head_dim);
 
   double kv_read = 0;
+  double state_write = 0;
   double attn_flops = 0;
   int64_t prefills = 0;
   for (const SequenceFootprint& seq : footprint.sequences) {
@@ -115,21 +129,34 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
       const int32_t layers = model_.layer_groups.empty()
                                  ? model_.num_layers
                                  : model_.layer_groups[g].num_layers;
-      const int32_t window = model_.layer_groups.empty()
-                                 ? 0
-                                 : model_.layer_groups[g].sliding_window;
+      const LayerGroupSpec* spec =
+          model_.layer_groups.empty() ? nullptr : &model_.layer_groups[g];
+      if (spec != nullptr && spec->is_state()) {
+        // A fixed-size state per sequence, read and written once per step
+        // whatever the context; no query-key pairs.
+        const double state = layers * spec->state_bytes_per_layer / tp;
+        kv_read += gf.pages_read * state;
+        state_write += gf.pages_written * state;
+        continue;
+      }
+      const int32_t window = spec == nullptr ? 0 : spec->sliding_window;
       const double tokens_read =
           options_.granularity == Granularity::kPage
               ? static_cast<double>(gf.pages_read) * footprint.block_size
               : static_cast<double>(gf.context_tokens);
       kv_read += tokens_read * layers * kv_bytes_per_layer;
+      const int64_t first = seq.cached_tokens + 1;
+      const int64_t last = seq.cached_tokens + seq.new_tokens;
       attn_flops += layers * attn_flops_per_pair *
-                    AttendedPairs(seq.cached_tokens + 1,
-                                  seq.cached_tokens + seq.new_tokens, window);
+                    (spec != nullptr && spec->attention_chunk_size > 0
+                         ? ChunkedPairs(first, last, spec->attention_chunk_size)
+                         : AttendedPairs(first, last, window));
     }
   }
   const int64_t tokens = footprint.TotalNewTokens();
-  const double kv_write = static_cast<double>(tokens) * kv_bytes_all_layers;
+  // Per-token KV of the attention layers, plus each sequence's new states.
+  const double kv_write =
+      static_cast<double>(tokens) * kv_bytes_all_layers + state_write;
   const double weights = model_.StepWeightBytes(tokens, tp);
   const double linear_flops =
       2.0 * model_.EffectiveActiveParams() * static_cast<double>(tokens) / tp;
@@ -165,8 +192,8 @@ namespace {
 
 GroupFootprint GroupFor(const LayerGroupSpec& group, int64_t context_after,
                         int64_t first_new, int32_t block_size) {
-  return MakeGroupFootprint(context_after, context_after - first_new,
-                            group.sliding_window, block_size);
+  return MakeGroupFootprint(group.KVCacheGroup(), context_after,
+                            context_after - first_new, block_size);
 }
 
 }  // namespace

@@ -20,6 +20,12 @@ std::string Gib(double bytes) {
 int64_t GroupPages(const LayerGroupSpec& group, int64_t tokens,
                    int32_t block_size) {
   const int64_t all = (tokens + block_size - 1) / block_size;
+  if (group.attention_chunk_size > 0) {
+    // At most a chunk, plus the page the next token goes into.
+    const int64_t chunk_pages =
+        (group.attention_chunk_size + block_size - 1) / block_size + 1;
+    return std::min(all, chunk_pages);
+  }
   if (group.sliding_window <= 0) return all;
   const int64_t window_pages =
       (group.sliding_window - 1 + block_size - 1) / block_size + 1;
@@ -111,11 +117,12 @@ absl::StatusOr<double> SequenceKvBytes(const ModelSpec& model,
       model.KvBytesPerTokenPerLayer(options.tensor_parallel);
   double bytes = 0;
   for (const LayerGroupSpec& g : model.EffectiveLayerGroups()) {
+    if (g.is_state()) continue;  // counted below, whatever the context
     bytes +=
         static_cast<double>(GroupPages(g, context_tokens, options.block_size)) *
         options.block_size * g.num_layers * per_layer;
   }
-  return bytes;
+  return bytes + model.StateBytesPerSequence(options.tensor_parallel);
 }
 
 absl::StatusOr<double> KvMemoryBudget(const ModelSpec& model,

@@ -11,6 +11,77 @@
 namespace pagekv {
 namespace {
 
+// Hybrid models, each beside its full-attention twin (the same shape with
+// every layer attending to the whole context), so `pagekv plan` and
+// `pagekv simulate` can show what the hybrid layers save. Their layers come
+// in groups of equal size, as vLLM's hybrid manager groups them (one pool
+// block per group holds the same number of layers).
+void AddHybridPresets(std::vector<ModelSpec>* presets) {
+  // Qwen/Qwen3-Next-80B-A3B-Instruct config.json: 48 layers, one gated
+  // attention layer (16 heads, 2 KV heads of 256) every 4 (full_attention_
+  // interval 4), the others Gated DeltaNet linear attention with 32 value
+  // heads and 16 key heads of 128 and a 4-wide convolution; 512 experts,
+  // 10 per token; 80B total, 3B active; 256k context. A linear layer's state
+  // per sequence: 32 * 128 * 128 recurrent + (2 * 16 * 128 + 32 * 128) * 3
+  // convolution elements, bf16: 1,097,728 bytes.
+  ModelSpec qwen{.name = "qwen3-next-80b-a3b",
+                 .num_layers = 48,
+                 .hidden_size = 2048,
+                 .num_attention_heads = 16,
+                 .num_kv_heads = 2,
+                 .head_dim = 256,
+                 .intermediate_size = 512,
+                 .num_params = 80e9,
+                 .active_params = 3e9,
+                 .num_experts = 512,
+                 .experts_per_token = 10,
+                 .weight_dtype = DType::kBf16,
+                 .kv_dtype = DType::kBf16,
+                 .max_context = 262144};
+  constexpr double kDeltaNetState = (32.0 * 128 * 128 + 8192.0 * 3) * 2;
+  qwen.layer_groups = {{.name = "attention", .num_layers = 12}};
+  for (const char* name : {"linear_a", "linear_b", "linear_c"}) {
+    qwen.layer_groups.push_back(
+        LayerGroupSpec{.name = name,
+                       .num_layers = 12,
+                       .state_bytes_per_layer = kDeltaNetState});
+  }
+  ModelSpec qwen_full = qwen;
+  qwen_full.name = "qwen3-next-80b-a3b-all-attention";
+  qwen_full.layer_groups.clear();
+  presets->push_back(std::move(qwen));
+  presets->push_back(std::move(qwen_full));
+
+  // meta-llama/Llama-4-Scout-17B-16E config.json (text_config): 48 layers,
+  // 40 heads, 8 KV heads of 128, attention_chunk_size 8192 with every 4th
+  // layer global (no RoPE); 16 experts, 1 per token plus a shared expert;
+  // 109B total, 17B active; 10M context.
+  ModelSpec scout{.name = "llama-4-scout-17b-16e",
+                  .num_layers = 48,
+                  .hidden_size = 5120,
+                  .num_attention_heads = 40,
+                  .num_kv_heads = 8,
+                  .head_dim = 128,
+                  .intermediate_size = 8192,
+                  .num_params = 109e9,
+                  .active_params = 17e9,
+                  .num_experts = 16,
+                  .experts_per_token = 1,
+                  .weight_dtype = DType::kBf16,
+                  .kv_dtype = DType::kBf16,
+                  .max_context = 10485760};
+  scout.layer_groups = {{.name = "global", .num_layers = 12}};
+  for (const char* name : {"chunked_a", "chunked_b", "chunked_c"}) {
+    scout.layer_groups.push_back(LayerGroupSpec{
+        .name = name, .num_layers = 12, .attention_chunk_size = 8192});
+  }
+  ModelSpec scout_full = scout;
+  scout_full.name = "llama-4-scout-17b-16e-all-global";
+  scout_full.layer_groups.clear();
+  presets->push_back(std::move(scout));
+  presets->push_back(std::move(scout_full));
+}
+
 std::vector<ModelSpec> BuildPresets() {
   std::vector<ModelSpec> presets;
 
@@ -152,6 +223,7 @@ std::vector<ModelSpec> BuildPresets() {
                               .weight_dtype = DType::kFp8,
                               .kv_dtype = DType::kBf16,
                               .max_context = 131072});
+  AddHybridPresets(&presets);
   return presets;
 }
 

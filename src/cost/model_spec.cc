@@ -175,6 +175,24 @@ absl::Status ModelSpec::Validate() const {
         return Bad(*this, internal::Cat("layer_groups[", i, "].sliding_window"),
                    internal::Cat("must be >= 0, got ", g.sliding_window));
       }
+      if (g.attention_chunk_size < 0) {
+        return Bad(*this,
+                   internal::Cat("layer_groups[", i, "].attention_chunk_size"),
+                   internal::Cat("must be >= 0, got ", g.attention_chunk_size));
+      }
+      if (!(g.state_bytes_per_layer >= 0) ||
+          !std::isfinite(g.state_bytes_per_layer)) {
+        return Bad(
+            *this, internal::Cat("layer_groups[", i, "].state_bytes_per_layer"),
+            internal::Cat("must be >= 0, got ", g.state_bytes_per_layer));
+      }
+      const int kinds =
+          (g.sliding_window > 0) + (g.attention_chunk_size > 0) + g.is_state();
+      if (kinds > 1) {
+        return Bad(*this, internal::Cat("layer_groups[", i, "]"),
+                   "set at most one of sliding_window, attention_chunk_size "
+                   "and state_bytes_per_layer");
+      }
       layers += g.num_layers;
     }
     if (layers != num_layers) {
@@ -186,12 +204,20 @@ absl::Status ModelSpec::Validate() const {
   return absl::OkStatus();
 }
 
+KVCacheGroupSpec LayerGroupSpec::KVCacheGroup() const {
+  if (is_state()) return KVCacheGroupSpec::State(state_cache_mode);
+  if (attention_chunk_size > 0) {
+    return KVCacheGroupSpec::ChunkedLocal(attention_chunk_size);
+  }
+  if (sliding_window > 0)
+    return KVCacheGroupSpec::SlidingWindow(sliding_window);
+  return KVCacheGroupSpec::FullAttention();
+}
+
 std::vector<KVCacheGroupSpec> ModelSpec::KVCacheGroups() const {
   std::vector<KVCacheGroupSpec> groups;
   for (const LayerGroupSpec& g : EffectiveLayerGroups()) {
-    groups.push_back(g.sliding_window > 0
-                         ? KVCacheGroupSpec::SlidingWindow(g.sliding_window)
-                         : KVCacheGroupSpec::FullAttention());
+    groups.push_back(g.KVCacheGroup());
   }
   return groups;
 }
@@ -224,13 +250,45 @@ double ModelSpec::KvBytesPerToken(int32_t group, int32_t tp) const {
   PAGEKV_CHECK(group >= 0 && group < num_layer_groups(),
                "layer group {} out of range: model '{}' has {} groups", group,
                name, num_layer_groups());
-  const int32_t layers =
-      layer_groups.empty() ? num_layers : layer_groups[group].num_layers;
-  return layers * KvBytesPerTokenPerLayer(tp);
+  if (layer_groups.empty()) return num_layers * KvBytesPerTokenPerLayer(tp);
+  const LayerGroupSpec& g = layer_groups[group];
+  return g.is_state() ? 0 : g.num_layers * KvBytesPerTokenPerLayer(tp);
 }
 
 double ModelSpec::KvBytesPerToken(int32_t tp) const {
-  return num_layers * KvBytesPerTokenPerLayer(tp);
+  int32_t layers = num_layers;
+  for (const LayerGroupSpec& g : layer_groups) {
+    if (g.is_state()) layers -= g.num_layers;
+  }
+  return layers * KvBytesPerTokenPerLayer(tp);
+}
+
+double ModelSpec::StateBytesPerSequence(int32_t tp) const {
+  PAGEKV_CHECK(tp >= 1, "tensor parallel degree must be >= 1, got {}", tp);
+  double bytes = 0;
+  for (const LayerGroupSpec& g : layer_groups) {
+    if (g.is_state()) bytes += g.num_layers * g.state_bytes_per_layer / tp;
+  }
+  return bytes;
+}
+
+double ModelSpec::GroupBlockBytes(int32_t group, int32_t block_size,
+                                  int32_t tp) const {
+  PAGEKV_CHECK(group >= 0 && group < num_layer_groups(),
+               "layer group {} out of range: model '{}' has {} groups", group,
+               name, num_layer_groups());
+  if (!layer_groups.empty() && layer_groups[group].is_state()) {
+    const LayerGroupSpec& g = layer_groups[group];
+    return g.num_layers * g.state_bytes_per_layer / tp;
+  }
+  return block_size * KvBytesPerToken(group, tp);
+}
+
+bool ModelSpec::has_state_groups() const {
+  for (const LayerGroupSpec& g : layer_groups) {
+    if (g.is_state()) return true;
+  }
+  return false;
 }
 
 double ModelSpec::EffectiveActiveParams() const {

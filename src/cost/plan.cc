@@ -99,6 +99,8 @@ absl::StatusOr<CapacityPlan> MakeCapacityPlan(ModelSpec model,
   plan.kv_bytes_per_token = model.KvBytesPerToken(1);
   plan.kv_bytes_per_token_per_device =
       model.KvBytesPerToken(options.tensor_parallel);
+  plan.state_bytes_per_sequence_per_device =
+      model.StateBytesPerSequence(options.tensor_parallel);
   plan.weight_bytes_per_device = model.WeightBytes() / options.tensor_parallel;
   plan.kv_memory_bytes_per_device = *budget;
   plan.max_kv_tokens = *max_tokens;
@@ -120,6 +122,8 @@ std::string CapacityPlanJson(const CapacityPlan& plan) {
   j["block_size"] = static_cast<int64_t>(plan.block_size);
   j["kv_bytes_per_token"] = plan.kv_bytes_per_token;
   j["kv_bytes_per_token_per_device"] = plan.kv_bytes_per_token_per_device;
+  j["state_bytes_per_sequence_per_device"] =
+      plan.state_bytes_per_sequence_per_device;
   j["weight_bytes_per_device"] = plan.weight_bytes_per_device;
   j["kv_memory_bytes_per_device"] = plan.kv_memory_bytes_per_device;
   j["max_kv_tokens"] = plan.max_kv_tokens;

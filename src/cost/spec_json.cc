@@ -236,6 +236,20 @@ absl::StatusOr<ModelSpec> ParseModelSpecJson(std::string_view json_text,
       PAGEKV_RETURN_IF_ERROR(gr.String("name", &group.name));
       PAGEKV_RETURN_IF_ERROR(gr.Int("num_layers", &group.num_layers));
       PAGEKV_RETURN_IF_ERROR(gr.Int("sliding_window", &group.sliding_window));
+      PAGEKV_RETURN_IF_ERROR(
+          gr.Int("attention_chunk_size", &group.attention_chunk_size));
+      PAGEKV_RETURN_IF_ERROR(
+          gr.Number("state_bytes_per_layer", &group.state_bytes_per_layer));
+      std::string mode = "align";
+      PAGEKV_RETURN_IF_ERROR(gr.String("state_cache_mode", &mode));
+      if (mode != "align" && mode != "none") {
+        return absl::InvalidArgumentError(internal::Cat(
+            source, ": field '", prefix,
+            "state_cache_mode' must be \"align\" or \"none\", got \"", mode,
+            "\""));
+      }
+      group.state_cache_mode =
+          mode == "none" ? StateCacheMode::kNone : StateCacheMode::kAlign;
       PAGEKV_RETURN_IF_ERROR(gr.RejectUnknown());
       spec.layer_groups.push_back(std::move(group));
     }

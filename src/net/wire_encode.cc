@@ -139,9 +139,11 @@ void EncodeBatch(double ts, absl::Span<const KVEvent> events,
                    std::string("full_attention"),
                    std::nullopt};
       if (g < options.groups.size() &&
-          options.groups[g].kind == KVCacheGroupSpec::Kind::kSlidingWindow) {
-        v.spec_kind = "sliding_window";
-        v.sliding_window = options.groups[g].sliding_window;
+          options.groups[g].kind != KVCacheGroupSpec::Kind::kFullAttention) {
+        v.spec_kind = GroupKindName(options.groups[g].kind);
+        if (options.groups[g].kind == KVCacheGroupSpec::Kind::kSlidingWindow) {
+          v.sliding_window = options.groups[g].sliding_window;
+        }
       }
       WriteStored(w, v);
     } else if (const auto* r = std::get_if<BlockRemovedEvent>(&event)) {

@@ -205,9 +205,8 @@ class ContiguousAllocator final : public SimAllocator {
     fp.cached_tokens = first_new;
     fp.is_prefill = new_tokens > 1;
     for (const KVCacheGroupSpec& g : options_.groups) {
-      const bool sliding = g.kind == KVCacheGroupSpec::Kind::kSlidingWindow;
-      fp.groups.push_back(MakeGroupFootprint(
-          end, new_tokens, sliding ? g.sliding_window : 0, /*block_size=*/1));
+      fp.groups.push_back(
+          MakeGroupFootprint(g, end, new_tokens, /*block_size=*/1));
     }
     footprint->block_size = 1;
     footprint->sequences.push_back(std::move(fp));

@@ -28,7 +28,13 @@ class PagedAllocator final : public SimAllocator {
   AllocatorKind kind() const override { return AllocatorKind::kPaged; }
   KVCacheManager* manager() override { return manager_.get(); }
 
-  void SetTimeMicros(int64_t now_us) override { clock_->Set(now_us); }
+  // Time moves once a step has run: the simulated engine has done the
+  // step's copies, which also lets the next step hit the state checkpoints
+  // this one computed (KVCacheManager::DrainCopies).
+  void SetTimeMicros(int64_t now_us) override {
+    clock_->Set(now_us);
+    manager_->DrainCopies();
+  }
 
   absl::Status CheckFits(int64_t prompt_tokens,
                          int64_t final_tokens) const override {

@@ -194,14 +194,29 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
     const SimulatorConfig& config, double budget, double bytes_per_token) {
   const std::vector<KVCacheGroupSpec> groups = config.model.KVCacheGroups();
   const auto num_groups = static_cast<int64_t>(groups.size());
-  const double page_bytes = bytes_per_token * config.block_size;
+  double page_bytes = bytes_per_token * config.block_size;
+  double slot_bytes = bytes_per_token / static_cast<double>(num_groups);
+  int64_t blocks_per_page = num_groups;
+  if (config.model.has_state_groups()) {
+    // One pool, one block size in bytes (vLLM's hybrid rule): a block is as
+    // large as the largest group's, an attention block of block_size tokens
+    // or a state block of one sequence's state.
+    page_bytes = 0;
+    for (int32_t g = 0; g < num_groups; ++g) {
+      page_bytes = std::max(
+          page_bytes, config.model.GroupBlockBytes(g, config.block_size,
+                                                   config.tensor_parallel));
+    }
+    slot_bytes = page_bytes / config.block_size;
+    blocks_per_page = 1;
+  }
   const auto pages = static_cast<int64_t>(std::floor(budget / page_bytes));
   if (pages < 1) {
     return absl::InvalidArgumentError(fmt::format(
         "KV memory of {} bytes holds no page of {} bytes", budget, page_bytes));
   }
   KVCacheConfig kv;
-  kv.num_blocks = pages * num_groups + 1;  // + the null block
+  kv.num_blocks = pages * blocks_per_page + 1;  // + the null block
   kv.block_size = config.block_size;
   kv.groups = groups;
   kv.enable_prefix_caching = config.enable_prefix_caching;
@@ -209,8 +224,7 @@ absl::StatusOr<std::unique_ptr<SimAllocator>> MakePaged(
   kv.call_log = config.call_log;
   kv.host_tier = internal::SimHostTier(config, bytes_per_token);
   kv.enable_kv_events = static_cast<bool>(config.on_step);
-  return MakePagedAllocator(std::move(kv),
-                            bytes_per_token / static_cast<double>(num_groups));
+  return MakePagedAllocator(std::move(kv), slot_bytes);
 }
 
 // A contiguous baseline over the same KV memory.

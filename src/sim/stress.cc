@@ -35,6 +35,38 @@ struct RefSeq {
   int64_t computed = 0;
 };
 
+// A state group's content as the reference sees it: the position the state
+// is after and a fingerprint of every token before it. A state resumed from
+// the wrong checkpoint, or a move the engine was not asked to copy, shows up
+// as a wrong position or fingerprint.
+struct RefState {
+  int64_t position = -1;  // -1: holds no state
+  uint64_t fingerprint = 0;
+  bool operator==(const RefState&) const = default;
+};
+
+uint64_t Fingerprint(const std::vector<TokenId>& tokens, int64_t end) {
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t i = 0; i < end; ++i) {
+    h = (h ^ static_cast<uint32_t>(tokens[i])) * 1099511628211ull;
+  }
+  return h;
+}
+
+// The table entry that holds a state group's state after `tokens` > 0
+// tokens (an engine finds its state there): entry 0 when the state never
+// moves, else one entry per state block size.
+int64_t StateEntry(const KVCacheGroupSpec& g, int64_t block_size,
+                   int64_t tokens) {
+  if (g.state_cache_mode == StateCacheMode::kNone) return 0;
+  const int64_t sbs = g.state_block_size == 0 ? block_size : g.state_block_size;
+  return (tokens + sbs - 1) / sbs - 1;
+}
+
+bool IsState(const KVCacheGroupSpec& g) {
+  return g.kind == KVCacheGroupSpec::Kind::kState;
+}
+
 // What a failed operation must leave unchanged.
 struct Snapshot {
   KVCacheStats stats;
@@ -57,7 +89,8 @@ class StressRun {
         clock_(clock),
         bs_(o.manager.block_size),
         rng_(o.seed),
-        shadow_(static_cast<size_t>(o.manager.num_blocks) * bs_, -1) {}
+        shadow_(static_cast<size_t>(o.manager.num_blocks) * bs_, -1),
+        states_(static_cast<size_t>(o.manager.num_blocks)) {}
 
   // One random operation; an error is a disagreement with the reference.
   absl::Status Step();
@@ -76,6 +109,13 @@ class StressRun {
   // A refused operation: ResourceExhausted changes nothing.
   absl::Status Refused(const absl::Status& st, const Snapshot& before);
   absl::Status WriteStep(SeqId id, int64_t from, int64_t to);
+  // A state group's step: reads the state at `from` from its block, writes
+  // the state at `to`.
+  absl::Status WriteState(SeqId id, int32_t g, int64_t from, int64_t to);
+  absl::Status CheckState(SeqId id, int32_t g, const RefSeq& r);
+  const KVCacheGroupSpec& spec(int32_t g) const {
+    return o_.manager.groups[static_cast<size_t>(g)];
+  }
   Snapshot Take() const;
   std::vector<TokenId> RandomPrompt();
   uint64_t Rand(uint64_t n) { return rng_() % n; }
@@ -86,7 +126,8 @@ class StressRun {
   const int64_t bs_;
   std::mt19937_64 rng_;
   std::map<uint64_t, RefSeq> ref_;
-  std::vector<TokenId> shadow_;  // token per (block, slot)
+  std::vector<TokenId> shadow_;   // token per (block, slot)
+  std::vector<RefState> states_;  // per block, for state groups
   StressReport report_;
 };
 
@@ -125,9 +166,14 @@ absl::Status StressRun::WriteStep(SeqId id, int64_t from, int64_t to) {
     for (int64_t i = 0; i < bs_; ++i) {
       shadow_[copy.dst.value() * bs_ + i] = shadow_[copy.src.value() * bs_ + i];
     }
+    states_[copy.dst.value()] = states_[copy.src.value()];
   }
   const RefSeq& r = ref_[id.value()];
   for (int32_t g = 0; g < m_->num_groups(); ++g) {
+    if (IsState(spec(g))) {
+      STRESS_RETURN_IF_ERROR(WriteState(id, g, from, to));
+      continue;
+    }
     auto table = m_->BlockTable(id, GroupId(static_cast<uint32_t>(g)));
     STRESS_RETURN_IF_ERROR(table.status());
     for (int64_t p = from; p < to; ++p) {
@@ -139,6 +185,50 @@ absl::Status StressRun::WriteStep(SeqId id, int64_t from, int64_t to) {
       shadow_[(*table)[p / bs_].value() * bs_ + p % bs_] = r.tokens[p];
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status StressRun::WriteState(SeqId id, int32_t g, int64_t from,
+                                   int64_t to) {
+  if (from == to) return absl::OkStatus();
+  const RefSeq& r = ref_[id.value()];
+  auto table = m_->BlockTable(id, GroupId(static_cast<uint32_t>(g)));
+  STRESS_RETURN_IF_ERROR(table.status());
+  const int64_t entry = StateEntry(spec(g), bs_, to);
+  STRESS_EXPECT(entry < int64_t(table->size()) && (*table)[entry] != kNullBlock,
+                "sequence {} state group {}: no block for the state after {} "
+                "tokens (entry {} of {})",
+                id.value(), g, to, entry, table->size());
+  RefState& state = states_[(*table)[entry].value()];
+  if (from > 0) {
+    // The kernel resumes from the state in this block (copied in, when the
+    // state moved or came from a checkpoint).
+    const RefState want{from, Fingerprint(r.tokens, from)};
+    STRESS_EXPECT(
+        state == want,
+        "sequence {} state group {}: block {} holds the state after "
+        "{} tokens ({}), the step resumes after {}",
+        id.value(), g, (*table)[entry].value(), state.position,
+        state.fingerprint == want.fingerprint ? "same tokens" : "other tokens",
+        from);
+  }
+  state = {to, Fingerprint(r.tokens, to)};
+  return absl::OkStatus();
+}
+
+absl::Status StressRun::CheckState(SeqId id, int32_t g, const RefSeq& r) {
+  if (r.computed == 0) return absl::OkStatus();
+  auto table = *m_->BlockTable(id, GroupId(static_cast<uint32_t>(g)));
+  const int64_t entry = StateEntry(spec(g), bs_, r.computed);
+  STRESS_EXPECT(entry < int64_t(table.size()) && table[entry] != kNullBlock,
+                "sequence {} state group {}: no state block at entry {}",
+                id.value(), g, entry);
+  const RefState want{r.computed, Fingerprint(r.tokens, r.computed)};
+  STRESS_EXPECT(states_[table[entry].value()] == want,
+                "sequence {} state group {}: block {} holds the state after "
+                "{} tokens, want {}",
+                id.value(), g, table[entry].value(),
+                states_[table[entry].value()].position, r.computed);
   return absl::OkStatus();
 }
 
@@ -157,6 +247,10 @@ absl::Status StressRun::CheckAll() {
                   "sequence {}: {} computed tokens, the reference has {}", id,
                   computed.ok() ? *computed : -1, r.computed);
     for (int32_t g = 0; g < m_->num_groups(); ++g) {
+      if (IsState(spec(g))) {
+        STRESS_RETURN_IF_ERROR(CheckState(s, g, r));
+        continue;
+      }
       auto table = *m_->BlockTable(s, GroupId(static_cast<uint32_t>(g)));
       STRESS_EXPECT(int64_t(table.size()) * bs_ >= r.computed,
                     "sequence {} group {}: table of {} blocks holds fewer "
@@ -265,8 +359,23 @@ absl::Status StressRun::TruncateOne(uint64_t pick) {
   const Snapshot before = Take();
   absl::Status st = m_->Truncate(SeqId(pick), n);
   if (!st.ok()) return Refused(st, before);
+  const bool rolled_back = n < r.computed;
   r.tokens.resize(static_cast<size_t>(n));
   r.computed = std::min<int64_t>(r.computed, n);
+  // A rollback: the engine restores each state group's state after the
+  // kept tokens from its speculative blocks into the state block.
+  for (int32_t g = 0; g < m_->num_groups() && rolled_back; ++g) {
+    if (!IsState(spec(g)) || r.computed == 0) continue;
+    auto table =
+        *m_->BlockTable(SeqId(pick), GroupId(static_cast<uint32_t>(g)));
+    const int64_t entry = StateEntry(spec(g), bs_, r.computed);
+    STRESS_EXPECT(entry < int64_t(table.size()) && table[entry] != kNullBlock,
+                  "sequence {} state group {}: truncated to {} without a "
+                  "state block",
+                  pick, g, r.computed);
+    states_[table[entry].value()] = {r.computed,
+                                     Fingerprint(r.tokens, r.computed)};
+  }
   ++report_.truncates;
   return absl::OkStatus();
 }

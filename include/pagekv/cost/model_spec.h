@@ -37,11 +37,32 @@ absl::StatusOr<DType> ParseDType(std::string_view name);
 
 // Layers that share one attention pattern, hence one KV-cache group in the
 // manager. Footprint group g corresponds to ModelSpec::layer_groups[g].
+//
+// The kinds (at most one of the three fields below is set):
+//   full attention     none set
+//   sliding window     sliding_window > 0: a query reads the last window
+//   chunked local      attention_chunk_size > 0: a query reads its chunk
+//   state              state_bytes_per_layer > 0: Mamba / linear attention,
+//                      a fixed-size state per sequence instead of KV; the
+//                      group holds no per-token KV
 struct LayerGroupSpec {
   std::string name = "full";
   int32_t num_layers = 0;  // > 0
   // Tokens a query attends to; 0 = full attention.
   int32_t sliding_window = 0;
+  // Chunked local attention (Llama 4): a query at position p attends to
+  // [p - p % chunk, p]. 0 = not chunked.
+  int32_t attention_chunk_size = 0;
+  // A state group: bytes of one layer's recurrent state (SSM state plus
+  // convolution state) of one sequence, over all heads (split over tensor
+  // parallel ranks). 0 = an attention group.
+  double state_bytes_per_layer = 0;
+  // A state group: whether its state is checkpointed for prefix caching.
+  StateCacheMode state_cache_mode = StateCacheMode::kAlign;
+
+  bool is_state() const { return state_bytes_per_layer > 0; }
+  // The manager's group for these layers.
+  KVCacheGroupSpec KVCacheGroup() const;
 };
 
 struct ModelSpec {
@@ -105,8 +126,18 @@ struct ModelSpec {
   // Returns the KV bytes of one token in layer group `group` on one device.
   // REQUIRES: 0 <= group < num_layer_groups().
   double KvBytesPerToken(int32_t group, int32_t tp) const;
-  // Returns the KV bytes of one token over all layers on one device.
+  // Returns the KV bytes of one token over all attention layers on one
+  // device (state layers hold no per-token KV).
   double KvBytesPerToken(int32_t tp = 1) const;
+  // Returns the bytes of one sequence's states over all state layers on one
+  // device: what a state group reads and writes per sequence per step,
+  // whatever the context. 0 for a model without state groups.
+  double StateBytesPerSequence(int32_t tp = 1) const;
+  // Returns the bytes of one pool block of layer group `group` holding
+  // `block_size` tokens (a state group's block holds one state).
+  double GroupBlockBytes(int32_t group, int32_t block_size,
+                         int32_t tp = 1) const;
+  bool has_state_groups() const;
 
   // Returns active_params, or num_params for a dense model.
   double EffectiveActiveParams() const;

@@ -48,6 +48,9 @@ struct CapacityPlan {
   int64_t context = 0;                       // resolved (never 0)
   double kv_bytes_per_token = 0;             // all layers, one device of tp=1
   double kv_bytes_per_token_per_device = 0;  // on one device of tp
+  // State layers (Mamba, linear attention): one sequence's states on one
+  // device of tp, whatever its context. 0 for attention-only models.
+  double state_bytes_per_sequence_per_device = 0;
   double weight_bytes_per_device = 0;
   double kv_memory_bytes_per_device = 0;
   int64_t max_kv_tokens = 0;
