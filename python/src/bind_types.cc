@@ -126,10 +126,44 @@ void SetConfigField(PyKVCacheConfig& c, const std::string& key, py::handle v) {
 }
 
 std::string GroupRepr(const KVCacheGroupSpec& g) {
-  return g.kind == KVCacheGroupSpec::Kind::kFullAttention
-             ? std::string("KVCacheGroupSpec.full_attention()")
-             : fmt::format("KVCacheGroupSpec.sliding_window({})",
-                           g.sliding_window);
+  switch (g.kind) {
+    case KVCacheGroupSpec::Kind::kFullAttention:
+      return "KVCacheGroupSpec.full_attention()";
+    case KVCacheGroupSpec::Kind::kSlidingWindow:
+      return fmt::format("KVCacheGroupSpec.sliding_window({})",
+                         g.sliding_window);
+    case KVCacheGroupSpec::Kind::kChunkedLocal:
+      return fmt::format("KVCacheGroupSpec.chunked_local({})",
+                         g.attention_chunk_size);
+    case KVCacheGroupSpec::Kind::kState:
+      break;
+  }
+  return fmt::format(
+      "KVCacheGroupSpec.state('{}', num_speculative_blocks={}, "
+      "state_block_size={})",
+      g.state_cache_mode == StateCacheMode::kAlign ? "align" : "none",
+      g.num_speculative_blocks, g.state_block_size);
+}
+
+KVCacheGroupSpec MakeStateGroup(const std::string& mode,
+                                int32_t num_speculative_blocks,
+                                int32_t state_block_size) {
+  if (mode != "none" && mode != "align") {
+    throw py::value_error(fmt::format(
+        "KVCacheGroupSpec.state: mode must be 'none' or 'align', got '{}'",
+        mode));
+  }
+  return KVCacheGroupSpec::State(
+      mode == "align" ? StateCacheMode::kAlign : StateCacheMode::kNone,
+      num_speculative_blocks, state_block_size);
+}
+
+bool SameGroup(const KVCacheGroupSpec& a, const KVCacheGroupSpec& b) {
+  return a.kind == b.kind && a.sliding_window == b.sliding_window &&
+         a.attention_chunk_size == b.attention_chunk_size &&
+         a.state_cache_mode == b.state_cache_mode &&
+         a.num_speculative_blocks == b.num_speculative_blocks &&
+         a.state_block_size == b.state_block_size;
 }
 
 void BindConfig(py::module_& m) {
@@ -141,20 +175,37 @@ void BindConfig(py::module_& m) {
       .def_static("sliding_window", &KVCacheGroupSpec::SlidingWindow,
                   py::arg("window"),
                   "A sliding-window group of `window` tokens (>= 1).")
+      .def_static("chunked_local", &KVCacheGroupSpec::ChunkedLocal,
+                  py::arg("chunk"),
+                  "A chunked-local attention group (Llama 4): a token "
+                  "attends within its `chunk`-token chunk.")
+      .def_static("state", &MakeStateGroup, py::arg("mode") = "none",
+                  py::arg("num_speculative_blocks") = 0,
+                  py::arg("state_block_size") = 0,
+                  "A Mamba / linear-attention state group; `mode` 'none' "
+                  "(never cached) or 'align' (checkpoints every "
+                  "`state_block_size` tokens; 0 = the config's block size).")
       .def_property_readonly(
           "kind",
-          [](const KVCacheGroupSpec& g) {
-            return g.kind == KVCacheGroupSpec::Kind::kFullAttention
-                       ? "full_attention"
-                       : "sliding_window";
-          },
-          "'full_attention' or 'sliding_window'.")
+          [](const KVCacheGroupSpec& g) { return GroupKindName(g.kind); },
+          "'full_attention', 'sliding_window', 'chunked_local' or 'state'.")
       .def_readonly("window", &KVCacheGroupSpec::sliding_window,
                     "Attention window in tokens (sliding-window groups).")
-      .def("__eq__",
-           [](const KVCacheGroupSpec& a, const KVCacheGroupSpec& b) {
-             return a.kind == b.kind && a.sliding_window == b.sliding_window;
-           })
+      .def_readonly("chunk", &KVCacheGroupSpec::attention_chunk_size,
+                    "Chunk in tokens (chunked-local groups).")
+      .def_property_readonly(
+          "mode",
+          [](const KVCacheGroupSpec& g) {
+            return g.state_cache_mode == StateCacheMode::kAlign ? "align"
+                                                                : "none";
+          },
+          "State caching mode (state groups): 'none' or 'align'.")
+      .def_readonly("num_speculative_blocks",
+                    &KVCacheGroupSpec::num_speculative_blocks,
+                    "Speculative state blocks (state groups).")
+      .def_readonly("state_block_size", &KVCacheGroupSpec::state_block_size,
+                    "Tokens between checkpoints (state groups, 'align').")
+      .def("__eq__", &SameGroup)
       .def("__repr__", &GroupRepr);
 
   py::class_<ManualClock>(m, "ManualClock",
