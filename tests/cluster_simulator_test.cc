@@ -11,18 +11,15 @@
 #include "pagekv/cost/model_spec.h"
 #include "pagekv/sim/default_workload.h"
 #include "pagekv/sim/simulator.h"
+#include "sim_test_util.h"
 
 namespace pagekv::cluster {
 namespace {
 
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+using pagekv::testing::SmallDefaultWorkload;
 
 SimulatorConfig Instance(double kv_gib) {
-  SimulatorConfig c;
-  c.model = *FindModelPreset("llama-3-8b");
-  c.hardware = *FindHardwarePreset("h100-sxm");
-  c.kv_memory_bytes = kv_gib * kGiB;  // 128 KiB per token
-  return c;
+  return pagekv::testing::SmallSimConfig(kv_gib);
 }
 
 ClusterConfig Cluster(int n, const std::string& router, double kv_gib = 0.5) {
@@ -30,18 +27,6 @@ ClusterConfig Cluster(int n, const std::string& router, double kv_gib = 0.5) {
   c.instances.assign(static_cast<size_t>(n), Instance(kv_gib));
   c.router.name = router;
   return c;
-}
-
-Workload SmallDefault(int32_t n) {
-  DefaultWorkloadOptions o;
-  o.num_requests = n;
-  o.arrival_rate_per_s = 20;
-  o.document_min_tokens = 200;
-  o.document_max_tokens = 1500;
-  o.max_sequence_tokens = 4096;
-  o.chat_output_mean_tokens = 60;
-  o.rag_output_mean_tokens = 30;
-  return *MakeDefaultWorkload(o);
 }
 
 // A request at `t` with prompt segment `prefix` (1024 tokens) and a unique
@@ -56,7 +41,7 @@ Request At(double t, uint64_t prefix, uint64_t id) {
 }
 
 TEST(ClusterSimulatorTest, OneInstanceReproducesSimulateWithAnyRouter) {
-  const Workload w = SmallDefault(80);
+  const Workload w = SmallDefaultWorkload(80);
   // Tight memory: preemptions and evictions happen.
   const SimulatorConfig single = Instance(0.15);
   absl::StatusOr<SimulationReport> expected = Simulate(w, single);
@@ -90,7 +75,7 @@ TEST(ClusterSimulatorTest, OneInstanceReproducesSimulateWithAnyRouter) {
 }
 
 TEST(ClusterSimulatorTest, RoundRobinSplitsEvenly) {
-  const Workload w = SmallDefault(40);
+  const Workload w = SmallDefaultWorkload(40);
   absl::StatusOr<ClusterReport> r =
       SimulateCluster(w, Cluster(4, "round-robin"));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -117,7 +102,7 @@ TEST(ClusterSimulatorTest, PrefixRouterSendsARepeatedPrefixWhereItIsCached) {
   // The cold requests spread (load), the repeats follow their prefix.
   std::vector<int32_t> first(r->routed_to.begin(), r->routed_to.begin() + 4);
   std::sort(first.begin(), first.end());
-  EXPECT_THAT(first, testing::ElementsAre(0, 1, 2, 3));
+  EXPECT_THAT(first, ::testing::ElementsAre(0, 1, 2, 3));
   for (uint64_t k = 0; k < 4; ++k) {
     EXPECT_EQ(r->routed_to[4 + k], r->routed_to[again[k] - 10]) << k;
     EXPECT_EQ(r->requests[4 + k].hit_tokens, 1024) << k;
@@ -201,7 +186,7 @@ TEST(ClusterSimulatorTest, SessionAffinityKeepsASessionOnOneInstance) {
 }
 
 TEST(ClusterSimulatorTest, SameSeedSameReport) {
-  const Workload w = SmallDefault(60);
+  const Workload w = SmallDefaultWorkload(60);
   ClusterConfig c = Cluster(3, "random");
   c.router.seed = 7;
   absl::StatusOr<ClusterReport> a = SimulateCluster(w, c);
@@ -242,22 +227,22 @@ TEST(ClusterSimulatorTest, GlobalCacheServesHitsFromOtherInstances) {
 
 TEST(ClusterSimulatorTest, ValidateNamesTheBadField) {
   ClusterConfig c = Cluster(2, "nope");
-  EXPECT_THAT(SimulateCluster(SmallDefault(4), c).status().message(),
-              testing::HasSubstr("unknown router 'nope'"));
+  EXPECT_THAT(SimulateCluster(SmallDefaultWorkload(4), c).status().message(),
+              ::testing::HasSubstr("unknown router 'nope'"));
   c = Cluster(2, "prefix");
   c.event_delay_s = -1;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("event_delay_s"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("event_delay_s"));
   c = Cluster(2, "prefix");
   c.instances[1].block_size = 32;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("instance 1"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("instance 1"));
   c = Cluster(2, "prefix");
   c.instances[0].allocator = AllocatorKind::kOracle;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("paged"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("paged"));
   c = Cluster(0, "prefix");
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("1..64"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("1..64"));
   c = Cluster(2, "prefix");
   c.router.load_bound = 0.5;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("load_bound"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("load_bound"));
 }
 
 }  // namespace

@@ -9,31 +9,17 @@
 #include "pagekv/cost/hardware_spec.h"
 #include "pagekv/cost/model_spec.h"
 #include "pagekv/sim/default_workload.h"
+#include "sim_test_util.h"
 
 namespace pagekv {
 namespace {
 
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+using pagekv::testing::SmallDefaultWorkload;
 
 SimulatorConfig SmallConfig(AllocatorKind kind, double kv_gib) {
-  SimulatorConfig c;
-  c.model = *FindModelPreset("llama-3-8b");
-  c.hardware = *FindHardwarePreset("h100-sxm");
-  c.kv_memory_bytes = kv_gib * kGiB;  // 128 KiB per token
+  SimulatorConfig c = pagekv::testing::SmallSimConfig(kv_gib);
   c.allocator = kind;
   return c;
-}
-
-Workload SmallDefault(int32_t n) {
-  DefaultWorkloadOptions o;
-  o.num_requests = n;
-  o.arrival_rate_per_s = 20;
-  o.document_min_tokens = 200;
-  o.document_max_tokens = 1500;
-  o.max_sequence_tokens = 4096;
-  o.chat_output_mean_tokens = 60;
-  o.rag_output_mean_tokens = 30;
-  return *MakeDefaultWorkload(o);
 }
 
 // n requests arriving together, all starting with the same 1024-token
@@ -55,17 +41,17 @@ TEST(SimulatorConfigTest, ValidateNamesTheField) {
   SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1);
   EXPECT_TRUE(c.Validate().ok());
   c.block_size = 0;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("block_size"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("block_size"));
   c = SmallConfig(AllocatorKind::kPaged, 1);
   c.eviction_policy = "nope";
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("nope"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("nope"));
   c = SmallConfig(AllocatorKind::kPaged, 1);
   c.kv_memory_bytes = -1;
-  EXPECT_THAT(c.Validate().message(), testing::HasSubstr("kv_memory_bytes"));
+  EXPECT_THAT(c.Validate().message(), ::testing::HasSubstr("kv_memory_bytes"));
 }
 
 TEST(SimulatorTest, CompletesEveryRequestAndAddsUp) {
-  const Workload w = SmallDefault(40);
+  const Workload w = SmallDefaultWorkload(40);
   absl::StatusOr<SimulationReport> r =
       Simulate(w, SmallConfig(AllocatorKind::kPaged, 0.5));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -126,7 +112,7 @@ TEST(SimulatorTest, RejectsWhatCanNeverFitAndFinishes) {
 }
 
 TEST(SimulatorTest, PagedHoldsMoreTokenStatesThanContiguous) {
-  const Workload w = SmallDefault(40);
+  const Workload w = SmallDefaultWorkload(40);
   double share[4] = {};
   for (AllocatorKind k : {AllocatorKind::kPaged, AllocatorKind::kMax,
                           AllocatorKind::kPow2, AllocatorKind::kOracle}) {
@@ -147,7 +133,7 @@ TEST(SimulatorTest, PagedHoldsMoreTokenStatesThanContiguous) {
 }
 
 TEST(SimulatorTest, BuddyPlacementWastesMoreThanFirstFit) {
-  const Workload w = SmallDefault(40);
+  const Workload w = SmallDefaultWorkload(40);
   auto external = [&](AllocatorKind k) {
     absl::StatusOr<SimulationReport> r = Simulate(w, SmallConfig(k, 1.5));
     EXPECT_TRUE(r.ok()) << r.status();
@@ -162,7 +148,7 @@ TEST(SimulatorTest, BuddyPlacementWastesMoreThanFirstFit) {
 }
 
 TEST(SimulatorTest, ClosedLoopKeepsConcurrencyRequestsInFlight) {
-  const Workload w = SmallDefault(30);
+  const Workload w = SmallDefaultWorkload(30);
   SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1.5);
   c.concurrency = 3;
   absl::StatusOr<SimulationReport> r = Simulate(w, c);
@@ -180,7 +166,7 @@ TEST(SimulatorTest, ClosedLoopKeepsConcurrencyRequestsInFlight) {
 }
 
 TEST(SimulatorTest, PerRequestHitsAddUpToTheCacheCounters) {
-  const Workload w = SmallDefault(40);
+  const Workload w = SmallDefaultWorkload(40);
   absl::StatusOr<SimulationReport> r =
       Simulate(w, SmallConfig(AllocatorKind::kPaged, 0.2));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -217,7 +203,7 @@ TEST(SimulatorTest, PrefixCachingRaisesThroughputOnASharedPrefix) {
 }
 
 TEST(SimulatorTest, IsDeterministic) {
-  const Workload w = SmallDefault(30);
+  const Workload w = SmallDefaultWorkload(30);
   SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 0.2);
   absl::StatusOr<SimulationReport> a = Simulate(w, c);
   absl::StatusOr<SimulationReport> b = Simulate(w, c);
