@@ -305,23 +305,8 @@ absl::StatusOr<Workload> LoadWorkload(const SimulateArgs& args,
 
 RunDescription Describe(const Workload& workload, const SimulatorConfig& config,
                         const SimulateNumbers& n, double kv_bytes) {
-  RunDescription run;
-  run.workload = workload.name;
-  run.workload_stats = workload.Stats();
-  run.model = config.model.name;
-  run.hardware = config.hardware.name;
-  run.kv_memory_bytes = kv_bytes;
-  run.block_size = config.block_size;
-  run.eviction_policy = config.eviction_policy;
-  run.prefix_caching = n.prefix_caching;
-  run.max_batch_tokens = n.max_batch_tokens;
-  run.max_num_seqs = config.scheduler.max_num_seqs;
-  run.preemption_policy = std::string(PreemptionPolicyName(n.preemption));
-  run.full_prompt_gate = n.gate;
-  run.rate_scale = n.rate_scale;
-  run.max_requests = n.max_requests;
-  run.seed = static_cast<uint64_t>(n.seed);
-  return run;
+  return DescribeRun(workload, config, kv_bytes, n.rate_scale, n.max_requests,
+                     static_cast<uint64_t>(n.seed));
 }
 
 // Simulates each allocator in turn. A bad setting found by the simulator is

@@ -233,23 +233,8 @@ py::tuple RunSimulation(const Workload& input, bool is_default,
   options.max_requests = a.max_requests;
   Workload workload = Value(ApplyWorkloadOptions(input, options));
 
-  RunDescription run;
-  run.workload = workload.name;
-  run.workload_stats = workload.Stats();
-  run.model = config.model.name;
-  run.hardware = config.hardware.name;
-  run.kv_memory_bytes = kv_bytes;
-  run.block_size = config.block_size;
-  run.eviction_policy = config.eviction_policy;
-  run.prefix_caching = a.prefix_caching;
-  run.max_batch_tokens = a.max_batch_tokens;
-  run.max_num_seqs = a.max_num_seqs;
-  run.preemption_policy =
-      std::string(PreemptionPolicyName(config.scheduler.preemption_policy));
-  run.full_prompt_gate = a.full_prompt_gate;
-  run.rate_scale = a.rate_scale;
-  run.max_requests = a.max_requests;
-  run.seed = a.seed;
+  const RunDescription run = DescribeRun(workload, config, kv_bytes,
+                                         a.rate_scale, a.max_requests, a.seed);
 
   std::vector<SimulationReport> reports;
   absl::Status failed;

@@ -132,6 +132,30 @@ nlohmann::ordered_json ReplayFigures(const ReplayRun& run) {
 
 }  // namespace
 
+RunDescription DescribeRun(const Workload& workload,
+                           const SimulatorConfig& config,
+                           double kv_memory_bytes, double rate_scale,
+                           int64_t max_requests, uint64_t seed) {
+  RunDescription run;
+  run.workload = workload.name;
+  run.workload_stats = workload.Stats();
+  run.model = config.model.name;
+  run.hardware = config.hardware.name;
+  run.kv_memory_bytes = kv_memory_bytes;
+  run.block_size = config.block_size;
+  run.eviction_policy = config.eviction_policy;
+  run.prefix_caching = config.enable_prefix_caching;
+  run.max_batch_tokens = config.scheduler.max_batch_tokens;
+  run.max_num_seqs = config.scheduler.max_num_seqs;
+  run.preemption_policy =
+      std::string(PreemptionPolicyName(config.scheduler.preemption_policy));
+  run.full_prompt_gate = config.scheduler.require_full_prompt_fit;
+  run.rate_scale = rate_scale;
+  run.max_requests = max_requests;
+  run.seed = seed;
+  return run;
+}
+
 std::string SimulationReportJson(const RunDescription& run,
                                  const std::vector<SimulationReport>& reports) {
   nlohmann::ordered_json j;

@@ -38,6 +38,14 @@ struct RunDescription {
   uint64_t seed = 0;
 };
 
+// The description of a run of `workload` under `config` with
+// `kv_memory_bytes` of KV memory; rate_scale, max_requests and seed say how
+// the workload was made.
+RunDescription DescribeRun(const Workload& workload,
+                           const SimulatorConfig& config,
+                           double kv_memory_bytes, double rate_scale,
+                           int64_t max_requests, uint64_t seed);
+
 // Returns the simulation report: schema_version, workload, config and one
 // "results" entry per report, every summary figure with a stable snake_case
 // key. Two-space indent, trailing newline.
