@@ -52,8 +52,8 @@ TEST(SimulateCommandTest, JsonKeysAreStable) {
   const nlohmann::ordered_json j = nlohmann::ordered_json::parse(out.str());
   std::vector<std::string> top, result;
   for (const auto& [k, v] : j.items()) top.push_back(k);
-  EXPECT_THAT(top, ::testing::ElementsAre("schema_version", "workload", "config",
-                                        "results"));
+  EXPECT_THAT(top, ::testing::ElementsAre("schema_version", "workload",
+                                          "config", "results"));
   ASSERT_EQ(j["results"].size(), 4u);
   for (const auto& [k, v] : j["results"][0].items()) result.push_back(k);
   EXPECT_THAT(

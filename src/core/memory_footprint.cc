@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/host_tier.h"
 #include "core/group_rules.h"
+#include "core/host_tier.h"
 #include "core/prefix_index.h"
 #include "pagekv/block_pool.h"
 #include "pagekv/eviction_policy.h"

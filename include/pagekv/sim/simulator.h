@@ -260,7 +260,7 @@ absl::StatusOr<double> SimulatedKvMemoryBytes(const SimulatorConfig& config);
 // the same sizing, groups and cost model, so both agree by construction.
 struct SimulatorParts {
   std::unique_ptr<SimAllocator> allocator;
-  std::unique_ptr<CostHook> own_cost;  // null when config.cost_hook is set
+  std::unique_ptr<CostHook> own_cost;   // null when config.cost_hook is set
   const CostHook* cost_hook = nullptr;  // own_cost or config.cost_hook
   double kv_memory_bytes = 0;           // SimulatedKvMemoryBytes(config)
 };
