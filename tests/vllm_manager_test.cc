@@ -135,6 +135,50 @@ TEST(VllmManagerTest, SlidingWindowHitHasNullsBefore) {
   EXPECT_THAT(hit[1], ElementsAre(0, 6, 7));
 }
 
+// Token by token, the decode steps that need nothing (most of them) and the
+// ones that take a block, drop one behind the window or cache one. With
+// caching on, a window that is a multiple of the block size drops a block
+// on the step that caches one; with caching off the drop comes alone.
+class DecodeStepTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DecodeStepTest, TakesDropsAndCachesExactlyAtTheBoundaries) {
+  const bool caching = GetParam();
+  ManagerConfig config = Config(32, {Full(), Sliding(2 * kBs)});
+  config.enable_caching = caching;
+  VllmManager m(config);
+  const ReqHandle a = Add(m, 0, 6);
+  ASSERT_TRUE(Allocate(m, a, 0, 6));
+  EXPECT_THAT(m.Blocks(a, 0), ElementsAre(1, 2));
+  EXPECT_THAT(m.Blocks(a, 1), ElementsAre(3, 4));
+  m.pool().TakeEvents();
+  for (int32_t n = 7; n <= 17; ++n) {
+    const TokenId t = 100 + n;
+    m.AppendTokens(a, absl::MakeConstSpan(&t, 1));
+    if (n % kBs == 0) m.AppendVllmKey(a, "d" + std::to_string(n));
+    AllocateArgs args;
+    args.num_computed_tokens = n - 1;
+    args.num_tokens = n;
+    args.num_new_tokens = 1;
+    std::vector<std::vector<int32_t>> out;
+    ASSERT_TRUE(*m.AllocateSlots(a, args, &out)) << n;
+    const bool new_block = (n - 1) % kBs == 0;
+    EXPECT_EQ(out[0].size(), new_block ? 1u : 0u) << n;
+    // The window (8 tokens) skips computed - 8 + 1 tokens: block 0 goes
+    // once 11 tokens are computed, block 1 once 15 are.
+    const size_t nulls = n - 1 >= 15 ? 2 : n - 1 >= 11 ? 1 : 0;
+    size_t seen = 0;
+    for (int32_t b : m.Blocks(a, 1)) seen += b == 0;
+    EXPECT_EQ(seen, nulls) << n;
+    // A block is cached when the step's token fills it.
+    const auto events = m.pool().TakeEvents();
+    EXPECT_EQ(events.size(), caching && n % kBs == 0 ? 2u : 0u) << n;
+    ASSERT_TRUE(m.Verify().ok()) << n;
+  }
+  EXPECT_THAT(m.Blocks(a, 0), ElementsAre(1, 2, 5, 7, 9));
+}
+
+INSTANTIATE_TEST_SUITE_P(Caching, DecodeStepTest, ::testing::Bool());
+
 TEST(VllmManagerTest, ShortPoolReturnsFalseAndChangesNothing) {
   VllmManager m(Config(4, {Full()}));
   const ReqHandle a = Add(m, 0, 20);

@@ -4,8 +4,10 @@
 Three parts, each printed as a table (and all together with --json):
 
   decode     N running requests, one decode step after another: per-call
-             `allocate_slots(req, 1)` + `get_block_ids()` of the result for
-             every request, and the batch entry `allocate_slots_batch`. The
+             `allocate_slots(req, 1, num_lookahead_tokens=0)` and
+             `get_block_ids(allow_none=True)` of the result for every
+             request (vLLM's scheduler's calls), and the batch entry
+             `allocate_slots_batch`. The
              same per-call loop on the pure-Python model of vLLM's manager
              (python/tests/vllm_reference.py) is the in-process baseline.
   admission  a 32k-token prompt whose first half is cached: the
@@ -83,17 +85,38 @@ def chain_hashes(tokens: np.ndarray, block_size: int, start: list) -> list:
     return out
 
 
-class BenchRequest:
-    """The vLLM Request attributes the manager reads."""
+class ConstantList:
+    """vLLM's read-only list view (vllm/v1/utils.py): the list is `_x`."""
 
-    __slots__ = ("request_id", "all_token_ids", "num_computed_tokens",
+    __slots__ = ("_x",)
+
+    def __init__(self, x):
+        self._x = x
+
+    def __len__(self):
+        return len(self._x)
+
+    def __getitem__(self, item):
+        return self._x[item]
+
+
+class BenchRequest:
+    """The vLLM Request attributes the manager reads, shaped as vLLM's
+    (all_token_ids a ConstantList over the token list, num_tokens a
+    property). A NumPy array of tokens is kept as it is: pagekv reads an
+    int32 array in place."""
+
+    __slots__ = ("request_id", "all_token_ids", "_all_token_ids",
+                 "num_computed_tokens",
                  "block_hashes", "lora_request", "mm_features", "cache_salt",
                  "skip_reading_prefix_cache", "num_preemptions",
                  "num_prompt_tokens", "block_size")
 
     def __init__(self, rid, tokens, block_size, hashes=None):
         self.request_id = rid
-        self.all_token_ids = tokens
+        self._all_token_ids = tokens
+        self.all_token_ids = (tokens if isinstance(tokens, np.ndarray)
+                              else ConstantList(tokens))
         self.num_prompt_tokens = len(tokens)
         self.num_computed_tokens = 0
         self.block_size = block_size
@@ -107,19 +130,39 @@ class BenchRequest:
 
     @property
     def num_tokens(self):
-        return len(self.all_token_ids)
+        return len(self._all_token_ids)
 
     def append(self, token):
-        self.all_token_ids.append(token)
-        if len(self.all_token_ids) % self.block_size == 0:
+        self._all_token_ids.append(token)
+        if len(self._all_token_ids) % self.block_size == 0:
             bs = self.block_size
-            tail = np.asarray(self.all_token_ids[-bs:], np.int32).tobytes()
+            tail = np.asarray(self._all_token_ids[-bs:], np.int32).tobytes()
             self.block_hashes.append(hashlib.sha256(
                 self.block_hashes[-1] + tail).digest())
 
 
 def median_us(samples):
     return statistics.median(samples) * 1e6
+
+
+class Span:
+    """Wall and thread CPU time of a code span. The machine is shared: the
+    CPU time is the manager's own cost, the wall time adds whatever else
+    the machine ran meanwhile. Figures report both; CPU first."""
+
+    def __init__(self):
+        self.wall, self.cpu = [], []
+
+    def __enter__(self):
+        self._w, self._c = time.perf_counter(), time.thread_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu.append(time.thread_time() - self._c)
+        self.wall.append(time.perf_counter() - self._w)
+
+    def medians_us(self):
+        return median_us(self.cpu), median_us(self.wall)
 
 
 # --- decode ------------------------------------------------------------------
@@ -148,26 +191,18 @@ def decode(num_requests, context, steps, bs):
         handles = None
         if mode == "batch":
             handles = np.array([kv.request_handle(r) for r in reqs], np.int32)
-        times = []
+        span = Span()
         for step in range(steps):
             toks = rng.integers(0, 32000, num_requests).astype(np.int32)
             for r, t in zip(reqs, toks.tolist()):
                 r.append(t)
-            t0 = time.perf_counter()
-            if mode == "batch":
-                n, ids, owner, group = kv.allocate_slots_batch(reqs, handles,
-                                                               toks)
-            elif mode == "per_call":
-                for r in reqs:
-                    alloc(r, 1).get_block_ids()
-            else:
-                for r in reqs:
-                    [list(g) for g in alloc(r, 1)]
-            times.append(time.perf_counter() - t0)
+            with span:
+                step_once(mode, kv, alloc, reqs, handles, toks)
             for r in reqs:
                 r.num_computed_tokens = r.num_tokens
-        out[mode] = {"step_us": median_us(times),
-                     "per_request_ns": median_us(times) * 1e3 / num_requests}
+        cpu, wall = span.medians_us()
+        out[mode] = {"step_us": cpu, "wall_step_us": wall,
+                     "per_request_ns": cpu * 1e3 / num_requests}
     out["ratio_python_model_over_per_call"] = (
         out["python_model"]["step_us"] / out["per_call"]["step_us"])
     out["ratio_python_model_over_batch"] = (
@@ -175,37 +210,49 @@ def decode(num_requests, context, steps, bs):
     return out
 
 
+def step_once(mode, kv, alloc, reqs, handles, toks):
+    """One decode step of every request, in the given mode."""
+    if mode == "batch":
+        kv.allocate_slots_batch(reqs, handles, toks)
+    elif mode == "per_call":
+        # As vLLM's scheduler calls them (sched/scheduler.py at the target
+        # commit: allocate_slots for a running request, then
+        # get_block_ids(allow_none=True) for the scheduler output).
+        for r in reqs:
+            alloc(r, 1, num_lookahead_tokens=0).get_block_ids(allow_none=True)
+    else:
+        for r in reqs:
+            [list(g) for g in alloc(r, 1)]
+
+
 # --- admission ---------------------------------------------------------------
 def admission(prompt, shared, bs, reps):
     rng = np.random.default_rng(2)
     base = rng.integers(0, 32000, prompt).astype(np.int32)
     out = {}
-    for kind in ("numpy_int32", "list"):
+    for kind in ("numpy_int32", "constant_list"):
         kv = pv.KVCacheManager(config(4 * prompt // bs + 8, bs),
                                max_model_len=1 << 20, hash_block_size=bs)
         first = BenchRequest("warm", base.copy() if kind == "numpy_int32"
                              else base.tolist(), bs)
         kv.allocate_slots(first, prompt)  # caches the shared half for good
-        t_admit, t_free, hits = [], [], []
+        t_admit, t_free, hits = Span(), Span(), []
         for i in range(reps):
             toks = base.copy()
             toks[shared:] = rng.integers(0, 32000, prompt - shared)
             hashes = chain_hashes(toks, bs, [])
             tok = toks if kind == "numpy_int32" else toks.tolist()
             req = BenchRequest(f"r{i}", tok, bs, hashes)
-            t0 = time.perf_counter()
-            blocks, n = kv.get_computed_blocks(req)
-            new = kv.allocate_slots(req, prompt - n, n, blocks)
-            t1 = time.perf_counter()
-            kv.free(req)
-            t2 = time.perf_counter()
+            with t_admit:
+                blocks, n = kv.get_computed_blocks(req)
+                new = kv.allocate_slots(req, prompt - n, n, blocks)
+            with t_free:
+                kv.free(req)
             assert new is not None
             hits.append(n)
-            t_admit.append(t1 - t0)
-            t_free.append(t2 - t1)
-        out[kind] = {"admit_us": median_us(t_admit),
-                     "free_us": median_us(t_free),
-                     "hit_tokens": statistics.median(hits)}
+        (admit, admit_wall), (free, _) = t_admit.medians_us(), t_free.medians_us()
+        out[kind] = {"admit_us": admit, "wall_admit_us": admit_wall,
+                     "free_us": free, "hit_tokens": statistics.median(hits)}
     return out
 
 
@@ -281,8 +328,9 @@ def main():
         print(f"decode step, {a.requests} requests, {a.context}-token "
               f"contexts, block {a.block_size} (median of {a.steps} steps)")
         for k in ("per_call", "batch", "python_model"):
-            print(f"  {k:13s} {d[k]['step_us']:9.1f} us/step "
-                  f"{d[k]['per_request_ns']:7.0f} ns/request")
+            print(f"  {k:13s} {d[k]['step_us']:9.1f} us/step CPU "
+                  f"{d[k]['per_request_ns']:7.0f} ns/request "
+                  f"({d[k]['wall_step_us']:.1f} us wall)")
         print(f"  python model / per-call {d['ratio_python_model_over_per_call']:.1f}x,"
               f" / batch {d['ratio_python_model_over_batch']:.1f}x")
     if "admission" not in skip:
@@ -291,8 +339,9 @@ def main():
         print("admission, 32768-token prompt, first 16384 cached "
               f"(median of {a.admission_reps})")
         for k, v in d.items():
-            print(f"  {k:12s} get_computed_blocks+allocate_slots "
-                  f"{v['admit_us']:8.1f} us, free {v['free_us']:6.1f} us, "
+            print(f"  {k:13s} get_computed_blocks+allocate_slots "
+                  f"{v['admit_us']:8.1f} us CPU ({v['wall_admit_us']:.1f} "
+                  f"wall), free {v['free_us']:6.1f} us, "
                   f"hit {v['hit_tokens']:.0f} tokens")
     ok = True
     if "trace" not in skip:

@@ -163,6 +163,15 @@ def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
     return groups
 
 
+def _empty_blocks(num_groups: int) -> KVCacheBlocks:
+    """An empty KVCacheBlocks whose get_block_ids is a C builtin: most
+    decode steps return this object and the scheduler asks it for ids."""
+    cls = type("KVCacheBlocks", (KVCacheBlocks,), {
+        "__slots__": (), "__module__": KVCacheBlocks.__module__,
+        "get_block_ids": _vllm.make_empty_block_ids(num_groups)})
+    return cls(tuple(() for _ in range(num_groups)))
+
+
 class KVCacheManager:
     """vLLM v1's KVCacheManager (same constructor, methods and results).
 
@@ -208,8 +217,7 @@ class KVCacheManager:
         self.kv_cache_event_metadata = tuple(
             (spec_kind(g.kv_cache_spec), spec_sliding_window(g.kv_cache_spec))
             for g in kv_cache_config.kv_cache_groups)
-        self.empty_kv_cache_blocks = KVCacheBlocks(
-            tuple(() for _ in range(self.num_kv_cache_groups)))
+        self.empty_kv_cache_blocks = _empty_blocks(self.num_kv_cache_groups)
         self._empty = self.empty_kv_cache_blocks.blocks
         self.block_pool = BlockPool(self, int(kv_cache_config.num_blocks),
                                     enable_caching, int(hash_block_size))

@@ -28,5 +28,5 @@ def test_bench_script_small_run(tmp_path):
             assert r["hit_rate_tokens"] == \
                 r["pagekv_cache_lru_hit_rate_tokens"]
         assert 0 < r["hit_rate_tokens"] < 1
-    assert doc["admission"]["list"]["hit_tokens"] == 16384
+    assert doc["admission"]["constant_list"]["hit_tokens"] == 16384
     assert doc["decode"]["batch"]["step_us"] > 0

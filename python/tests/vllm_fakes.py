@@ -117,6 +117,23 @@ def hash_block(parent: bytes | None, tokens, extras) -> bytes:
         (parent or NONE_HASH, tuple(tokens), extras))).digest()
 
 
+class ConstantList:
+    """vLLM's read-only view of a list (vllm/v1/utils.py), which is what a
+    Request's all_token_ids is; the list itself is `_x`."""
+
+    def __init__(self, x: list) -> None:
+        self._x = x
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def __getitem__(self, item):
+        return self._x[item]
+
+    def __iter__(self):
+        return iter(self._x)
+
+
 class Request:
     """The attributes of vllm.v1.request.Request that the manager reads."""
 
@@ -126,6 +143,7 @@ class Request:
         self.request_id = request_id
         self.prompt_token_ids = list(prompt_token_ids)
         self._all = list(prompt_token_ids)
+        self._all_view = ConstantList(self._all)
         self.num_prompt_tokens = len(prompt_token_ids)
         self.num_computed_tokens = 0
         self.num_preemptions = 0
@@ -138,8 +156,8 @@ class Request:
         self._update_hashes()
 
     @property
-    def all_token_ids(self) -> list[int]:
-        return self._all
+    def all_token_ids(self) -> ConstantList:
+        return self._all_view
 
     @property
     def num_tokens(self) -> int:

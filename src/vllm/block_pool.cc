@@ -19,13 +19,9 @@ VllmBlockPool::VllmBlockPool(int32_t num_blocks, int32_t block_size,
       prev_(num_blocks + 2, -1),
       next_(num_blocks + 2, -1),
       ref_cnt_(num_blocks, 0),
-      cached_(num_blocks, 0),
-      key_(num_blocks, 0),
-      parent_key_(num_blocks, 0),
-      group_(num_blocks, -1),
+      meta_(num_blocks),
       tokens_(static_cast<size_t>(num_blocks) * block_size, 0),
-      vkey_inline_(static_cast<size_t>(num_blocks) * kInlineKey),
-      vkey_len_(num_blocks, 0) {
+      vkey_inline_(static_cast<size_t>(num_blocks) * kInlineKey) {
   PAGEKV_CHECK(num_blocks >= 1, "a vLLM pool needs the null block, got {}",
                num_blocks);
   PAGEKV_CHECK(block_size >= 1, "block_size must be positive, got {}",
@@ -68,7 +64,8 @@ int32_t VllmBlockPool::Front() const {
 }
 
 void VllmBlockPool::QueueAppend(int32_t b) {
-  AppendTo(uncached_first_ && !cached_[b] ? num_blocks_ + 1 : num_blocks_, b);
+  AppendTo(uncached_first_ && !meta_[b].cached ? num_blocks_ + 1 : num_blocks_,
+           b);
 }
 
 void VllmBlockPool::AppendTo(int32_t sentinel, int32_t b) {
@@ -126,8 +123,8 @@ int32_t VllmBlockPool::FindCached(uint64_t key, int32_t group,
                                   const TokenId* tokens) const {
   auto it = map_.find(MapKey{key, group});
   if (it == map_.end()) return -1;
-  for (int32_t b : it->second) {
-    if (parent_key_[b] != parent_key) continue;
+  for (int32_t b = it->second; b >= 0; b = meta_[b].dup_next) {
+    if (meta_[b].parent_key != parent_key) continue;
     if (std::memcmp(tokens_.data() + static_cast<size_t>(b) * block_size_,
                     tokens, sizeof(TokenId) * block_size_) != 0) {
       continue;
@@ -138,18 +135,18 @@ int32_t VllmBlockPool::FindCached(uint64_t key, int32_t group,
 }
 
 std::string VllmBlockPool::VllmKey(int32_t b) const {
-  if (vkey_len_[b] == 255) return vkey_long_.at(b);
+  if (meta_[b].vkey_len == 255) return vkey_long_.at(b);
   return std::string(vkey_inline_.data() + static_cast<size_t>(b) * kInlineKey,
-                     vkey_len_[b]);
+                     meta_[b].vkey_len);
 }
 
 void VllmBlockPool::SetVllmKey(int32_t b, absl::string_view key) {
   if (key.size() > kInlineKey) {
-    vkey_len_[b] = 255;
+    meta_[b].vkey_len = 255;
     vkey_long_[b] = std::string(key);
     return;
   }
-  vkey_len_[b] = static_cast<uint8_t>(key.size());
+  meta_[b].vkey_len = static_cast<uint8_t>(key.size());
   std::memcpy(vkey_inline_.data() + static_cast<size_t>(b) * kInlineKey,
               key.data(), key.size());
 }
@@ -157,9 +154,9 @@ void VllmBlockPool::SetVllmKey(int32_t b, absl::string_view key) {
 int32_t VllmBlockPool::FindByVllmKey(const std::string& vllm_key,
                                      int32_t group) const {
   for (int32_t b = 1; b < num_blocks_; ++b) {
-    if (cached_[b] && group_[b] == group && VllmKey(b) == vllm_key) {
+    if (meta_[b].cached && meta_[b].group == group && VllmKey(b) == vllm_key) {
       // The map's oldest block under the same key is what vLLM returns.
-      return map_.at(MapKey{key_[b], group}).front();
+      return map_.at(MapKey{meta_[b].key, group});
     }
   }
   return -1;
@@ -180,16 +177,17 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
   for (int32_t i = num_cached; i < end; ++i) {
     const int32_t b = blocks[i];
     if (b == 0) continue;
-    PAGEKV_CHECK(!cached_[b], "block {} is already cached", b);
-    cached_[b] = 1;
-    key_[b] = src.keys[i];
-    parent_key_[b] = i == 0 ? src.root_key : src.keys[i - 1];
-    group_[b] = group;
+    Meta& m = meta_[b];
+    PAGEKV_CHECK(!m.cached, "block {} is already cached", b);
+    m.cached = 1;
+    m.key = src.keys[i];
+    m.parent_key = i == 0 ? src.root_key : src.keys[i - 1];
+    m.group = group;
     std::memcpy(tokens_.data() + static_cast<size_t>(b) * block_size_,
                 src.tokens.data() + static_cast<size_t>(i) * block_size_,
                 sizeof(TokenId) * block_size_);
     SetVllmKey(b, (*src.vllm_keys)[i]);
-    map_[MapKey{src.keys[i], group}].push_back(b);
+    Link(b);
     if (enable_events_) {
       ev.block_hashes.emplace_back((*src.vllm_keys)[i]);
       ev.block_starts.push_back(static_cast<int64_t>(i) * block_size_);
@@ -210,14 +208,43 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
   events_.push_back(std::move(ev));
 }
 
-void VllmBlockPool::MaybeEvict(int32_t b) {
-  if (!cached_[b]) return;
-  auto it = map_.find(MapKey{key_[b], group_[b]});
+void VllmBlockPool::Link(int32_t b) {
+  auto [it, inserted] =
+      map_.try_emplace(MapKey{meta_[b].key, meta_[b].group}, b);
+  meta_[b].dup_next = -1;
+  if (inserted) return;
+  int32_t last = it->second;
+  while (meta_[last].dup_next >= 0) last = meta_[last].dup_next;
+  meta_[last].dup_next = b;
+}
+
+void VllmBlockPool::Unlink(int32_t b) {
+  Meta& m = meta_[b];
+  auto it = map_.find(MapKey{m.key, m.group});
   PAGEKV_CHECK(it != map_.end(), "cached block {} is missing from the map", b);
-  auto& list = it->second;
-  list.erase(std::find(list.begin(), list.end(), b));
-  if (list.empty()) map_.erase(it);
-  cached_[b] = 0;
+  if (it->second == b) {
+    if (m.dup_next < 0) {
+      map_.erase(it);
+    } else {
+      it->second = m.dup_next;
+    }
+  } else {
+    int32_t prev = it->second;
+    while (meta_[prev].dup_next != b) {
+      PAGEKV_CHECK(meta_[prev].dup_next >= 0,
+                   "cached block {} is missing from its key's chain", b);
+      prev = meta_[prev].dup_next;
+    }
+    meta_[prev].dup_next = m.dup_next;
+  }
+  m.dup_next = -1;
+}
+
+void VllmBlockPool::MaybeEvict(int32_t b) {
+  Meta& m = meta_[b];
+  if (!m.cached) return;
+  Unlink(b);
+  m.cached = 0;
   if (uncached_first_ && next_[b] >= 0) {
     // A free block that lost its content joins the uncached list.
     QueueRemove(b);
@@ -226,13 +253,13 @@ void VllmBlockPool::MaybeEvict(int32_t b) {
   if (enable_events_) {
     VllmEvent ev;
     ev.type = VllmEvent::Type::kBlockRemoved;
-    ev.group = group_[b];
+    ev.group = m.group;
     ev.block_hashes.push_back(VllmKey(b));
     events_.push_back(std::move(ev));
   }
-  if (vkey_len_[b] == 255) vkey_long_.erase(b);
-  vkey_len_[b] = 0;
-  group_[b] = -1;
+  if (m.vkey_len == 255) vkey_long_.erase(b);
+  m.vkey_len = 0;
+  m.group = -1;
 }
 
 absl::Status VllmBlockPool::EvictBlocks(absl::Span<const int32_t> blocks) {
@@ -252,11 +279,7 @@ bool VllmBlockPool::ResetPrefixCache() {
   if (num_blocks_ - num_free_ != 1) return false;
   map_.clear();
   const std::vector<int32_t> order = FreeQueue();
-  for (int32_t b = 0; b < num_blocks_; ++b) {
-    cached_[b] = 0;
-    group_[b] = -1;
-    vkey_len_[b] = 0;
-  }
+  for (Meta& m : meta_) m = Meta();
   vkey_long_.clear();
   if (uncached_first_) {
     for (int32_t b : order) {
@@ -289,7 +312,7 @@ absl::Status VllmBlockPool::Verify() const {
         return absl::InternalError(
             absl::StrCat("queued block ", b, " has ref ", ref_cnt_[b]));
       }
-      if (uncached_first_ && sentinel == num_blocks_ + 1 && cached_[b]) {
+      if (uncached_first_ && sentinel == num_blocks_ + 1 && meta_[b].cached) {
         return absl::InternalError(
             absl::StrCat("cached block ", b, " is on the uncached list"));
       }
@@ -303,18 +326,21 @@ absl::Status VllmBlockPool::Verify() const {
                                             " blocks, count says ", num_free_));
   }
   size_t in_map = 0;
-  for (const auto& [k, list] : map_) {
-    for (int32_t b : list) {
-      if (!cached_[b] || key_[b] != k.first || group_[b] != k.second) {
+  for (const auto& [k, head] : map_) {
+    for (int32_t b = head; b >= 0; b = meta_[b].dup_next) {
+      const Meta& m = meta_[b];
+      if (!m.cached || m.key != k.first || m.group != k.second) {
         return absl::InternalError(
             absl::StrCat("map lists block ", b, " under a key it lacks"));
       }
-      ++in_map;
+      if (++in_map > static_cast<size_t>(num_blocks_)) {
+        return absl::InternalError("a key's chain has a cycle");
+      }
     }
   }
   size_t flagged = 0;
   for (int32_t b = 0; b < num_blocks_; ++b) {
-    flagged += cached_[b];
+    flagged += meta_[b].cached;
     if (next_[b] < 0 && b != 0 && ref_cnt_[b] <= 0) {
       return absl::InternalError(
           absl::StrCat("block ", b, " is neither free nor referenced"));

@@ -5,15 +5,11 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "pagekv/block_math.h"
 #include "pagekv/vllm/manager.h"
 #include "vllm/manager_state.h"
 
 namespace pagekv::vllm {
-namespace {
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-}  // namespace
 
 bool VllmManager::CachedAt(const AttnGroup& ag, const Request& r, int64_t i,
                            std::vector<int32_t>* found) const {

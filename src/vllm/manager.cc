@@ -6,12 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
+#include "pagekv/block_math.h"
 #include "vllm/manager_state.h"
 
 namespace pagekv::vllm {
 namespace {
-
-int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 const std::vector<int32_t>& EmptyList() {
   static const std::vector<int32_t>* empty = new std::vector<int32_t>();

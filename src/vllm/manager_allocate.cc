@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
+#include "pagekv/block_math.h"
 #include "pagekv/vllm/manager.h"
 #include "vllm/manager_state.h"
 
@@ -101,6 +102,15 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
           r.vkeys.size(), " hashes and ", r.tokens.size(), " tokens"));
     }
   }
+  const int64_t main_model = total_computed + a.num_new_tokens;
+  const int64_t need_slot =
+      std::min(main_model + a.num_lookahead_tokens, config_.max_model_len);
+  if (!take_computed && !a.full_sequence_must_fit &&
+      NothingToAllocate(r, total_computed, need_slot, caching ? to_cache : 0)) {
+    new_blocks->resize(num_groups());
+    for (auto& list : *new_blocks) list.clear();
+    return true;
+  }
   if (a.full_sequence_must_fit) {
     const int64_t full = std::min(a.num_tokens, config_.max_model_len);
     if (BlocksToAllocateAll(r, a, full, total_computed, true) >
@@ -108,9 +118,6 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
       return false;
     }
   }
-  const int64_t main_model = total_computed + a.num_new_tokens;
-  const int64_t need_slot =
-      std::min(main_model + a.num_lookahead_tokens, config_.max_model_len);
   for (int32_t g = 0; g < num_groups(); ++g) {
     RemoveSkippedGroup(g, r, total_computed);
   }
@@ -133,6 +140,31 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   }
   if (caching) {
     for (int32_t g = 0; g < num_groups(); ++g) CacheGroup(g, r, to_cache);
+  }
+  return true;
+}
+
+// Whether every phase would do nothing: each group is running, holds the
+// slots already, has no block left to drop behind its window and no block
+// to cache. Most decode steps are this case. Kinds other than full
+// attention and sliding window always take the general path.
+bool VllmManager::NothingToAllocate(const Request& r, int64_t total_computed,
+                                    int64_t need_slot, int64_t to_cache) const {
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    const GroupState& s = r.groups[g];
+    const GroupSpec& spec = groups_[g];
+    if (spec.kind != GroupKind::kFullAttention &&
+        spec.kind != GroupKind::kSlidingWindow) {
+      return false;
+    }
+    const int64_t held = static_cast<int64_t>(s.blocks.size());
+    if (!s.exists || CeilDiv(need_slot, spec.block_size) > held ||
+        to_cache / spec.block_size > std::max(s.num_cached, 0)) {
+      return false;
+    }
+    const int64_t skipped = std::min<int64_t>(
+        NumSkippedTokens(g, total_computed) / spec.block_size, held);
+    if (skipped > 0 && s.blocks[skipped - 1] != 0) return false;
   }
   return true;
 }

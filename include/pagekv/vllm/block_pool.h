@@ -17,16 +17,18 @@
 //                 not cached; they are handed out first
 //   ref_cnt_      references held by requests (the null block's count is
 //                 kept but, as in vLLM, means nothing)
-//   cached_       whether the block is in the prefix-cache map
-//   key_/group_   its match key and KV-cache group while cached
-//   parent_key_   the key of the block before it, for verification
+//   meta_         per block, one struct: whether it is cached, its match
+//                 key and KV-cache group, the key of the block before it
+//                 (for verification) and the next block cached under the
+//                 same key
 //   tokens_       its block_size token ids, for verification
 //   vkey_*        the vLLM key (the request's block_hashes entry) it was
 //                 cached under, reported in events and block_hash: up to
 //                 32 bytes (a SHA-256) inline, longer ones in vkey_long_
 //
-// The map goes from (key, group) to the blocks cached under it, oldest first
-// (vLLM does not deduplicate: recomputed blocks are cached again). A lookup
+// The map goes from (key, group) to the oldest block cached under it; the
+// younger ones follow in a chain through meta_ (vLLM does not deduplicate:
+// recomputed blocks are cached again). A lookup
 // returns the oldest block whose tokens and parent key equal the query's, so
 // a 64-bit key collision costs a miss, never another prefix's KV.
 //
@@ -49,7 +51,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -120,10 +121,10 @@ class VllmBlockPool {
   double Usage() const;
 
   int32_t RefCnt(int32_t block) const { return ref_cnt_[block]; }
-  bool IsCached(int32_t block) const { return cached_[block] != 0; }
+  bool IsCached(int32_t block) const { return meta_[block].cached != 0; }
   // The vLLM key and group of a cached block. REQUIRES: IsCached(block).
   std::string VllmKey(int32_t block) const;
-  int32_t CachedGroup(int32_t block) const { return group_[block]; }
+  int32_t CachedGroup(int32_t block) const { return meta_[block].group; }
   // The free blocks in the order they will be handed out.
   std::vector<int32_t> FreeQueue() const;
 
@@ -184,18 +185,29 @@ class VllmBlockPool {
   std::vector<int32_t> prev_;     // size num_blocks + 2 (sentinels last)
   std::vector<int32_t> next_;     // -1 on a block not in the queue
   std::vector<int32_t> ref_cnt_;  // > 0 on every block not in the queue
-  std::vector<uint8_t> cached_;   // 1 iff the block is in map_
-  std::vector<uint64_t> key_;
-  std::vector<uint64_t> parent_key_;
-  std::vector<int32_t> group_;
+  // What a block is cached under, in one place so that caching, matching
+  // and evicting a block touch one cache line.
+  struct Meta {
+    uint64_t key = 0;
+    uint64_t parent_key = 0;
+    int32_t group = -1;
+    // The next younger block cached under the same key and group, or -1.
+    int32_t dup_next = -1;
+    uint8_t cached = 0;    // 1 iff the block is in map_'s chains
+    uint8_t vkey_len = 0;  // <= kInlineKey, or 255: in vkey_long_
+  };
+  std::vector<Meta> meta_;
   std::vector<TokenId> tokens_;  // num_blocks * block_size
   static constexpr size_t kInlineKey = 32;
   void SetVllmKey(int32_t b, absl::string_view key);
+  void Link(int32_t b);            // appends b to its key's chain
+  void Unlink(int32_t b);          // takes b out of its key's chain
   std::vector<char> vkey_inline_;  // num_blocks * kInlineKey
-  std::vector<uint8_t> vkey_len_;  // <= kInlineKey, or 255: in vkey_long_
   absl::flat_hash_map<int32_t, std::string> vkey_long_;
-  // Oldest first; every listed block has cached_ == 1 and that key/group.
-  absl::flat_hash_map<MapKey, absl::InlinedVector<int32_t, 1>> map_;
+  // The oldest block cached under each (key, group); younger ones follow
+  // through Meta::dup_next (vLLM does not deduplicate, so a key can name
+  // several blocks).
+  absl::flat_hash_map<MapKey, int32_t> map_;
   std::vector<VllmEvent> events_;
 };
 

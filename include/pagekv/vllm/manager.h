@@ -162,6 +162,8 @@ class VllmManager {
   void AllocateNew(int32_t g, Request& r, int64_t num_tokens,
                    std::vector<int32_t>* out);
   void CacheGroup(int32_t g, Request& r, int64_t num_tokens);
+  bool NothingToAllocate(const Request& r, int64_t total_computed,
+                         int64_t need_slot, int64_t to_cache) const;
   void RemoveSkippedGroup(int32_t g, Request& r, int64_t total_computed);
   // One attention group's hit (vLLM's per-manager find_longest_cache_hit).
   void FindFull(const AttnGroup& ag, Request& r, int64_t max_length, bool eagle,

@@ -1,0 +1,92 @@
+// The state behind pagekv._pagekv._vllm.Core: the C++ VllmManager plus what
+// the adapter (python/pagekv/vllm.py) needs to talk to it cheaply. Shared by
+// the pybind11 class (bind_vllm.cc) and the C fast calls
+// (vllm_fast_calls.cc). Not a public API.
+//
+// Each call that takes a request object first brings the C++ copy of its
+// tokens and block hashes up to date, reading only the new tail of
+// `request.all_token_ids` (a list, a tuple, an int32 buffer, or vLLM's
+// ConstantList, whose list is read in place) and, only when the manager
+// lacks hashes for full blocks, `request.block_hashes`. The request's
+// token count is len(all_token_ids), as vLLM's Request.num_tokens is.
+// Results come back as the adapter's block objects (one per block id), so
+// no Python list of ids is built on the hot path. All calls hold the GIL.
+#ifndef PAGEKV_PYTHON_VLLM_CORE_H_
+#define PAGEKV_PYTHON_VLLM_CORE_H_
+
+#include <Python.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "pagekv/vllm/manager.h"
+#include "pybind11/numpy.h"
+#include "pybind11/pybind11.h"
+
+namespace pagekv::python {
+
+using IdLists = std::vector<std::vector<int32_t>>;
+
+struct VllmCore {
+  std::unique_ptr<vllm::VllmManager> m;
+  pybind11::list objs;    // the adapter's block object per id
+  pybind11::tuple empty;  // returned for "no blocks in any group"
+  IdLists scratch, hit;
+  std::vector<TokenId> tokens;
+  // The last hit handed out, so allocate can take it back without reading
+  // block ids off the objects again.
+  pybind11::object last_hit_obj;
+  IdLists last_hit;
+  // Types seen for all_token_ids: the last one that wraps a list in `_x`
+  // (vLLM's ConstantList) and the last one that does not.
+  PyTypeObject* wrapper_type = nullptr;
+  PyTypeObject* plain_type = nullptr;
+
+  // Brings the request's tokens and block hashes up to date. Returns its
+  // token count.
+  int64_t Sync(vllm::ReqHandle h, pybind11::handle req);
+  // Reads block hashes the manager lacks for the request's full blocks.
+  void SyncKeys(vllm::ReqHandle h, pybind11::handle req);
+  // Block objects for ids, per group, or the shared empty tuple.
+  pybind11::object Objects(const IdLists& ids);
+  // Block ids of a KVCacheBlocks.blocks tuple (lists of block objects).
+  void Ids(pybind11::handle groups, IdLists* out);
+
+ private:
+  pybind11::object TokenList(pybind11::handle toks);
+  bool ReadBuffer(pybind11::handle toks, Py_ssize_t have, Py_ssize_t n,
+                  vllm::ReqHandle h);
+};
+
+// allocate_slots on a request (new_computed: a KVCacheBlocks.blocks tuple
+// or None). Returns the new blocks as Objects(), or None when the pool is
+// short.
+pybind11::object VllmAllocate(VllmCore& c, vllm::ReqHandle h,
+                              pybind11::handle req, int64_t num_new,
+                              int64_t num_new_computed,
+                              pybind11::handle new_computed, int64_t lookahead,
+                              int64_t external, bool delay, bool full_fit);
+
+// The decode step at once: for each i, append new_tokens[i] to request i
+// and allocate_slots(request, 1). Stops at the first request the pool
+// cannot serve. Returns (number served, new block ids, their request
+// index, their group).
+pybind11::tuple VllmDecodeBatch(VllmCore& c, pybind11::list requests,
+                                pybind11::array_t<int32_t> handles,
+                                pybind11::array_t<int32_t> new_tokens);
+
+// The C builtins the adapter installs (vllm_fast_calls.cc):
+// allocate_slots with vLLM's signature, bound to one manager.
+pybind11::object MakeFastAllocate(pybind11::object core_obj,
+                                  pybind11::object handles,
+                                  pybind11::object new_handle,
+                                  pybind11::object empty_blocks,
+                                  pybind11::object blocks_cls);
+// get_block_ids(allow_none=False) of an empty KVCacheBlocks with
+// num_groups groups: None with allow_none, else num_groups new empty lists.
+pybind11::object MakeEmptyBlockIds(int num_groups);
+
+}  // namespace pagekv::python
+
+#endif  // PAGEKV_PYTHON_VLLM_CORE_H_
