@@ -21,7 +21,8 @@ VllmBlockPool::VllmBlockPool(int32_t num_blocks, int32_t block_size,
       ref_cnt_(num_blocks, 0),
       meta_(num_blocks),
       tokens_(static_cast<size_t>(num_blocks) * block_size, 0),
-      vkey_inline_(static_cast<size_t>(num_blocks) * kInlineKey) {
+      vkey_inline_(static_cast<size_t>(num_blocks) * kInlineKey),
+      map_(enable_caching ? num_blocks : 0) {
   PAGEKV_CHECK(num_blocks >= 1, "a vLLM pool needs the null block, got {}",
                num_blocks);
   PAGEKV_CHECK(block_size >= 1, "block_size must be positive, got {}",
@@ -82,15 +83,29 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Cannot get ", n, " free blocks from the pool (", num_free_, " free)"));
   }
+  const size_t first = out->size();
   for (int32_t i = 0; i < n; ++i) {
     const int32_t b = Front();
     QueueRemove(b);
-    if (enable_caching_) MaybeEvict(b);
     PAGEKV_DCHECK(ref_cnt_[b] == 0, "free block {} has ref {}", b, ref_cnt_[b]);
     ref_cnt_[b] = 1;
     out->push_back(b);
+    __builtin_prefetch(&meta_[b]);
+  }
+  if (!enable_caching_) return absl::OkStatus();
+  // Evicting after the pops changes nothing (a popped block is out of the
+  // queue) and lets the map lookups overlap.
+  const absl::Span<const int32_t> got(out->data() + first, n);
+  for (int32_t i = 0; i < n; ++i) {
+    if (i + kPrefetch < n) PrefetchEntry(got[i + kPrefetch]);
+    MaybeEvict(got[i]);
   }
   return absl::OkStatus();
+}
+
+void VllmBlockPool::PrefetchEntry(int32_t b) const {
+  const Meta& m = meta_[b];
+  if (m.cached) map_.Prefetch(m.key, m.group);
 }
 
 void VllmBlockPool::Touch(absl::Span<const int32_t> blocks) {
@@ -121,9 +136,7 @@ void VllmBlockPool::FreeBlocksReversed(absl::Span<const int32_t> blocks) {
 int32_t VllmBlockPool::FindCached(uint64_t key, int32_t group,
                                   uint64_t parent_key,
                                   const TokenId* tokens) const {
-  auto it = map_.find(MapKey{key, group});
-  if (it == map_.end()) return -1;
-  for (int32_t b = it->second; b >= 0; b = meta_[b].dup_next) {
+  for (int32_t b = map_.Find(key, group); b >= 0; b = meta_[b].dup_next) {
     if (meta_[b].parent_key != parent_key) continue;
     if (std::memcmp(tokens_.data() + static_cast<size_t>(b) * block_size_,
                     tokens, sizeof(TokenId) * block_size_) != 0) {
@@ -156,7 +169,7 @@ int32_t VllmBlockPool::FindByVllmKey(const std::string& vllm_key,
   for (int32_t b = 1; b < num_blocks_; ++b) {
     if (meta_[b].cached && meta_[b].group == group && VllmKey(b) == vllm_key) {
       // The map's oldest block under the same key is what vLLM returns.
-      return map_.at(MapKey{meta_[b].key, group});
+      return map_.Find(meta_[b].key, group);
     }
   }
   return -1;
@@ -175,6 +188,10 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
   VllmEvent ev;
   const int32_t end = std::min<int32_t>(num_full, blocks.size());
   for (int32_t i = num_cached; i < end; ++i) {
+    if (i + kPrefetch < end) {
+      map_.Prefetch(src.keys[i + kPrefetch], group);
+      __builtin_prefetch(&meta_[blocks[i + kPrefetch]], 1);
+    }
     const int32_t b = blocks[i];
     if (b == 0) continue;
     Meta& m = meta_[b];
@@ -209,27 +226,28 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
 }
 
 void VllmBlockPool::Link(int32_t b) {
-  auto [it, inserted] =
-      map_.try_emplace(MapKey{meta_[b].key, meta_[b].group}, b);
+  const int32_t head = map_.Insert(meta_[b].key, meta_[b].group, b);
+  PAGEKV_CHECK(head != KeyTable::kFull, "the key table is full ({} entries)",
+               map_.size());
   meta_[b].dup_next = -1;
-  if (inserted) return;
-  int32_t last = it->second;
+  if (head == KeyTable::kInserted) return;
+  int32_t last = head;
   while (meta_[last].dup_next >= 0) last = meta_[last].dup_next;
   meta_[last].dup_next = b;
 }
 
 void VllmBlockPool::Unlink(int32_t b) {
   Meta& m = meta_[b];
-  auto it = map_.find(MapKey{m.key, m.group});
-  PAGEKV_CHECK(it != map_.end(), "cached block {} is missing from the map", b);
-  if (it->second == b) {
+  const int32_t head = map_.Find(m.key, m.group);
+  PAGEKV_CHECK(head >= 0, "cached block {} is missing from the map", b);
+  if (head == b) {
     if (m.dup_next < 0) {
-      map_.erase(it);
+      map_.Erase(m.key, m.group);
     } else {
-      it->second = m.dup_next;
+      map_.Replace(m.key, m.group, m.dup_next);
     }
   } else {
-    int32_t prev = it->second;
+    int32_t prev = head;
     while (meta_[prev].dup_next != b) {
       PAGEKV_CHECK(meta_[prev].dup_next >= 0,
                    "cached block {} is missing from its key's chain", b);
@@ -277,7 +295,7 @@ absl::Status VllmBlockPool::EvictBlocks(absl::Span<const int32_t> blocks) {
 
 bool VllmBlockPool::ResetPrefixCache() {
   if (num_blocks_ - num_free_ != 1) return false;
-  map_.clear();
+  map_.Clear();
   const std::vector<int32_t> order = FreeQueue();
   for (Meta& m : meta_) m = Meta();
   vkey_long_.clear();
@@ -325,19 +343,21 @@ absl::Status VllmBlockPool::Verify() const {
     return absl::InternalError(absl::StrCat("free queue links ", linked,
                                             " blocks, count says ", num_free_));
   }
+  if (absl::Status s = map_.Verify(); !s.ok()) return s;
   size_t in_map = 0;
-  for (const auto& [k, head] : map_) {
-    for (int32_t b = head; b >= 0; b = meta_[b].dup_next) {
+  absl::Status chains = absl::OkStatus();
+  map_.ForEach([&](uint64_t key, int32_t group, int32_t head) {
+    for (int32_t b = head; b >= 0 && chains.ok(); b = meta_[b].dup_next) {
       const Meta& m = meta_[b];
-      if (!m.cached || m.key != k.first || m.group != k.second) {
-        return absl::InternalError(
+      if (!m.cached || m.key != key || m.group != group) {
+        chains = absl::InternalError(
             absl::StrCat("map lists block ", b, " under a key it lacks"));
-      }
-      if (++in_map > static_cast<size_t>(num_blocks_)) {
-        return absl::InternalError("a key's chain has a cycle");
+      } else if (++in_map > static_cast<size_t>(num_blocks_)) {
+        chains = absl::InternalError("a key's chain has a cycle");
       }
     }
-  }
+  });
+  if (!chains.ok()) return chains;
   size_t flagged = 0;
   for (int32_t b = 0; b < num_blocks_; ++b) {
     flagged += meta_[b].cached;

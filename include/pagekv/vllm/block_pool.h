@@ -55,6 +55,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "pagekv/types.h"
+#include "pagekv/vllm/key_table.h"
 
 namespace pagekv::vllm {
 
@@ -169,12 +170,14 @@ class VllmBlockPool {
   absl::Status Verify() const;
 
  private:
-  using MapKey = std::pair<uint64_t, int32_t>;
   void QueueRemove(int32_t b);
   void QueueAppend(int32_t b);
   void AppendTo(int32_t sentinel, int32_t b);
   int32_t Front() const;
   void MaybeEvict(int32_t b);
+  // Loops over many blocks fetch the map entry this far ahead.
+  static constexpr int32_t kPrefetch = 32;
+  void PrefetchEntry(int32_t b) const;
 
   int32_t num_blocks_;
   int32_t block_size_;
@@ -207,7 +210,7 @@ class VllmBlockPool {
   // The oldest block cached under each (key, group); younger ones follow
   // through Meta::dup_next (vLLM does not deduplicate, so a key can name
   // several blocks).
-  absl::flat_hash_map<MapKey, int32_t> map_;
+  KeyTable map_;
   std::vector<VllmEvent> events_;
 };
 
