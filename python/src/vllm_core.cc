@@ -111,7 +111,7 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req) {
     }
     m->AppendTokens(h, tokens);
   }
-  SyncKeys(h, req);
+  if (NeedsKeys(h, n)) SyncKeys(h, req);
   return n;
 }
 
@@ -141,10 +141,13 @@ bool VllmCore::ReadBuffer(py::handle toks, Py_ssize_t have, Py_ssize_t n,
   return ok;
 }
 
+bool VllmCore::NeedsKeys(ReqHandle h, int64_t num_tokens) const {
+  return m->config().enable_caching &&
+         m->NumVllmKeys(h) < num_tokens / m->config().hash_block_size;
+}
+
 void VllmCore::SyncKeys(ReqHandle h, py::handle req) {
-  if (!m->config().enable_caching) return;
   const Py_ssize_t have = m->NumVllmKeys(h);
-  if (have >= m->NumTokens(h) / m->config().hash_block_size) return;
   const py::object hashes = Attr(req, N().block_hashes);
   const Py_ssize_t n = Length(hashes);
   if (n <= have) return;
@@ -237,10 +240,10 @@ py::tuple VllmDecodeBatch(VllmCore& c, py::list requests,
     const ReqHandle h = hs(i);
     if (h < 0) ThrowInvalid("handles[" + std::to_string(i) + "] is negative");
     const TokenId t = ts(i);
-    c.m->AppendTokens(h, absl::MakeConstSpan(&t, 1));
-    c.SyncKeys(h, requests[i]);
+    const int64_t num_tokens = c.m->AppendTokens(h, absl::MakeConstSpan(&t, 1));
+    if (c.NeedsKeys(h, num_tokens)) c.SyncKeys(h, requests[i]);
     vllm::AllocateArgs a;
-    a.num_tokens = c.m->NumTokens(h);
+    a.num_tokens = num_tokens;
     a.num_computed_tokens = a.num_tokens - 1;
     a.num_new_tokens = 1;
     if (!Value(c.m->AllocateSlots(h, a, &c.scratch))) break;

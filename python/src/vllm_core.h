@@ -46,7 +46,9 @@ struct VllmCore {
   // Brings the request's tokens and block hashes up to date. Returns its
   // token count.
   int64_t Sync(vllm::ReqHandle h, pybind11::handle req);
-  // Reads block hashes the manager lacks for the request's full blocks.
+  // Whether the manager lacks vLLM block hashes for some of the request's
+  // full blocks (of num_tokens tokens), and reading the ones it lacks.
+  bool NeedsKeys(vllm::ReqHandle h, int64_t num_tokens) const;
   void SyncKeys(vllm::ReqHandle h, pybind11::handle req);
   // Block objects for ids, per group, or the shared empty tuple.
   pybind11::object Objects(const IdLists& ids);

@@ -117,16 +117,15 @@ ReqHandle VllmManager::AddRequest(const BlockHashExtras& extras) {
   return h;
 }
 
-VllmManager::Request& VllmManager::Req(ReqHandle h) const {
-  PAGEKV_CHECK(h >= 0 && h < static_cast<ReqHandle>(requests_.size()) &&
-                   requests_[h] != nullptr,
-               "unknown request handle {}", h);
-  return *requests_[h];
-}
-
-void VllmManager::AppendTokens(ReqHandle h, absl::Span<const TokenId> tokens) {
+int64_t VllmManager::AppendTokens(ReqHandle h,
+                                  absl::Span<const TokenId> tokens) {
   Request& r = Req(h);
-  r.tokens.insert(r.tokens.end(), tokens.begin(), tokens.end());
+  if (tokens.size() == 1) {
+    r.tokens.push_back(tokens[0]);  // the decode step's one token
+  } else {
+    r.tokens.insert(r.tokens.end(), tokens.begin(), tokens.end());
+  }
+  return static_cast<int64_t>(r.tokens.size());
 }
 
 void VllmManager::AppendVllmKey(ReqHandle h, absl::string_view key) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/check.h"
 #include "pagekv/block_hash.h"
 #include "pagekv/vllm/manager.h"
 
@@ -37,6 +38,14 @@ struct VllmManager::AttnGroup {
   std::vector<int32_t> group_ids;
   bool eagle = false;
 };
+
+// In this header so that every file of the manager inlines it.
+inline VllmManager::Request& VllmManager::Req(ReqHandle h) const {
+  PAGEKV_CHECK(h >= 0 && h < static_cast<ReqHandle>(requests_.size()) &&
+                   requests_[h] != nullptr,
+               "unknown request handle {}", h);
+  return *requests_[h];
+}
 
 }  // namespace pagekv::vllm
 

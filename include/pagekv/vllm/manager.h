@@ -94,7 +94,8 @@ class VllmManager {
   // interned ids). Returns its handle.
   ReqHandle AddRequest(const BlockHashExtras& extras);
   // Appends tokens / vLLM block hashes the request gained since last time.
-  void AppendTokens(ReqHandle h, absl::Span<const TokenId> tokens);
+  // AppendTokens returns the request's token count after it.
+  int64_t AppendTokens(ReqHandle h, absl::Span<const TokenId> tokens);
   void AppendVllmKey(ReqHandle h, absl::string_view key);
   int64_t NumTokens(ReqHandle h) const;
   int64_t NumVllmKeys(ReqHandle h) const;
