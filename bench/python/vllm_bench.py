@@ -103,14 +103,8 @@ class ConstantList:
 class BenchRequest:
     """The vLLM Request attributes the manager reads, shaped as vLLM's
     (all_token_ids a ConstantList over the token list, num_tokens a
-    property). A NumPy array of tokens is kept as it is: pagekv reads an
-    int32 array in place."""
-
-    __slots__ = ("request_id", "all_token_ids", "_all_token_ids",
-                 "num_computed_tokens",
-                 "block_hashes", "lora_request", "mm_features", "cache_salt",
-                 "skip_reading_prefix_cache", "num_preemptions",
-                 "num_prompt_tokens", "block_size")
+    property, attributes in the instance dict). A NumPy array of tokens
+    is kept as it is: pagekv reads an int32 array in place."""
 
     def __init__(self, rid, tokens, block_size, hashes=None):
         self.request_id = rid
