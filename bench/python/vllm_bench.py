@@ -7,9 +7,12 @@ Three parts, each printed as a table (and all together with --json):
              `allocate_slots(req, 1, num_lookahead_tokens=0)` and
              `get_block_ids(allow_none=True)` of the result for every
              request (vLLM's scheduler's calls), and the batch entry
-             `allocate_slots_batch`. The
-             same per-call loop on the pure-Python model of vLLM's manager
-             (python/tests/vllm_reference.py) is the in-process baseline.
+             `allocate_slots_batch`. The same per-call loop on the
+             pure-Python model of vLLM's manager
+             (python/tests/vllm_reference.py) is the in-process baseline;
+             on a builtin that only parses allocate_slots' arguments and
+             returns the empty result (`call_floor`) it is the floor any C
+             manager called this way pays.
   admission  a 32k-token prompt whose first half is cached: the
              get_computed_blocks + allocate_slots pair (token sync, hashing,
              verification and block caching included), then free.
@@ -39,6 +42,7 @@ import numpy as np
 
 import pagekv
 from pagekv import vllm as pv
+from pagekv._pagekv import _vllm
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TRACE = REPO / "data" / "traces" / "mooncake" / "conversation_trace.jsonl"
@@ -170,11 +174,16 @@ def decode(num_requests, context, steps, bs):
         return reqs
 
     out = {}
-    for mode in ("per_call", "batch", "python_model"):
+    for mode in ("per_call", "batch", "python_model", "call_floor"):
         reqs = fresh()
         if mode == "python_model":
             kv = RefManager(blocks, bs, [("full", 0, 0, False)], 1 << 20)
             alloc = kv.allocate
+        elif mode == "call_floor":
+            kv = pv.KVCacheManager(config(blocks, bs), max_model_len=1 << 20,
+                                   hash_block_size=bs)
+            alloc = kv.allocate_slots
+            floor = _vllm.make_call_floor(kv.empty_kv_cache_blocks)
         else:
             kv = pv.KVCacheManager(config(blocks, bs), max_model_len=1 << 20,
                                    hash_block_size=bs)
@@ -191,7 +200,8 @@ def decode(num_requests, context, steps, bs):
             for r, t in zip(reqs, toks.tolist()):
                 r.append(t)
             with span:
-                step_once(mode, kv, alloc, reqs, handles, toks)
+                step_once(mode, kv, floor if mode == "call_floor" else alloc,
+                          reqs, handles, toks)
             for r in reqs:
                 r.num_computed_tokens = r.num_tokens
         cpu, wall = span.medians_us()
@@ -208,7 +218,7 @@ def step_once(mode, kv, alloc, reqs, handles, toks):
     """One decode step of every request, in the given mode."""
     if mode == "batch":
         kv.allocate_slots_batch(reqs, handles, toks)
-    elif mode == "per_call":
+    elif mode in ("per_call", "call_floor"):
         # As vLLM's scheduler calls them (sched/scheduler.py at the target
         # commit: allocate_slots for a running request, then
         # get_block_ids(allow_none=True) for the scheduler output).
@@ -321,7 +331,7 @@ def main():
                                    a.block_size)
         print(f"decode step, {a.requests} requests, {a.context}-token "
               f"contexts, block {a.block_size} (median of {a.steps} steps)")
-        for k in ("per_call", "batch", "python_model"):
+        for k in ("per_call", "batch", "python_model", "call_floor"):
             print(f"  {k:13s} {d[k]['step_us']:9.1f} us/step CPU "
                   f"{d[k]['per_request_ns']:7.0f} ns/request "
                   f"({d[k]['wall_step_us']:.1f} us wall)")

@@ -183,6 +183,8 @@ void BindVllm(py::module_& parent) {
   m.def("make_fast_allocate", &MakeFastAllocate,
         "A C allocate_slots bound to (core, handles, new_handle, "
         "empty_blocks, KVCacheBlocks).");
+  m.def("make_call_floor", &MakeCallFloor,
+        "allocate_slots' argument parsing alone (benchmark floor).");
   m.def("make_empty_block_ids", &MakeEmptyBlockIds,
         "A C get_block_ids for an empty KVCacheBlocks of n groups.");
 }

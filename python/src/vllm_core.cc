@@ -12,10 +12,19 @@ namespace {
 namespace py = pybind11;
 using vllm::ReqHandle;
 
+// Attribute names as interned strings: an attribute lookup then matches
+// them by identity instead of comparing characters.
+py::str Interned(const char* name) {
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (!s) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
 struct Names {
-  py::str all_token_ids{"all_token_ids"}, block_hashes{"block_hashes"},
-      num_computed_tokens{"num_computed_tokens"}, block_id{"block_id"},
-      wrapped{"_x"};
+  py::str all_token_ids = Interned("all_token_ids"),
+          block_hashes = Interned("block_hashes"),
+          num_computed_tokens = Interned("num_computed_tokens"),
+          block_id = Interned("block_id"), wrapped = Interned("_x");
 };
 const Names& N() {
   static const Names* names = new Names();

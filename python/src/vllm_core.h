@@ -85,6 +85,9 @@ pybind11::object MakeFastAllocate(pybind11::object core_obj,
                                   pybind11::object new_handle,
                                   pybind11::object empty_blocks,
                                   pybind11::object blocks_cls);
+// A builtin with allocate_slots' signature that parses its arguments and
+// returns empty_blocks: the floor of any C allocate_slots, for benchmarks.
+pybind11::object MakeCallFloor(pybind11::object empty_blocks);
 // get_block_ids(allow_none=False) of an empty KVCacheBlocks with
 // num_groups groups: None with allow_none, else num_groups new empty lists.
 pybind11::object MakeEmptyBlockIds(int num_groups);

@@ -51,7 +51,7 @@ constexpr const char* kAllocArgs[] = {"request",
 constexpr int kNumAllocArgs = 9;
 
 void FreeFastAlloc(PyObject* capsule) {
-  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(capsule, "alloc"));
+  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(capsule, nullptr));
   Py_XDECREF(f->core_obj);
   Py_XDECREF(f->handles);
   Py_XDECREF(f->new_handle);
@@ -136,7 +136,7 @@ bool BoolArg(PyObject* o) {
 
 PyObject* FastAllocate(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                        PyObject* kwnames) {
-  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(self, "alloc"));
+  auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(self, nullptr));
   PyObject* a[kNumAllocArgs] = {};
   if (!Collect(args, nargs, kwnames, a)) return nullptr;
   try {
@@ -235,7 +235,30 @@ PyMethodDef kEmptyBlockIdsDef = {
     "get_block_ids(allow_none=False): ([], ...) per group, or None with "
     "allow_none (an empty KVCacheBlocks)."};
 
+// allocate_slots' argument handling alone, returning `self` (an empty
+// KVCacheBlocks): the cost any C allocate_slots pays before doing work.
+PyObject* CallFloor(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+  PyObject* a[kNumAllocArgs] = {};
+  if (!Collect(args, nargs, kwnames, a)) return nullptr;
+  Py_INCREF(self);
+  return self;
+}
+
+PyMethodDef kCallFloorDef = {
+    "allocate_slots_floor",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&CallFloor)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "allocate_slots' signature with no work: returns the empty result (for "
+    "bench/python/vllm_bench.py's floor)."};
+
 }  // namespace
+
+py::object MakeCallFloor(py::object empty_blocks) {
+  PyObject* fn = PyCFunction_New(&kCallFloorDef, empty_blocks.ptr());
+  if (!fn) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
 
 py::object MakeFastAllocate(py::object core_obj, py::object handles,
                             py::object new_handle, py::object empty_blocks,
@@ -248,8 +271,9 @@ py::object MakeFastAllocate(py::object core_obj, py::object handles,
                     handles.release().ptr(),      new_handle.release().ptr(),
                     empty_blocks.release().ptr(), blocks_cls.release().ptr()};
   f->core = py::handle(f->core_obj).cast<VllmCore*>();
+  // Unnamed: PyCapsule_GetPointer then skips a strcmp on every call.
   py::object capsule = py::reinterpret_steal<py::object>(
-      PyCapsule_New(f, "alloc", &FreeFastAlloc));
+      PyCapsule_New(f, nullptr, &FreeFastAlloc));
   if (!capsule) throw py::error_already_set();
   PyObject* fn = PyCFunction_New(&kFastAllocDef, capsule.ptr());
   if (!fn) throw py::error_already_set();
