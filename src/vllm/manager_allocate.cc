@@ -103,7 +103,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   }
   if (a.full_sequence_must_fit) {
     const int64_t full = std::min(a.num_tokens, config_.max_model_len);
-    if (BlocksToAllocateAll(r, a, full, total_computed, true) >
+    if (BlocksToAllocateAll(r, a, full, full, total_computed, true) >
         pool_.NumFreeBlocks()) {
       return false;
     }
@@ -114,7 +114,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   for (int32_t g = 0; g < num_groups(); ++g) {
     RemoveSkippedGroup(g, r, total_computed);
   }
-  if (BlocksToAllocateAll(r, a, need_slot,
+  if (BlocksToAllocateAll(r, a, need_slot, main_model,
                           local + a.num_external_computed_tokens,
                           false) > pool_.NumFreeBlocks()) {
     return false;
@@ -129,7 +129,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   new_blocks->resize(num_groups());
   for (int32_t g = 0; g < num_groups(); ++g) {
     (*new_blocks)[g].clear();
-    AllocateNew(g, r, need_slot, &(*new_blocks)[g]);
+    AllocateNew(g, r, need_slot, main_model, &(*new_blocks)[g]);
   }
   if (caching) {
     for (int32_t g = 0; g < num_groups(); ++g) CacheGroup(g, r, to_cache);
