@@ -212,4 +212,36 @@ void VllmManager::MambaRemoveSkipped(int32_t g, Request& r,
   pool_.FreeBlocks(absl::MakeConstSpan(&b, 1));
 }
 
+absl::Status VllmManager::VerifyKinds() const {
+  for (int32_t g = 0; g < num_groups(); ++g) {
+    if (groups_[g].kind != GroupKind::kMamba && !cached_this_step_[g].empty()) {
+      return absl::InternalError(absl::StrCat(
+          "group ", g, " is not Mamba but records blocks cached this step"));
+    }
+  }
+  for (const auto& r : requests_) {
+    if (!r) continue;
+    for (int32_t g = 0; g < num_groups(); ++g) {
+      const GroupSpec& spec = groups_[g];
+      const GroupState& s = r->groups[g];
+      const int32_t size = static_cast<int32_t>(s.blocks.size());
+      if (!IsAlignedMamba(spec) && (s.last_state != -1 || s.state_allocated)) {
+        return absl::InternalError(absl::StrCat(
+            "request ", r->handle, " has Mamba align state in group ", g));
+      }
+      if (s.last_state >= size) {
+        return absl::InternalError(absl::StrCat(
+            "request ", r->handle, " group ", g, ": last state index ",
+            s.last_state, " outside its table of ", size));
+      }
+      if (s.state_allocated && size < 1 + spec.num_speculative_blocks) {
+        return absl::InternalError(absl::StrCat(
+            "request ", r->handle, " group ", g, " holds ", size,
+            " blocks, fewer than its state and speculative blocks"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace pagekv::vllm

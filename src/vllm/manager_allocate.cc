@@ -166,7 +166,7 @@ absl::Status VllmManager::Verify() const {
                                               " entries, found ", entries[g]));
     }
   }
-  return absl::OkStatus();
+  return VerifyKinds();
 }
 
 }  // namespace pagekv::vllm

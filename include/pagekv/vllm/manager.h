@@ -197,6 +197,8 @@ class VllmManager {
   void MambaRemoveSkipped(int32_t g, Request& r, int64_t total_computed);
   void MambaNoteCached(int32_t g, const Request& r, int32_t from, int32_t to);
   bool CachedThisStep(int32_t g, int32_t block) const;
+  // The per-kind invariants of Verify (group_kinds.cc).
+  absl::Status VerifyKinds() const;
   // One attention group's hit (vLLM's per-manager find_longest_cache_hit).
   void FindFull(const AttnGroup& ag, Request& r, int64_t max_length, bool eagle,
                 std::vector<std::vector<int32_t>>* hit) const;
