@@ -209,6 +209,11 @@ def state(m, rids):
     # The last state block is freed by align mode, then 2 are short.
     ((FullAttentionSpec(BS), mamba("align", 1)), (4, 8, 4), 7),
     ((FullAttentionSpec(BS), mamba("all", 1)), (9, 8), 9),
+    # Chunked local alone: blocks 0-1 go, then 3 blocks are short.
+    ((ChunkedLocalAttentionSpec(BS, 8),), (9, 12), 4),
+    # Every kind at once, each freeing what it no longer reads.
+    ((FullAttentionSpec(BS), SlidingWindowSpec(BS, 8),
+      ChunkedLocalAttentionSpec(BS, 8), mamba("align", 1)), (6, 6, 8), 15),
 ])
 def test_failed_allocation_changes_only_what_remove_skipped_does(
         specs, chunks, num_blocks):
@@ -220,7 +225,26 @@ def test_failed_allocation_changes_only_what_remove_skipped_does(
             assert m.allocate_slots(r, c) is not None
             r.num_computed_tokens += c
     (m, r), (twin, tr) = zip(twins, reqs)
+    before = state(twin, ["0"])
+    assert state(m, ["0"]) == before  # (and drains the events of both)
     assert m.allocate_slots(r, chunks[-1]) is None
     twin.remove_skipped_blocks("0", tr.num_computed_tokens)
-    assert state(m, ["0"]) == state(twin, ["0"])
+    after = state(twin, ["0"])
+    assert after[0] != before[0]  # remove_skipped_blocks did free blocks
+    assert state(m, ["0"]) == after
     m.verify()
+
+
+def test_refused_mamba_hit_changes_nothing():
+    m, twin = (manager(20, FullAttentionSpec(BS), mamba("align", 1))
+               for _ in range(2))
+    for x in (m, twin):
+        x.allocate_slots(Request("0", list(range(8)), BS), 8)
+    r1, t1 = (Request("1", list(range(8)) + [3] * 5, BS) for _ in range(2))
+    blocks, n = m.get_computed_blocks(r1)
+    assert (ids(blocks), n) == (([1, 2], [0, 3]), 8)
+    twin.get_computed_blocks(t1)
+    for full_fit in (False, True):
+        assert m.allocate_slots(r1, 5, n, blocks,
+                                full_sequence_must_fit=full_fit) is None
+    assert state(m, ["0", "1"]) == state(twin, ["0", "1"])
