@@ -3,9 +3,11 @@
 //
 // The phases, as vLLM's:
 //   1. with full_sequence_must_fit, fail if the whole request cannot fit;
-//   2. free the blocks a sliding window has left behind (kept even when the
+//   2. free the blocks a group no longer reads (outside a sliding window,
+//      before the current chunk, old Mamba states; kept even when the
 //      allocation then fails, as vLLM);
-//   3. fail if the new and touched-evictable blocks exceed the free ones;
+//   3. fail if the new and touched-evictable blocks exceed the free ones
+//      (or a Mamba hit was cached during this step);
 //   4. take the hit blocks (and blocks for connector tokens);
 //   5. allocate blocks for the new and lookahead tokens;
 //   6. cache the full blocks of finalized tokens.
