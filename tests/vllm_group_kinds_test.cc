@@ -3,6 +3,7 @@
 // (python/tests/test_vllm_kinds.py covers them through the adapter).
 #include <numeric>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,72 @@ TEST(VllmGroupKindsConfigTest, BlockSizesMayDifferOnlyWithoutCaching) {
   EXPECT_EQ(c.Validate().code(), absl::StatusCode::kUnimplemented);
   c.groups[0].is_eagle_group = true;  // the drop stays on group 0
   EXPECT_TRUE(c.Validate().ok());
+}
+
+// Random admissions with hits, chunked prefill, decode with lookahead,
+// frees and new steps over every kind at once: Verify() holds after each
+// operation (the Python differential test checks the results; this one
+// runs under the sanitizers).
+TEST(VllmGroupKindsTest, RandomOperationsKeepInvariants) {
+  for (const MambaCacheMode mode :
+       {MambaCacheMode::kAlign, MambaCacheMode::kAll}) {
+    GroupSpec sliding = Chunked(8);
+    sliding.kind = GroupKind::kSlidingWindow;
+    sliding.sliding_window = 7;
+    sliding.spec_class = 3;
+    VllmManager m(Config(48, {Full(), sliding, Chunked(8), Mamba(mode, 1)}));
+    std::mt19937 rng(7);
+    struct Live {
+      ReqHandle h;
+      int64_t computed;
+    };
+    std::vector<Live> live;
+    int served = 0;
+    for (int op = 0; op < 3000; ++op) {
+      const uint32_t pick = rng() % 10;
+      if (pick == 9) {
+        m.NewStepStarts();
+      } else if (pick < 3 || live.empty()) {
+        const ReqHandle h = Add(m, 8 + static_cast<int32_t>(rng() % 40));
+        Lists hit;
+        const int64_t n = m.FindLongestCacheHit(h, m.NumTokens(h) - 1, &hit);
+        bool any = false;
+        for (const auto& g : hit) any |= !g.empty();
+        const int64_t chunk = 1 + rng() % (m.NumTokens(h) - n);
+        if (Allocate(m, h, 0, chunk, any ? &hit : nullptr, n)) {
+          live.push_back({h, n + chunk});
+          ++served;
+        } else {
+          m.Free(h);
+        }
+      } else if (pick < 8) {
+        Live& l = live[rng() % live.size()];
+        if (l.computed == m.NumTokens(l.h)) {
+          const TokenId t = static_cast<TokenId>(rng() % 50);
+          m.AppendTokens(l.h, absl::MakeConstSpan(&t, 1));
+          if (m.NumTokens(l.h) % kBs == 0) {
+            m.AppendVllmKey(l.h, "d" + std::to_string(l.h) + "." +
+                                     std::to_string(m.NumTokens(l.h)));
+          }
+        }
+        AllocateArgs a;
+        a.num_computed_tokens = l.computed;
+        a.num_tokens = m.NumTokens(l.h);
+        a.num_new_tokens = a.num_tokens - l.computed;
+        a.num_lookahead_tokens = rng() % 3;
+        Lists out;
+        auto r = m.AllocateSlots(l.h, a, &out);
+        ASSERT_TRUE(r.ok()) << r.status();
+        if (*r) l.computed = a.num_tokens;
+      } else {
+        const size_t i = rng() % live.size();
+        m.Free(live[i].h);
+        live.erase(live.begin() + i);
+      }
+      ASSERT_TRUE(m.Verify().ok()) << m.Verify() << " after op " << op;
+    }
+    EXPECT_GT(served, 100);
+  }
 }
 
 }  // namespace
