@@ -166,6 +166,24 @@ def test_mamba_hit_is_the_last_cached_state_with_nulls_before():
     m.verify()
 
 
+def test_eagle_mamba_hit_runs_one_block_past_full_attention():
+    # vLLM's Mamba search ignores use_eagle: full attention drops its last
+    # matched block (8 tokens), the Mamba group then searches 8 + 4 tokens
+    # and finds the state at 12, and the hybrid hit is 12 tokens.
+    m = manager(20, FullAttentionSpec(BS), mamba("align"), use_eagle=True)
+    r0 = Request("0", list(range(12)), BS)
+    assert ids(m.allocate_slots(r0, 12)) == ([1, 2, 3], [0, 0, 4])
+    m.new_step_starts()
+    r1 = Request("1", list(range(12)) + [9] * 4, BS)
+    blocks, n = m.get_computed_blocks(r1)
+    assert (ids(blocks), n) == (([1, 2], [0, 0, 4]), 12)
+    assert ids(m.allocate_slots(r1, 4, n, blocks)) == ([5, 6], [7])
+    # Full attention's block 2 is cached again (vLLM does not deduplicate).
+    pool = m.block_pool.blocks
+    assert pool[5].block_hash == pool[3].block_hash is not None
+    m.verify()
+
+
 def test_mamba_none_without_caching_takes_one_max_len_block_and_spec():
     m = manager(10, FullAttentionSpec(BS), mamba("none", 1, block_size=64),
                 max_model_len=64, enable_caching=False)
