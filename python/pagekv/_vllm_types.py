@@ -12,15 +12,18 @@ from typing import Any, Sequence
 
 MEDIUM_GPU = "GPU"
 
-_FULL, _SLIDING = 0, 1
+# The C++ GroupKind values (include/pagekv/vllm/manager.h).
+_FULL, _SLIDING, _CHUNKED, _MAMBA = 0, 1, 2, 3
 # vLLM's spec_manager_map, by exact class name (vLLM keys it by type).
 _MANAGER_KIND = {
     "FullAttentionSpec": _FULL, "TQFullAttentionSpec": _FULL,
     "MLAAttentionSpec": _FULL, "HiddenStateCacheSpec": _FULL,
     "SlidingWindowSpec": _SLIDING, "SlidingWindowMLASpec": _SLIDING,
+    "ChunkedLocalAttentionSpec": _CHUNKED, "MambaSpec": _MAMBA,
 }
-_NOT_YET = ("ChunkedLocalAttentionSpec", "MambaSpec", "CrossAttentionSpec",
-            "SinkFullAttentionSpec")
+# MambaSpec.mamba_cache_mode -> the C++ MambaCacheMode value.
+_MAMBA_MODES = {"none": 0, "align": 1, "all": 2}
+_NOT_YET = ("CrossAttentionSpec", "SinkFullAttentionSpec")
 # get_kv_cache_spec_kind's checks, most specific first.
 _SPEC_KINDS = (
     ("SlidingWindowMLASpec", "sliding_window_mla"),

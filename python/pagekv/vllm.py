@@ -22,7 +22,8 @@ import itertools
 from typing import Any, Iterable, Sequence
 
 from pagekv._pagekv import _vllm
-from pagekv._vllm_types import (_MANAGER_KIND, _NOT_YET, _SLIDING,
+from pagekv._vllm_types import (_CHUNKED, _MAMBA, _MAMBA_MODES,
+                                _MANAGER_KIND, _NOT_YET, _SLIDING,
                                 MEDIUM_GPU, AllBlocksCleared, BlockRemoved,
                                 BlockStored, KVCacheBlock, KVCacheBlocks,
                                 PrefixCacheStats, _external_hash,
@@ -129,21 +130,45 @@ class BlockPool:
         return self._mgr._take_events()
 
 
-def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
+def _kind_fields(i: int, spec: Any, kind: int) -> tuple[int, int, int, int]:
+    """(sliding_window, attention_chunk_size, mamba mode, speculative
+    blocks) of groups[i]'s spec, 0 where the kind has no such field."""
+    if kind == _SLIDING:
+        return int(spec.sliding_window), 0, 0, 0
+    if kind == _CHUNKED:
+        return 0, int(spec.attention_chunk_size), 0, 0
+    if kind == _MAMBA:
+        mode = getattr(spec, "mamba_cache_mode", "none")
+        if mode not in _MAMBA_MODES:
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}].kv_cache_spec.mamba_cache_mode = "
+                f"{mode!r}: pagekv.vllm knows {sorted(_MAMBA_MODES)}")
+        spec_blocks = int(getattr(spec, "num_speculative_blocks", 0))
+        if spec_blocks < 0:
+            raise ValueError(
+                f"kv_cache_groups[{i}].kv_cache_spec.num_speculative_blocks "
+                f"= {spec_blocks} is negative")
+        return 0, 0, _MAMBA_MODES[mode], spec_blocks
+    return 0, 0, 0, 0
+
+
+def _group_specs(kv_cache_config: Any, hash_block_size: int,
+                 enable_caching: bool) -> list[tuple]:
     groups, distinct = [], []
     for i, g in enumerate(kv_cache_config.kv_cache_groups):
         spec = g.kv_cache_spec
         name = type(spec).__name__
-        if spec.block_size != hash_block_size:
+        if enable_caching and spec.block_size != hash_block_size:
             raise NotImplementedError(
                 f"kv_cache_groups[{i}].kv_cache_spec.block_size = "
                 f"{spec.block_size} differs from hash_block_size = "
                 f"{hash_block_size}: groups of different block sizes are "
-                "not supported yet")
+                "supported only with prefix caching off")
         if name in _NOT_YET:
             raise NotImplementedError(
                 f"kv_cache_groups[{i}] is a {name}: pagekv.vllm supports "
-                "full attention and sliding window groups only (so far)")
+                "full attention, sliding window, chunked local attention and "
+                "Mamba groups only (so far)")
         if name not in _MANAGER_KIND:
             raise NotImplementedError(
                 f"kv_cache_groups[{i}].kv_cache_spec is a {name}, which "
@@ -156,10 +181,11 @@ def _group_specs(kv_cache_config: Any, hash_block_size: int) -> list[tuple]:
             distinct.append(spec)
             cls = len(distinct) - 1
         kind = _MANAGER_KIND[name]
-        window = int(spec.sliding_window) if kind == _SLIDING else 0
+        window, chunk, mode, spec_blocks = _kind_fields(i, spec, kind)
         groups.append((kind, int(spec.block_size), window,
                        bool(getattr(g, "is_eagle_group", False)), cls,
-                       name in ("FullAttentionSpec", "TQFullAttentionSpec")))
+                       name in ("FullAttentionSpec", "TQFullAttentionSpec"),
+                       chunk, mode, spec_blocks))
     return groups
 
 
@@ -170,6 +196,21 @@ def _empty_blocks(num_groups: int) -> KVCacheBlocks:
         "__slots__": (), "__module__": KVCacheBlocks.__module__,
         "get_block_ids": _vllm.make_empty_block_ids(num_groups)})
     return cls(tuple(() for _ in range(num_groups)))
+
+
+def _check_eagle(groups: list[tuple], use_eagle: bool,
+                 enable_caching: bool) -> None:
+    """vLLM asserts against the eagle drop on a chunked-local group (the
+    flagged groups get it, or every group when none is flagged)."""
+    if not (use_eagle and enable_caching):
+        return
+    any_flagged = any(g[3] for g in groups)
+    for i, g in enumerate(groups):
+        if g[0] == _CHUNKED and (g[3] or not any_flagged):
+            raise NotImplementedError(
+                f"kv_cache_groups[{i}] is chunked local attention with "
+                "use_eagle: vLLM does not support prefix caching for eagle + "
+                "chunked local attention either")
 
 
 class KVCacheManager:
@@ -205,7 +246,9 @@ class KVCacheManager:
         self.metrics_collector = None
         self.prefix_cache_stats = PrefixCacheStats() if log_stats else None
         self.kv_cache_config = kv_cache_config
-        groups = _group_specs(kv_cache_config, hash_block_size)
+        groups = _group_specs(kv_cache_config, hash_block_size,
+                              bool(enable_caching))
+        _check_eagle(groups, use_eagle, bool(enable_caching))
         self.num_kv_cache_groups = len(groups)
         self._core = _vllm.Core(
             int(kv_cache_config.num_blocks), groups, int(hash_block_size),
@@ -355,8 +398,9 @@ class KVCacheManager:
 
     def remove_skipped_blocks(self, request_id: str,
                               total_computed_tokens: int) -> None:
-        """Frees the blocks outside the sliding window (nulls in their
-        place)."""
+        """Frees the blocks the request no longer reads (outside a sliding
+        window, before the current chunk, Mamba states before the last),
+        nulls in their place."""
         h = self._handles.get(request_id)
         if h is not None:
             self._core.remove_skipped(h, total_computed_tokens)
@@ -418,7 +462,9 @@ class KVCacheManager:
         return self._core.take_new_block_ids()
 
     def new_step_starts(self) -> None:
-        """Called when a step starts (nothing to do for these groups)."""
+        """Called when a step starts: Mamba groups may hit the states cached
+        during the previous step from now on."""
+        self._core.new_step_starts()
 
     def verify(self) -> None:
         """Checks the C++ state's invariants; raises pagekv.Error."""

@@ -58,6 +58,10 @@ void BindVllm(py::module_& parent) {
           s.is_eagle_group = t[3].cast<bool>();
           s.spec_class = t[4].cast<int32_t>();
           s.track_new_block_ids = t[5].cast<bool>();
+          s.attention_chunk_size = t[6].cast<int32_t>();
+          s.mamba_cache_mode =
+              static_cast<vllm::MambaCacheMode>(t[7].cast<int>());
+          s.num_speculative_blocks = t[8].cast<int32_t>();
           cfg.groups.push_back(s);
         }
         cfg.hash_block_size = hash_block_size;
@@ -132,11 +136,9 @@ void BindVllm(py::module_& parent) {
              return out;
            })
       .def("num_common_prefix_blocks",
-           [](VllmCore& c, ReqHandle h) {
-             return c.m->NumCommonPrefixBlocks(h);
-           })
-      .def("take_new_block_ids",
-           [](VllmCore& c) { return c.m->TakeNewBlockIds(); })
+           [](VllmCore& c, ReqHandle h) { return c.m->NumCommonPrefixBlocks(h); })
+      .def("take_new_block_ids", [](VllmCore& c) { return c.m->TakeNewBlockIds(); })
+      .def("new_step_starts", [](VllmCore& c) { c.m->NewStepStarts(); })
       .def("take_events",
            [](VllmCore& c) { return EventList(c.m->pool().TakeEvents()); })
       .def("num_pending_events",

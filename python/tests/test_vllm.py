@@ -3,6 +3,8 @@
 ids, free order, hits, eagle, sliding window, lookahead, admission gate,
 stats and events. The request and spec classes are vLLM-shaped fakes."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -452,14 +454,33 @@ def test_errors_and_unsupported_specs():
         m.block_pool.get_new_blocks(100)
     with pytest.raises(pagekv.InvalidArgument, match="block_id 99"):
         m.evict_blocks([99])
-    for spec in (MambaSpec(BS), ChunkedLocalAttentionSpec(BS, 64)):
+    for spec in (CrossAttentionSpec(BS), SinkFullAttentionSpec(BS)):
         with pytest.raises(NotImplementedError, match=type(spec).__name__):
             manager(20, FullAttentionSpec(BS), spec)
+    with pytest.raises(NotImplementedError, match="'sometimes'"):
+        manager(20, FullAttentionSpec(BS),
+                MambaSpec(BS, mamba_cache_mode="sometimes"))
+    with pytest.raises(NotImplementedError, match="chunked local.*eagle"):
+        manager(20, FullAttentionSpec(BS), ChunkedLocalAttentionSpec(BS, 64),
+                use_eagle=True)
     with pytest.raises(NotImplementedError, match="context parallelism"):
         manager(20, dcp_world_size=2)
     with pytest.raises(NotImplementedError, match="block sizes"):
         manager(20, FullAttentionSpec(32))
+    with pytest.raises(NotImplementedError, match="block sizes"):
+        manager(20, FullAttentionSpec(BS), MambaSpec(8192,
+                                                     mamba_cache_mode="all"))
     m.verify()
+
+
+@dataclass(frozen=True)
+class CrossAttentionSpec:
+    block_size: int
+
+
+@dataclass(frozen=True)
+class SinkFullAttentionSpec:
+    block_size: int
 
 
 def test_block_pool_primitives():

@@ -11,11 +11,18 @@ import random
 import pytest
 
 from pagekv import vllm as pv
-from vllm_fakes import (FullAttentionSpec, Request, SlidingWindowSpec,
-                        extra_keys, make_config)
+from vllm_fakes import (ChunkedLocalAttentionSpec, FullAttentionSpec,
+                        MambaSpec, Request, SlidingWindowSpec, extra_keys,
+                        make_config)
 from vllm_reference import RefManager
 
 BS = 4
+
+
+def Mamba(block_size, mode, spec_blocks=0):
+    return MambaSpec(block_size, mamba_cache_mode=mode,
+                     num_speculative_blocks=spec_blocks)
+
 
 # name: (specs, reference groups (kind, window, class, eagle), options)
 CONFIGS = {
@@ -42,13 +49,44 @@ CONFIGS = {
     "no_caching": ([FullAttentionSpec(BS), SlidingWindowSpec(BS, 8)],
                    [("full", 0, 0, False), ("sw", 8, 1, False)],
                    {"enable_caching": False}),
+    "chunked": ([ChunkedLocalAttentionSpec(BS, 2 * BS)],
+                [("chunk", 2 * BS, 0, False)], {"num_blocks": 14}),
+    "hybrid_chunked": ([FullAttentionSpec(BS),
+                        ChunkedLocalAttentionSpec(BS, 3 * BS)],
+                       [("full", 0, 0, False), ("chunk", 3 * BS, 1, False)],
+                       {}),
+    "mamba_align": ([FullAttentionSpec(BS), Mamba(BS, "align")],
+                    [("full", 0, 0, False), ("mamba-align", 0, 1, False)],
+                    {}),
+    "mamba_align_spec": ([FullAttentionSpec(BS), Mamba(BS, "align", 2)],
+                         [("full", 0, 0, False),
+                          ("mamba-align", 2, 1, False)], {}),
+    "mamba_all_spec": ([FullAttentionSpec(BS), Mamba(BS, "all", 1)],
+                       [("full", 0, 0, False), ("mamba-all", 1, 1, False)],
+                       {}),
+    "mamba_only": ([Mamba(BS, "align", 1)], [("mamba-align", 1, 0, False)],
+                   {}),
+    "mamba_eagle": ([FullAttentionSpec(BS), Mamba(BS, "align")],
+                    [("full", 0, 0, False), ("mamba-align", 0, 1, False)],
+                    {"use_eagle": True}),
+    # Caching off, as vLLM runs mode "none": one block of max_model_len.
+    "mamba_none": ([FullAttentionSpec(BS), Mamba(96, "none", 1)],
+                   [("full", 0, 0, False), ("mamba-none", 1, 1, False, 96)],
+                   {"enable_caching": False}),
+    "all_kinds": ([FullAttentionSpec(BS), SlidingWindowSpec(BS, 2 * BS),
+                   ChunkedLocalAttentionSpec(BS, 2 * BS),
+                   Mamba(BS, "align", 1), Mamba(BS, "align", 1)],
+                  [("full", 0, 0, False), ("sw", 8, 1, False),
+                   ("chunk", 8, 2, False), ("mamba-align", 1, 3, False),
+                   ("mamba-align", 1, 3, False)], {}),
 }
 
 
 class Driver:
-    def __init__(self, name, seed, num_blocks=40, max_model_len=96):
+    def __init__(self, name, seed, max_model_len=96):
         specs, groups, opts = CONFIGS[name]
         opts = dict(opts)
+        num_blocks = self.num_blocks = opts.pop("num_blocks", 40)
         eagle_groups = opts.pop("eagle_groups", ())
         self.rng = random.Random(seed)
         self.m = pv.KVCacheManager(
@@ -62,6 +100,7 @@ class Driver:
                               uncached_first=opts.get("reuse_uncached_first",
                                                       False))
         self.G = len(groups)
+        self.has_mamba = any(g[0].startswith("mamba") for g in groups)
         self.prefixes = [[self.rng.randrange(50) for _ in range(24)]
                          for _ in range(3)]
         self.waiting, self.running = [], []
@@ -143,7 +182,7 @@ class Driver:
             self.waiting.remove(req)
 
     def evict(self):
-        ids = list({self.rng.randrange(40) for _ in range(3)})
+        ids = list({self.rng.randrange(self.num_blocks) for _ in range(3)})
         self.m.evict_blocks(ids)
         self.ref.pool.evict(ids)
 
@@ -155,6 +194,10 @@ class Driver:
             rid = self.rng.choice(self.running).request_id
             assert self.m.get_num_common_prefix_blocks(rid) == \
                 self.ref.common_prefix(rid)
+
+    def new_step(self):
+        self.m.new_step_starts()
+        self.ref.new_step()
 
     def cache_now(self):
         if self.running:
@@ -216,7 +259,10 @@ class Driver:
                    (lambda: self.running and self.finish(
                        self.rng.choice(self.running)), 2),
                    (self.evict, 1), (self.reset, 0.3),
-                   (self.common_prefix, 1), (self.cache_now, 0.5)]
+                   (self.common_prefix, 1), (self.cache_now, 0.5),
+                   # Last, so that a weight of 0 leaves the choices as
+                   # they were for the configurations without Mamba.
+                   (self.new_step, 3 if self.has_mamba else 0)]
         fns, weights = zip(*actions)
         for _ in range(ops):
             self.rng.choices(fns, weights)[0]()
@@ -232,7 +278,7 @@ def test_matches_reference(name, seed, monkeypatch):
     # The run reached the interesting paths: allocations, pool exhaustion
     # and, with caching, hits and evictions of cached blocks.
     assert d.seen["new"] > 50 and d.seen["none"] > 5, d.seen
-    if name != "no_caching":
+    if CONFIGS[name][2].get("enable_caching", True):
         assert d.seen["hits"] > 3 and d.seen["removed"] > 10, d.seen
 
 

@@ -50,6 +50,10 @@ class MambaSpec:
     block_size: int
     shapes: tuple = ((1, 1),)
     dtypes: tuple = ("float32",)
+    page_size_padded: int | None = None
+    mamba_type: str = "mamba2"
+    mamba_cache_mode: str = "none"
+    num_speculative_blocks: int = 0
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """A small pure-Python model of vLLM v1's KV-cache manager semantics (one
 FIFO free queue, no dedup, blocks keyed by the request's block_hashes plus
-the group id), for the differential test of pagekv.vllm. Same block size in
-every group; full attention and sliding window groups. Written from the
-behaviour vLLM documents and tests, not from its code."""
+the group id), for the differential test of pagekv.vllm. Group kinds: full
+attention, sliding window, chunked local attention and Mamba (cache modes
+none, align, all); one block size when caching is on, any per group when it
+is off. Written from the behaviour vLLM documents and tests, not from its
+code."""
 
 from __future__ import annotations
 
@@ -139,25 +141,41 @@ class RefPool:
         return True
 
 
+MAMBA_KINDS = ("mamba-none", "mamba-align", "mamba-all")
+
+
 class RefManager:
-    """groups: list of (kind, window, spec_class, eagle) with kind "full" or
-    "sw"; one block size bs."""
+    """groups: list of (kind, param, spec_class, eagle[, block_size]) with
+    kind "full", "sw" (param: window), "chunk" (param: chunk size) or one
+    of MAMBA_KINDS (param: num_speculative_blocks); block_size defaults to
+    bs."""
 
     def __init__(self, num_blocks, bs, groups, max_model_len, caching=True,
                  use_eagle=False, events=False, max_batched=None,
                  uncached_first=False):
         self.bs = bs
         self.groups = groups
+        self.gbs = [g[4] if len(g) > 4 else bs for g in groups]
         self.max_len = max_model_len
         self.caching = caching
         self.pool = RefPool(num_blocks, caching, events, uncached_first)
         any_eagle = any(g[3] for g in groups)
         self.eagle = [use_eagle and (g[3] or not any_eagle) for g in groups]
         batched = max_batched or max_model_len
-        self.cap = [cdiv(min(g[1] - 1 + batched, max_model_len), bs) + 1
-                    if g[0] == "sw" else None for g in groups]
+        self.cap = []
+        for g, b in zip(groups, self.gbs):
+            if g[0] == "sw":
+                self.cap.append(cdiv(min(g[1] - 1 + batched, max_model_len),
+                                     b) + 1)
+            elif g[0] == "chunk":
+                self.cap.append(cdiv(min(g[1] + batched, max_model_len), b))
+            else:
+                self.cap.append(None)
         self.req_blocks = [dict() for _ in groups]   # rid -> [ids]
         self.num_cached = [dict() for _ in groups]   # rid -> int
+        self.last_state = [dict() for _ in groups]   # mamba-align: rid -> i
+        self.allocated = [set() for _ in groups]     # mamba-align rids
+        self.this_step = [set() for _ in groups]     # mamba: keys cached
         self.new_ids: list[int] = []
         attn: list = []
         for i, g in enumerate(groups):
@@ -172,29 +190,65 @@ class RefManager:
 
     # -- per group ------------------------------------------------------
     def skipped(self, g, n):
-        kind, w = self.groups[g][0], self.groups[g][1]
-        return max(0, n - w + 1) if kind == "sw" else 0
+        kind, p = self.groups[g][0], self.groups[g][1]
+        if kind == "sw":
+            return max(0, n - p + 1)
+        if kind == "chunk":
+            return n // p * p
+        if kind in MAMBA_KINDS:
+            return n - 1   # -1 for n == 0: callers floor-divide it
+        return 0
 
-    def to_allocate(self, g, rid, num_tokens, nc, total, cap=False):
-        req = cdiv(num_tokens, self.bs)
+    def spec_tokens(self, g):
+        """Extra token slots a Mamba group outside align mode takes."""
+        kind, p = self.groups[g][0], self.groups[g][1]
+        return self.gbs[g] * p if kind in ("mamba-none", "mamba-all") else 0
+
+    def to_allocate(self, g, rid, num_tokens, main, nc, total, cap=False):
+        kind, bs = self.groups[g][0], self.gbs[g]
+        held = len(self.req_blocks[g].get(rid, ()))
+        if kind in MAMBA_KINDS:
+            if nc and self.pool.key[nc[-1]] in self.this_step[g]:
+                return self.pool.n + 1
+            if kind == "mamba-align":
+                spec = self.groups[g][1]
+                new = cdiv(main, bs) + spec - len(nc) - held
+                if new > 0:
+                    new = 1 if rid in self.allocated[g] else 1 + spec
+                return new + sum(1 for b in nc
+                                 if b != 0 and self.pool.ref[b] == 0)
+            num_tokens += self.spec_tokens(g)
+        req = cdiv(num_tokens, bs)
         if cap and self.cap[g] is not None:
             req = min(req, self.cap[g])
-        held = len(self.req_blocks[g].get(rid, ()))
         if rid in self.num_cached[g]:
             return max(req - held, 0)
-        skip = self.skipped(g, total) // self.bs
+        skip = self.skipped(g, total) // bs
         fresh = max(req - max(skip, len(nc) + held), 0)
         skip_new = max(0, skip - held)
         return fresh + sum(1 for b in nc[skip_new:]
                            if b != 0 and self.pool.ref[b] == 0)
 
     def remove_skipped_group(self, g, rid, total):
-        s = self.skipped(g, total)
+        kind = self.groups[g][0]
+        if kind in MAMBA_KINDS:
+            total = max(0, total - self.groups[g][1])
+        self._remove_skipped(g, rid, self.skipped(g, total))
+        if kind != "mamba-align":
+            return
+        last = self.last_state[g].get(rid)
+        if last is not None and last < cdiv(total, self.gbs[g]) - 1:
+            blocks = self.req_blocks[g].setdefault(rid, [])
+            if blocks[last] != 0:
+                self.pool.free([blocks[last]])
+                blocks[last] = 0
+
+    def _remove_skipped(self, g, rid, s):
         if s <= 0:
             return
         blocks = self.req_blocks[g].setdefault(rid, [])
         removed = []
-        for i in range(min(s // self.bs, len(blocks)) - 1, -1, -1):
+        for i in range(min(s // self.gbs[g], len(blocks)) - 1, -1, -1):
             if blocks[i] == 0:
                 break
             removed.append(blocks[i])
@@ -204,10 +258,11 @@ class RefManager:
     def take_computed(self, g, rid, nc, local, ext):
         if rid in self.num_cached[g]:
             return
+        bs = self.gbs[g]
         blocks = self.req_blocks[g].setdefault(rid, [])
         total = local + ext
         st = self.skipped(g, total)
-        sb = st // self.bs
+        sb = st // bs
         if sb > 0:
             nc = nc[sb:]
             ext = min(total - st, ext)
@@ -217,14 +272,16 @@ class RefManager:
         blocks.extend(nc)
         self.num_cached[g][rid] = len(blocks)
         if ext > 0:
-            new = self.pool.get_new(cdiv(total, self.bs) - len(blocks))
+            new = self.pool.get_new(cdiv(total, bs) - len(blocks))
             blocks.extend(new)
             if self.groups[g][0] == "full":
                 self.new_ids.extend(new)
 
-    def allocate_group(self, g, rid, num_tokens):
+    def allocate_group(self, g, rid, num_tokens, main):
+        if self.groups[g][0] == "mamba-align":
+            return self.allocate_aligned(g, rid, main)
         blocks = self.req_blocks[g].setdefault(rid, [])
-        n = cdiv(num_tokens, self.bs) - len(blocks)
+        n = cdiv(num_tokens + self.spec_tokens(g), self.gbs[g]) - len(blocks)
         if n <= 0:
             return []
         new = self.pool.get_new(n)
@@ -233,14 +290,50 @@ class RefManager:
             self.new_ids.extend(new)
         return new
 
+    def allocate_aligned(self, g, rid, main):
+        spec = self.groups[g][1]
+        blocks = self.req_blocks[g].setdefault(rid, [])
+        want = cdiv(main, self.gbs[g]) + spec
+        have = len(blocks)
+        if want == have:
+            return []
+        assert want > have
+        again = rid in self.allocated[g]
+        if again:
+            self.last_state[g][rid] = have - 1 - spec
+        elif have > 0:
+            self.last_state[g][rid] = have - 1
+        state = want - spec - 1
+        while len(blocks) < state:
+            blocks.append(0)
+        if again:
+            for i in range(have - spec, have):
+                if i >= state:
+                    break
+                blocks.append(blocks[i])
+                blocks[i] = 0
+        n = want - len(blocks)
+        assert n <= (1 if again else 1 + spec)
+        blocks.extend(self.pool.get_new(n))
+        self.allocated[g].add(rid)
+        return blocks[have:]
+
     def cache_group(self, g, req, n):
         cached = self.num_cached[g].get(req.request_id, 0)
-        full = n // self.bs
+        full = n // self.gbs[g]
         if cached >= full:
             return
         blocks = self.req_blocks[g].setdefault(req.request_id, [])
-        self.pool.cache_full(req, blocks, cached, full, self.bs, g)
+        self.pool.cache_full(req, blocks, cached, full, self.gbs[g], g)
         self.num_cached[g][req.request_id] = full
+        if self.groups[g][0] in MAMBA_KINDS:
+            for b in blocks[cached:full]:
+                if b != 0:
+                    self.this_step[g].add(self.pool.key[b])
+
+    def new_step(self):
+        for keys in self.this_step:
+            keys.clear()
 
     # -- hits -------------------------------------------------------------
     def find_full(self, hashes, groups, max_len, eagle):
@@ -281,6 +374,36 @@ class RefManager:
                 lst.pop()
         return out
 
+    def find_chunk(self, hashes, groups, chunk, max_len):
+        first = (max_len // chunk * chunk if max_len > 0 else 0) // self.bs
+        out = [[0] * first for _ in groups]
+        for i in range(first, max_len // self.bs):
+            hit = self.pool.lookup(hashes[i], groups)
+            if hit is None:
+                break
+            for lst, b in zip(out, hit):
+                lst.append(b)
+        return out
+
+    def find_mamba(self, hashes, groups, max_len):
+        for i in reversed(range(max_len // self.bs)):
+            hit = self.pool.lookup(hashes[i], groups)
+            if hit is not None:
+                return [[0] * i + [b] for b in hit]
+        return [[] for _ in groups]
+
+    def search(self, req, a, length, eagle):
+        kind, p = a[1][0], a[1][1]
+        hashes = req.block_hashes
+        if kind == "full":
+            return self.find_full(hashes, a[2], length, eagle)
+        if kind == "sw":
+            return self.find_sw(hashes, a[2], p, length, eagle)
+        if kind == "chunk":
+            assert not eagle
+            return self.find_chunk(hashes, a[2], p, length)
+        return self.find_mamba(hashes, a[2], length)   # eagle ignored
+
     def find(self, req, max_len):
         G = len(self.groups)
         hit = [[] for _ in range(G)]
@@ -288,12 +411,7 @@ class RefManager:
             return hit, 0
 
         def search(a, length, eagle):
-            spec = a[1]
-            if spec[0] == "full":
-                res = self.find_full(req.block_hashes, a[2], length, eagle)
-            else:
-                res = self.find_sw(req.block_hashes, a[2], spec[1], length,
-                                   eagle)
+            res = self.search(req, a, length, eagle)
             for g, lst in zip(a[2], res):
                 hit[g] = lst
             return len(res[0]) * self.bs
@@ -341,22 +459,22 @@ class RefManager:
         total = min(local + ext, self.max_len)
         if full_fit:
             full = min(req.num_tokens, self.max_len)
-            need = sum(self.to_allocate(g, rid, full, ncl[g], total, True)
-                       for g in range(G))
+            need = sum(self.to_allocate(g, rid, full, full, ncl[g], total,
+                                        True) for g in range(G))
             if need > self.pool.num_free():
                 return None
         main = total + num_new
         slot = min(main + lookahead, self.max_len)
         for g in range(G):
             self.remove_skipped_group(g, rid, total)
-        need = sum(self.to_allocate(g, rid, slot, ncl[g], local + ext)
+        need = sum(self.to_allocate(g, rid, slot, main, ncl[g], local + ext)
                    for g in range(G))
         if need > self.pool.num_free():
             return None
         if nc is not None or ext > 0:
             for g in range(G):
                 self.take_computed(g, rid, ncl[g], local, ext)
-        new = [self.allocate_group(g, rid, slot) for g in range(G)]
+        new = [self.allocate_group(g, rid, slot, main) for g in range(G)]
         if self.caching and not delay:
             for g in range(G):
                 self.cache_group(g, req, min(total + num_new, req.num_tokens))
@@ -367,6 +485,8 @@ class RefManager:
             blocks = self.req_blocks[g].pop(rid, [])
             self.pool.free(reversed(blocks))
             self.num_cached[g].pop(rid, None)
+            self.last_state[g].pop(rid, None)
+            self.allocated[g].discard(rid)
 
     def block_ids(self, rid):
         return tuple(list(self.req_blocks[g].get(rid, []))

@@ -1,12 +1,25 @@
-// VllmManager's prefix-cache hit search: vLLM's FullAttentionManager and
-// SlidingWindowManager find_longest_cache_hit, and the unitary and hybrid
-// coordinators that combine them. All groups share one block size, so the
-// hit alignment is that block size and the hybrid LCM equals it.
+// VllmManager's prefix-cache hit search: find_longest_cache_hit of vLLM's
+// FullAttentionManager, SlidingWindowManager, ChunkedLocalAttentionManager
+// and MambaManager, and the unitary and hybrid coordinators that combine
+// them. With caching on all groups share one block size, so the hit
+// alignment is that block size and the hybrid LCM equals it.
+//
+// clang-format off
+//   kind           scans                      a hit of L tokens holds
+//   full           left to right              the L / bs blocks
+//   sliding window right to left, stops at    nulls, then the last
+//                  the first full window      cdiv(window - 1, bs) blocks
+//   chunked local  left to right from the     nulls up to the chunk start,
+//                  chunk of max_length        then the chunk's cached blocks
+//   mamba          right to left, stops at    nulls, then the one block
+//                  the first cached block     holding the state at L
+// clang-format on
 #include <algorithm>
 
 #include "core/check.h"
 #include "pagekv/block_math.h"
 #include "pagekv/vllm/manager.h"
+#include "vllm/group_kinds.h"
 #include "vllm/manager_state.h"
 
 namespace pagekv::vllm {
@@ -77,6 +90,55 @@ void VllmManager::FindSliding(const AttnGroup& ag, Request& r,
   }
 }
 
+void VllmManager::FindChunked(const AttnGroup& ag, Request& r,
+                              int64_t max_length,
+                              std::vector<std::vector<int32_t>>* hit) const {
+  const int32_t bs = ag.spec.block_size;
+  const int64_t chunk = ag.spec.attention_chunk_size;
+  const int64_t max_blocks = std::max<int64_t>(max_length / bs, 0);
+  // Tokens before the chunk of the next token need no KV: nulls.
+  const int64_t start = max_length > 0 ? max_length / chunk * chunk : 0;
+  hit->assign(ag.group_ids.size(), std::vector<int32_t>(start / bs, 0));
+  std::vector<int32_t> found;
+  for (int64_t i = start / bs; i < max_blocks; ++i) {
+    if (!CachedAt(ag, r, i, &found)) break;
+    for (size_t k = 0; k < found.size(); ++k) (*hit)[k].push_back(found[k]);
+  }
+}
+
+void VllmManager::FindMamba(const AttnGroup& ag, Request& r, int64_t max_length,
+                            std::vector<std::vector<int32_t>>* hit) const {
+  const int32_t bs = ag.spec.block_size;
+  hit->assign(ag.group_ids.size(), {});
+  std::vector<int32_t> found;
+  // The last cached state wins; the blocks before it are not needed.
+  for (int64_t i = max_length / bs - 1; i >= 0; --i) {
+    if (!CachedAt(ag, r, i, &found)) continue;
+    for (size_t k = 0; k < found.size(); ++k) {
+      (*hit)[k].assign(i, 0);
+      (*hit)[k].push_back(found[k]);
+    }
+    return;
+  }
+}
+
+void VllmManager::FindIn(const AttnGroup& ag, Request& r, int64_t max_length,
+                         bool eagle,
+                         std::vector<std::vector<int32_t>>* hit) const {
+  switch (ag.spec.kind) {
+    case GroupKind::kFullAttention:
+      return FindFull(ag, r, max_length, eagle, hit);
+    case GroupKind::kSlidingWindow:
+      return FindSliding(ag, r, max_length, eagle, hit);
+    case GroupKind::kChunkedLocal:
+      // Validate() refused eagle here, as vLLM asserts.
+      return FindChunked(ag, r, max_length, hit);
+    case GroupKind::kMamba:
+      // vLLM's Mamba search takes use_eagle but ignores it.
+      return FindMamba(ag, r, max_length, hit);
+  }
+}
+
 int64_t VllmManager::FindLongestCacheHit(
     ReqHandle h, int64_t max_length, std::vector<std::vector<int32_t>>* hit) {
   const int32_t num_groups = this->num_groups();
@@ -86,11 +148,7 @@ int64_t VllmManager::FindLongestCacheHit(
   SyncKeys(r);
   std::vector<std::vector<int32_t>> part;
   auto search = [&](const AttnGroup& ag, int64_t len, bool eagle) {
-    if (ag.spec.kind == GroupKind::kFullAttention) {
-      FindFull(ag, r, len, eagle, &part);
-    } else {
-      FindSliding(ag, r, len, eagle, &part);
-    }
+    FindIn(ag, r, len, eagle, &part);
     for (size_t k = 0; k < ag.group_ids.size(); ++k) {
       (*hit)[ag.group_ids[k]] = std::move(part[k]);
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
 #include "pagekv/block_math.h"
+#include "vllm/group_kinds.h"
 #include "vllm/manager_state.h"
 
 namespace pagekv::vllm {
@@ -36,18 +37,7 @@ absl::Status ManagerConfig::Validate() const {
         absl::StrCat("max_model_len must be positive, got ", max_model_len));
   }
   for (size_t i = 0; i < groups.size(); ++i) {
-    const GroupSpec& g = groups[i];
-    if (g.block_size != hash_block_size) {
-      return absl::UnimplementedError(absl::StrCat(
-          "kv_cache_groups[", i, "].block_size = ", g.block_size,
-          " differs from hash_block_size = ", hash_block_size,
-          ": groups of different block sizes are not supported yet"));
-    }
-    if (g.kind == GroupKind::kSlidingWindow && g.sliding_window < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kv_cache_groups[", i, "].sliding_window must be ",
-                       "positive, got ", g.sliding_window));
-    }
+    if (absl::Status s = ValidateGroup(*this, i); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -59,7 +49,8 @@ VllmManager::VllmManager(const ManagerConfig& config)
       hasher_(config.hash_block_size, config.hash_seed),
       groups_(config.groups),
       group_entries_(config.groups.size(), 0),
-      new_block_ids_(config.groups.size()) {
+      new_block_ids_(config.groups.size()),
+      cached_this_step_(config.groups.size()) {
   PAGEKV_CHECK(config.Validate().ok(), "invalid config: {}",
                config.Validate().ToString());
   const int64_t batched = config.max_num_batched_tokens > 0
@@ -72,13 +63,7 @@ VllmManager::VllmManager(const ManagerConfig& config)
     // Eagle's last-block drop: the flagged groups, or all when none is.
     eagle_groups_.push_back(config.use_eagle &&
                             (g.is_eagle_group || !any_eagle));
-    int32_t cap = -1;
-    if (g.kind == GroupKind::kSlidingWindow) {
-      const int64_t tokens = std::min<int64_t>(g.sliding_window - 1 + batched,
-                                               config.max_model_len);
-      cap = static_cast<int32_t>(CeilDiv(tokens, g.block_size) + 1);
-    }
-    admission_cap_.push_back(cap);
+    admission_cap_.push_back(AdmissionCap(g, batched, config.max_model_len));
     auto same = std::find_if(
         attn_groups_.begin(), attn_groups_.end(),
         [&](const AttnGroup& a) { return a.spec.spec_class == g.spec_class; });
@@ -149,17 +134,28 @@ void VllmManager::SyncKeys(Request& r) {
 }
 
 int64_t VllmManager::NumSkippedTokens(int32_t g, int64_t computed) const {
-  if (groups_[g].kind != GroupKind::kSlidingWindow) return 0;
-  return std::max<int64_t>(0, computed - groups_[g].sliding_window + 1);
+  return SkippedTokens(groups_[g], computed);
 }
 
 int64_t VllmManager::BlocksToAllocate(int32_t g, Request& r, int64_t num_tokens,
+                                      int64_t main_tokens,
                                       absl::Span<const int32_t> new_computed,
                                       int64_t total_computed,
                                       bool admission_cap) const {
   const GroupState& s = r.groups[g];
-  const int32_t bs = groups_[g].block_size;
-  int64_t required = CeilDiv(num_tokens, bs);
+  const GroupSpec& spec = groups_[g];
+  if (spec.kind == GroupKind::kMamba) {
+    // A hit on a state cached this step waits for the next step: ask for
+    // more blocks than the pool has.
+    if (!new_computed.empty() && CachedThisStep(g, new_computed.back())) {
+      return config_.num_blocks + 1;
+    }
+    if (IsAlignedMamba(spec)) {
+      return MambaAlignedBlocksToAllocate(g, r, main_tokens, new_computed);
+    }
+  }
+  const int32_t bs = spec.block_size;
+  int64_t required = CeilDiv(SlotTokens(spec, num_tokens), bs);
   if (admission_cap && admission_cap_[g] >= 0) {
     required = std::min<int64_t>(required, admission_cap_[g]);
   }
@@ -182,13 +178,14 @@ int64_t VllmManager::BlocksToAllocate(int32_t g, Request& r, int64_t num_tokens,
 
 int64_t VllmManager::BlocksToAllocateAll(Request& r, const AllocateArgs& a,
                                          int64_t num_tokens,
+                                         int64_t main_tokens,
                                          int64_t total_computed,
                                          bool admission_cap) const {
   int64_t total = 0;
   for (int32_t g = 0; g < num_groups(); ++g) {
     const auto& nc = a.new_computed ? (*a.new_computed)[g] : EmptyList();
-    total +=
-        BlocksToAllocate(g, r, num_tokens, nc, total_computed, admission_cap);
+    total += BlocksToAllocate(g, r, num_tokens, main_tokens, nc, total_computed,
+                              admission_cap);
   }
   return total;
 }
@@ -232,13 +229,15 @@ void VllmManager::AllocateNewComputed(int32_t g, Request& r,
 }
 
 void VllmManager::AllocateNew(int32_t g, Request& r, int64_t num_tokens,
-                              std::vector<int32_t>* out) {
+                              int64_t main_tokens, std::vector<int32_t>* out) {
   GroupState& s = r.groups[g];
   if (!s.exists) {
     s.exists = true;
     ++group_entries_[g];
   }
-  const int64_t n = CeilDiv(num_tokens, groups_[g].block_size) -
+  const GroupSpec& spec = groups_[g];
+  if (IsAlignedMamba(spec)) return MambaAllocateAligned(g, r, main_tokens, out);
+  const int64_t n = CeilDiv(SlotTokens(spec, num_tokens), spec.block_size) -
                     static_cast<int64_t>(s.blocks.size());
   if (n <= 0) return;
   const size_t before = s.blocks.size();
@@ -266,11 +265,19 @@ void VllmManager::CacheGroup(int32_t g, Request& r, int64_t num_tokens) {
   CacheSource src{r.tokens, r.keys, r.root_key, &r.vkeys, r.handle};
   pool_.CacheFullBlocks(src, s.blocks, cached, full, g);
   s.num_cached = full;
+  if (groups_[g].kind == GroupKind::kMamba) MambaNoteCached(g, r, cached, full);
 }
 
 void VllmManager::RemoveSkippedGroup(int32_t g, Request& r,
                                      int64_t total_computed) {
-  const int64_t skipped_tokens = NumSkippedTokens(g, total_computed);
+  if (groups_[g].kind == GroupKind::kMamba) {
+    return MambaRemoveSkipped(g, r, total_computed);
+  }
+  RemoveSkippedBase(g, r, NumSkippedTokens(g, total_computed));
+}
+
+void VllmManager::RemoveSkippedBase(int32_t g, Request& r,
+                                    int64_t skipped_tokens) {
   if (skipped_tokens <= 0) return;
   GroupState& s = r.groups[g];
   if (!s.exists) {

@@ -3,9 +3,11 @@
 //
 // The phases, as vLLM's:
 //   1. with full_sequence_must_fit, fail if the whole request cannot fit;
-//   2. free the blocks a sliding window has left behind (kept even when the
+//   2. free the blocks a group no longer reads (outside a sliding window,
+//      before the current chunk, old Mamba states; kept even when the
 //      allocation then fails, as vLLM);
-//   3. fail if the new and touched-evictable blocks exceed the free ones;
+//   3. fail if the new and touched-evictable blocks exceed the free ones
+//      (or a Mamba hit was cached during this step);
 //   4. take the hit blocks (and blocks for connector tokens);
 //   5. allocate blocks for the new and lookahead tokens;
 //   6. cache the full blocks of finalized tokens.
@@ -113,7 +115,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   }
   if (a.full_sequence_must_fit) {
     const int64_t full = std::min(a.num_tokens, config_.max_model_len);
-    if (BlocksToAllocateAll(r, a, full, total_computed, true) >
+    if (BlocksToAllocateAll(r, a, full, full, total_computed, true) >
         pool_.NumFreeBlocks()) {
       return false;
     }
@@ -121,7 +123,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   for (int32_t g = 0; g < num_groups(); ++g) {
     RemoveSkippedGroup(g, r, total_computed);
   }
-  if (BlocksToAllocateAll(r, a, need_slot,
+  if (BlocksToAllocateAll(r, a, need_slot, main_model,
                           local + a.num_external_computed_tokens,
                           false) > pool_.NumFreeBlocks()) {
     return false;
@@ -136,7 +138,7 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   new_blocks->resize(num_groups());
   for (int32_t g = 0; g < num_groups(); ++g) {
     (*new_blocks)[g].clear();
-    AllocateNew(g, r, need_slot, &(*new_blocks)[g]);
+    AllocateNew(g, r, need_slot, main_model, &(*new_blocks)[g]);
   }
   if (caching) {
     for (int32_t g = 0; g < num_groups(); ++g) CacheGroup(g, r, to_cache);
@@ -198,7 +200,7 @@ absl::Status VllmManager::Verify() const {
                                               " entries, found ", entries[g]));
     }
   }
-  return absl::OkStatus();
+  return VerifyKinds();
 }
 
 }  // namespace pagekv::vllm

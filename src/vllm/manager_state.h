@@ -20,6 +20,13 @@ struct VllmManager::GroupState {
   std::vector<int32_t> blocks;
   int32_t num_cached = -1;  // -1: not in num_cached_block (not running)
   bool exists = false;
+  // Mamba align mode only (vLLM's last_state_block_idx and
+  // _allocated_block_reqs): the index in `blocks` of the state block the
+  // previous allocation saved the running state in (-1: none), freed once
+  // the request has moved past it; and whether the group has allocated for
+  // this request since it was added.
+  int32_t last_state = -1;
+  bool state_allocated = false;
 };
 
 struct VllmManager::Request {

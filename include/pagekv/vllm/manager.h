@@ -10,9 +10,13 @@
 // extras (pagekv's BlockHasher) verified against the stored tokens, instead
 // of the request's block_hashes alone.
 //
-// Supported group kinds: full attention and sliding window, any number of
-// groups of one block size (== hash_block_size). Hybrid models group
+// Supported group kinds: full attention, sliding window, chunked local
+// attention and Mamba (mamba_cache_mode none, align and all), any number of
+// groups. With prefix caching every group's block size equals
+// hash_block_size; without it block sizes may differ (vLLM then gives a
+// Mamba group max_model_len tokens per block). Hybrid models group
 // identical specs ("attention groups") as vLLM's HybridKVCacheCoordinator.
+// The rules that differ by kind live in src/vllm/group_kinds.cc.
 //
 // Thread-safety: none; call from the scheduler's thread.
 #ifndef PAGEKV_VLLM_MANAGER_H_
@@ -23,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,12 +38,24 @@
 
 namespace pagekv::vllm {
 
-enum class GroupKind { kFullAttention, kSlidingWindow };
+// vLLM's single-type managers: FullAttentionManager, SlidingWindowManager,
+// ChunkedLocalAttentionManager, MambaManager.
+enum class GroupKind { kFullAttention, kSlidingWindow, kChunkedLocal, kMamba };
+
+// MambaSpec.mamba_cache_mode. kNone and kAll share one allocation rule (one
+// running state block, older ones freed as the request advances; kAll is
+// what vLLM runs with prefix caching on and block_size = the attention
+// block size); kAlign keeps the state block of the previous step alive for
+// one more step and reuses speculative blocks.
+enum class MambaCacheMode { kNone, kAlign, kAll };
 
 struct GroupSpec {
   GroupKind kind = GroupKind::kFullAttention;
   int32_t block_size = 16;
-  int32_t sliding_window = 0;  // tokens; > 0 for kSlidingWindow
+  int32_t sliding_window = 0;        // tokens; > 0 for kSlidingWindow
+  int32_t attention_chunk_size = 0;  // tokens; > 0 for kChunkedLocal
+  MambaCacheMode mamba_cache_mode = MambaCacheMode::kNone;  // kMamba only
+  int32_t num_speculative_blocks = 0;                       // kMamba, >= 0
   bool is_eagle_group = false;
   // Groups with equal spec_class share one hit search (vLLM compares the
   // spec objects); the adapter numbers the distinct specs 0, 1, ...
@@ -107,7 +124,8 @@ class VllmManager {
                               std::vector<std::vector<int32_t>>* hit);
 
   // allocate_slots. Returns false (and changes nothing but the blocks
-  // skipped outside a sliding window, as vLLM) when the pool is short;
+  // remove_skipped_blocks would free, as vLLM) when the pool is short or a
+  // Mamba hit was cached during this step;
   // otherwise true with the new blocks per group in *new_blocks.
   // InvalidArgument for num_new_tokens == 0 without external tokens, or
   // for new computed blocks on a running request (nothing changed).
@@ -132,6 +150,9 @@ class VllmManager {
   const std::vector<int32_t>& Blocks(ReqHandle h, int32_t group) const;
   std::vector<int32_t> NumCommonPrefixBlocks(ReqHandle h);
   std::vector<int32_t> TakeNewBlockIds();
+  // new_step_starts: Mamba groups forget which blocks were cached this step
+  // (a hit on one of those is refused until the next step).
+  void NewStepStarts();
 
   VllmBlockPool& pool() { return pool_; }
   const VllmBlockPool& pool() const { return pool_; }
@@ -151,26 +172,47 @@ class VllmManager {
   Request& Req(ReqHandle h) const;
   void SyncKeys(Request& r);
   int64_t NumSkippedTokens(int32_t g, int64_t computed) const;
+  // main_tokens: vLLM's num_tokens_main_model (num_tokens without the
+  // lookahead tokens), which a Mamba group in align mode allocates for.
   int64_t BlocksToAllocate(int32_t g, Request& r, int64_t num_tokens,
+                           int64_t main_tokens,
                            absl::Span<const int32_t> new_computed,
                            int64_t total_computed, bool admission_cap) const;
   int64_t BlocksToAllocateAll(Request& r, const AllocateArgs& a,
-                              int64_t num_tokens, int64_t total_computed,
-                              bool admission_cap) const;
+                              int64_t num_tokens, int64_t main_tokens,
+                              int64_t total_computed, bool admission_cap) const;
   void AllocateNewComputed(int32_t g, Request& r,
                            absl::Span<const int32_t> new_computed,
                            int64_t local, int64_t external);
   void AllocateNew(int32_t g, Request& r, int64_t num_tokens,
-                   std::vector<int32_t>* out);
+                   int64_t main_tokens, std::vector<int32_t>* out);
   void CacheGroup(int32_t g, Request& r, int64_t num_tokens);
   bool NothingToAllocate(const Request& r, int64_t total_computed,
                          int64_t need_slot, int64_t to_cache) const;
   void RemoveSkippedGroup(int32_t g, Request& r, int64_t total_computed);
+  void RemoveSkippedBase(int32_t g, Request& r, int64_t skipped_tokens);
+  // The Mamba rules (group_kinds.cc).
+  int64_t MambaAlignedBlocksToAllocate(
+      int32_t g, const Request& r, int64_t main_tokens,
+      absl::Span<const int32_t> new_computed) const;
+  void MambaAllocateAligned(int32_t g, Request& r, int64_t main_tokens,
+                            std::vector<int32_t>* out);
+  void MambaRemoveSkipped(int32_t g, Request& r, int64_t total_computed);
+  void MambaNoteCached(int32_t g, const Request& r, int32_t from, int32_t to);
+  bool CachedThisStep(int32_t g, int32_t block) const;
+  // The per-kind invariants of Verify (group_kinds.cc).
+  absl::Status VerifyKinds() const;
   // One attention group's hit (vLLM's per-manager find_longest_cache_hit).
   void FindFull(const AttnGroup& ag, Request& r, int64_t max_length, bool eagle,
                 std::vector<std::vector<int32_t>>* hit) const;
   void FindSliding(const AttnGroup& ag, Request& r, int64_t max_length,
                    bool eagle, std::vector<std::vector<int32_t>>* hit) const;
+  void FindChunked(const AttnGroup& ag, Request& r, int64_t max_length,
+                   std::vector<std::vector<int32_t>>* hit) const;
+  void FindMamba(const AttnGroup& ag, Request& r, int64_t max_length,
+                 std::vector<std::vector<int32_t>>* hit) const;
+  void FindIn(const AttnGroup& ag, Request& r, int64_t max_length, bool eagle,
+              std::vector<std::vector<int32_t>>* hit) const;
   bool CachedAt(const AttnGroup& ag, const Request& r, int64_t i,
                 std::vector<int32_t>* found) const;
 
@@ -185,6 +227,9 @@ class VllmManager {
   std::vector<std::unique_ptr<Request>> requests_;  // by handle; null = free
   std::vector<ReqHandle> free_handles_;
   std::vector<std::vector<int32_t>> new_block_ids_;  // per group
+  // Per Mamba group: the vLLM keys its cache_blocks cached since the last
+  // NewStepStarts (vLLM's MambaManager.cached_blocks_this_step).
+  std::vector<absl::flat_hash_set<std::string>> cached_this_step_;
   std::vector<int32_t> scratch_;
 };
 
