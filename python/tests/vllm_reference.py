@@ -3,8 +3,8 @@ FIFO free queue, no dedup, blocks keyed by the request's block_hashes plus
 the group id), for the differential test of pagekv.vllm. Group kinds: full
 attention, sliding window, chunked local attention and Mamba (cache modes
 none, align, all); one block size when caching is on, any per group when it
-is off. Written from the behaviour vLLM documents and tests, not from its
-code."""
+is off. Written here in its own code, from vLLM's documented and tested
+behaviour and the semantics of its single-type managers."""
 
 from __future__ import annotations
 
