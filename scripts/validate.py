@@ -373,8 +373,12 @@ What the two worst rows lack:
   kernel streams its weights at 1069 GB/s against 1397 GB/s for fp16
   (its table): dequantizing in the matrix-vector kernel costs bandwidth
   efficiency, and pagekv has one memory efficiency per device, not per
-  weight format. The 70B int8 row, whose larger matrices stream better,
-  is within 8%.
+  weight format. A per-format efficiency would not fix it: the same int8
+  kernel streams Llama-2-70B's larger matrices at 1323 GB/s (the same
+  table), so a factor taken from the 7B row (1069 / 1397 = 0.77) would
+  move the 70B int8 row, now within 8%, to about +20%. The loss depends
+  on the matrix shape as much as on the format, and two rows do not
+  determine that dependence.
 - Llama-2-70B fp8 TTFT at 128 tokens on 4 H100s (-25%): the H100's
   all-reduce latencies are Ampere's (no H100 tensor-parallel sweep was
   found), and TensorRT-LLM v0.5's fp8 path adds per-layer quantization
