@@ -106,8 +106,12 @@ TEST(BandwidthModelTest, MixedStepCostsOneStep) {
   // adds its own overhead.
   EXPECT_DOUBLE_EQ(m.weight_bytes, d.weight_bytes);
   EXPECT_DOUBLE_EQ(m.overhead_seconds, p.overhead_seconds);
-  EXPECT_DOUBLE_EQ(m.overhead_seconds - d.overhead_seconds,
-                   model.hardware().prefill_overhead_seconds);
+  const HardwareSpec& hw = model.hardware();
+  EXPECT_GT(hw.prefill_layer_overhead_seconds, 0);  // Hopper's per layer
+  EXPECT_DOUBLE_EQ(
+      m.overhead_seconds - d.overhead_seconds,
+      hw.prefill_overhead_seconds +
+          model.model().num_layers * hw.prefill_layer_overhead_seconds);
   EXPECT_DOUBLE_EQ(m.kv_read_bytes, d.kv_read_bytes + p.kv_read_bytes);
   EXPECT_LT(m.seconds, d.seconds + p.seconds);
   EXPECT_GE(m.seconds, std::max(d.seconds, p.seconds));

@@ -95,6 +95,23 @@ TEST(CalibrationTest, FitsATableOfKnownParametersBackToThem) {
   ASSERT_EQ(fit->estimated_seconds.size(), rows.size());
 }
 
+TEST(CalibrationTest, FitsThePerLayerPrefillOverheadWhenAsked) {
+  const ModelSpec model = *FindModelPreset("llama-3-8b");
+  HardwareSpec truth = Truth();
+  truth.prefill_overhead_seconds = 0;
+  truth.prefill_layer_overhead_seconds = 40e-6;
+  const std::vector<Measurement> rows = Table(model, truth);
+  HardwareSpec base = truth;
+  base.prefill_layer_overhead_seconds = 5e-6;
+  CalibrationOptions options;
+  options.fit = {"prefill_layer_overhead_us"};
+  absl::StatusOr<CalibrationResult> fit = Calibrate(model, base, rows, options);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_THAT(fit->fitted, ElementsAre("prefill_layer_overhead_us"));
+  EXPECT_NEAR(fit->hardware.prefill_layer_overhead_seconds / 40e-6, 1, 0.01);
+  EXPECT_LT(fit->max_abs_error, 1e-3);
+}
+
 TEST(CalibrationTest, ReportsResidualsOfAnImperfectFit) {
   const ModelSpec model = *FindModelPreset("llama-3-8b");
   std::vector<Measurement> rows = Table(model, Truth());
@@ -206,6 +223,9 @@ TEST(HardwareSpecJsonTest, WrittenSpecReadsBackToTheSameSpec) {
   EXPECT_NEAR(back->hbm_bandwidth / hw.hbm_bandwidth, 1, 1e-12);
   EXPECT_NEAR(back->prefill_overhead_seconds / hw.prefill_overhead_seconds, 1,
               1e-12);
+  EXPECT_NEAR(
+      back->prefill_layer_overhead_seconds / hw.prefill_layer_overhead_seconds,
+      1, 1e-12);
   EXPECT_NEAR(back->interconnect_hop_latency_seconds /
                   hw.interconnect_hop_latency_seconds,
               1, 1e-12);

@@ -49,8 +49,21 @@ TEST(ComputeModelTest, OverheadPerStepAndPerPrefill) {
   HardwareSpec hw = Hw();
   hw.step_overhead_seconds = 50e-6;
   hw.prefill_overhead_seconds = 200e-6;
-  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 0), 50e-6);
-  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 3), 650e-6);
+  hw.prefill_layer_overhead_seconds = 0;
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 0, 32), 50e-6);
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 3, 32), 650e-6);
+}
+
+TEST(ComputeModelTest, LayerOverheadScalesWithDepthPerPrefill) {
+  HardwareSpec hw = Hw();
+  hw.step_overhead_seconds = 50e-6;
+  hw.prefill_overhead_seconds = 0;
+  hw.prefill_layer_overhead_seconds = 10e-6;
+  // 80 layers pay 2.5x what 32 do, per prefill chunk; decodes pay none.
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 1, 32), 50e-6 + 320e-6);
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 1, 80), 50e-6 + 800e-6);
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 2, 80), 50e-6 + 1600e-6);
+  EXPECT_DOUBLE_EQ(FixedOverheadSeconds(hw, 0, 80), 50e-6);
 }
 
 TEST(ComputeModelTest, RingAllReduceHasLatencyPerHopAndBandwidth) {

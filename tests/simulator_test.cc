@@ -147,6 +147,43 @@ TEST(SimulatorTest, BuddyPlacementWastesMoreThanFirstFit) {
   EXPECT_GT(external(AllocatorKind::kOrcaPow2), 0.05);
 }
 
+TEST(SimulatorTest, FreeMemoryCountsAsStrandedOnlyWhileRequestsWait) {
+  // Orca (Max) regions of 1024 slots in a 2560-slot buddy arena (roots 2048
+  // and 512): two requests run, the 512-slot root can never take a third.
+  // Four requests arrive together, so two wait until the first two end.
+  Workload w;
+  w.name = "stranded";
+  for (uint64_t i = 0; i < 4; ++i) {
+    Request q;
+    q.id = i;
+    q.output_tokens = 50;
+    q.segments = {{10 + i, 100}};
+    w.requests.push_back(q);
+  }
+  // Llama-3-8B: 128 KiB per token, so 2560 tokens = 0.3125 GiB.
+  SimulatorConfig c = SmallConfig(AllocatorKind::kOrcaMax, 0.3125);
+  c.max_model_len = 1024;
+  absl::StatusOr<SimulationReport> r = Simulate(w, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->capacity_slots, 2560);
+  ASSERT_EQ(r->completed, 4);
+  const double first_end = r->requests[0].finish_s;
+  const double last_end = r->requests[3].finish_s;
+  ASSERT_GT(last_end, first_end);
+  // The 512 free slots count while two requests wait, not afterwards.
+  EXPECT_NEAR(r->mean_memory.free_while_waiting,
+              512.0 / 2560.0 * first_end / last_end, 1e-9);
+  EXPECT_LT(r->mean_memory.free_while_waiting, r->mean_memory.free);
+  // Alone, a request never waits: its free memory (the other 1024-slot
+  // half of the 2048 root; the 512 root lies outside the largest block and
+  // counts as external) is idle, not stranded.
+  w.requests.resize(1);
+  r = Simulate(w, c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_DOUBLE_EQ(r->mean_memory.free, 1024.0 / 2560.0);
+  EXPECT_EQ(r->mean_memory.free_while_waiting, 0);
+}
+
 TEST(SimulatorTest, ClosedLoopKeepsConcurrencyRequestsInFlight) {
   const Workload w = SmallDefaultWorkload(30);
   SimulatorConfig c = SmallConfig(AllocatorKind::kPaged, 1.5);

@@ -297,6 +297,7 @@ class HardwareSpec:
     overlap_loss: float
     step_overhead_seconds: float
     prefill_overhead_seconds: float
+    prefill_layer_overhead_seconds: float
     def validate(self) -> None: ...
     def ridge_point(self, weight_dtype: str = "bf16") -> float: ...
 

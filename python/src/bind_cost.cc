@@ -175,6 +175,8 @@ void BindHardwareSpec(py::module_& m) {
                      &HardwareSpec::step_overhead_seconds)
       .def_readwrite("prefill_overhead_seconds",
                      &HardwareSpec::prefill_overhead_seconds)
+      .def_readwrite("prefill_layer_overhead_seconds",
+                     &HardwareSpec::prefill_layer_overhead_seconds)
       .def("validate", [](const HardwareSpec& s) { Check(s.Validate()); })
       .def(
           "ridge_point",

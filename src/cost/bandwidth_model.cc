@@ -172,7 +172,8 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
       hardware_, model_.weight_dtype, cost.flops, std::max<int64_t>(tokens, 1));
   cost.bound = cost.compute_seconds > cost.memory_seconds ? Bound::kCompute
                                                           : Bound::kMemory;
-  cost.overhead_seconds = FixedOverheadSeconds(hardware_, prefills);
+  cost.overhead_seconds =
+      FixedOverheadSeconds(hardware_, prefills, model_.num_layers);
   if (tp > 1) {
     // Two all-reduces per layer (after attention and after the MLP) of the
     // step's activations.

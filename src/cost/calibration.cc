@@ -39,6 +39,7 @@ constexpr const char* kFittable[] = {"memory_efficiency",
                                      "overlap_loss",
                                      "step_overhead_us",
                                      "prefill_overhead_us",
+                                     "prefill_layer_overhead_us",
                                      "interconnect_latency_us",
                                      "interconnect_hop_latency_us"};
 

@@ -31,10 +31,15 @@ double CombineRoofline(const HardwareSpec& hw, double memory, double compute) {
          hw.overlap_loss * std::min(memory, compute);
 }
 
-double FixedOverheadSeconds(const HardwareSpec& hw, int64_t prefills) {
-  PAGEKV_DCHECK(prefills >= 0, "prefills must be >= 0, got {}", prefills);
-  return hw.step_overhead_seconds +
-         static_cast<double>(prefills) * hw.prefill_overhead_seconds;
+double FixedOverheadSeconds(const HardwareSpec& hw, int64_t prefills,
+                            int32_t num_layers) {
+  PAGEKV_DCHECK(prefills >= 0 && num_layers >= 0,
+                "prefills {} and num_layers {} must be >= 0", prefills,
+                num_layers);
+  const double per_prefill =
+      hw.prefill_overhead_seconds +
+      static_cast<double>(num_layers) * hw.prefill_layer_overhead_seconds;
+  return hw.step_overhead_seconds + static_cast<double>(prefills) * per_prefill;
 }
 
 double AllReduceSeconds(const HardwareSpec& hw, int32_t tp,

@@ -46,6 +46,9 @@ absl::Span<const HardwareNumberField> HardwareNumberFields() {
        "step_overhead_us", 1e-6, 0, true, 60},
       {&HardwareSpec::prefill_overhead_seconds, "prefill_overhead_seconds",
        "prefill_overhead_us", 1e-6, 0, true, 60},
+      {&HardwareSpec::prefill_layer_overhead_seconds,
+       "prefill_layer_overhead_seconds", "prefill_layer_overhead_us", 1e-6, 0,
+       true, 60},
       {&HardwareSpec::host_link_bandwidth, "host_link_bandwidth",
        "host_link_gbps", 1e9, 0, true, 1e15},
       {&HardwareSpec::host_transfer_efficiency, "host_transfer_efficiency",
@@ -121,6 +124,7 @@ struct GenerationFit {
   double compute_half_tokens = kDefaultComputeHalfTokens;
   double overlap_loss = kDefaultOverlapLoss;
   double prefill_overhead_seconds = 0;
+  double prefill_layer_overhead_seconds = 0;
   double interconnect_latency_seconds = 0;
   double interconnect_hop_latency_seconds = 0;
 };
@@ -134,12 +138,15 @@ constexpr GenerationFit kAmpere = {.memory_efficiency = 0.71,
                                    .interconnect_latency_seconds = 18.4e-6,
                                    .interconnect_hop_latency_seconds = 0.73e-6};
 // Hopper (H100, H200): TensorRT-LLM's Llama-2-7B fp8 TTFT at 128 and 2048
-// tokens, with Ampere's overlap loss. No published batch-1 decode or tp
-// sweep was found: the memory efficiency and the 16-bit path keep the
+// tokens, with Ampere's overlap loss. Their fixed 2.0 ms per prefill is
+// charged per layer (62.5 us x Llama-2-7B's 32 layers): it is work every
+// layer adds to a prefill (launches, the fp8 path's activation
+// quantization), so a deeper model pays more. No published batch-1 decode
+// or tp sweep was found: the memory efficiency and the 16-bit path keep the
 // generic defaults, the all-reduce latencies are Ampere's.
 constexpr GenerationFit kHopper = {.compute_efficiency_8bit = 0.47,
                                    .overlap_loss = 0.88,
-                                   .prefill_overhead_seconds = 2.0e-3,
+                                   .prefill_layer_overhead_seconds = 62.5e-6,
                                    .interconnect_latency_seconds = 18.4e-6,
                                    .interconnect_hop_latency_seconds = 0.73e-6};
 // Ada (L40S): TensorRT-LLM's Llama-2-7B fp8 TTFT at 128 and 2048 tokens;
@@ -156,6 +163,7 @@ HardwareSpec Fitted(HardwareSpec spec, const GenerationFit& fit) {
   spec.compute_half_tokens = fit.compute_half_tokens;
   spec.overlap_loss = fit.overlap_loss;
   spec.prefill_overhead_seconds = fit.prefill_overhead_seconds;
+  spec.prefill_layer_overhead_seconds = fit.prefill_layer_overhead_seconds;
   spec.interconnect_latency_seconds = fit.interconnect_latency_seconds;
   spec.interconnect_hop_latency_seconds = fit.interconnect_hop_latency_seconds;
   return spec;

@@ -19,6 +19,7 @@ nlohmann::ordered_json SharesJson(const MemoryShares& s) {
   j["external_fragmentation"] = s.external_fragmentation;
   j["cached"] = s.cached;
   j["free"] = s.free;
+  j["free_while_waiting"] = s.free_while_waiting;
   return j;
 }
 

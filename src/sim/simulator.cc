@@ -18,44 +18,12 @@
 #include "pagekv/cost/capacity.h"
 #include "pagekv/eviction_policy.h"
 #include "pagekv/kv_cache_config.h"
+#include "sim/memory_integral.h"
 #include "sim/tier_report.h"
 
 namespace pagekv {
-namespace {
 
-// Time-weighted sums of a memory breakdown, in slot-seconds.
-struct MemoryIntegral {
-  double token_states = 0;
-  double reserved = 0;
-  double internal_fragmentation = 0;
-  double external_fragmentation = 0;
-  double cached = 0;
-  double free = 0;
-
-  void Add(const MemoryBreakdown& m, double dt) {
-    token_states += static_cast<double>(m.token_states) * dt;
-    reserved += static_cast<double>(m.reserved) * dt;
-    internal_fragmentation +=
-        static_cast<double>(m.internal_fragmentation) * dt;
-    external_fragmentation +=
-        static_cast<double>(m.external_fragmentation) * dt;
-    cached += static_cast<double>(m.cached) * dt;
-    free += static_cast<double>(m.free) * dt;
-  }
-  MemoryShares Shares(double capacity_slot_seconds) const {
-    MemoryShares s;
-    if (capacity_slot_seconds <= 0) return s;
-    s.token_states = token_states / capacity_slot_seconds;
-    s.reserved = reserved / capacity_slot_seconds;
-    s.internal_fragmentation = internal_fragmentation / capacity_slot_seconds;
-    s.external_fragmentation = external_fragmentation / capacity_slot_seconds;
-    s.cached = cached / capacity_slot_seconds;
-    s.free = free / capacity_slot_seconds;
-    return s;
-  }
-};
-
-}  // namespace
+using internal::MemoryIntegral;
 
 absl::Status SimulatorConfig::Validate() const {
   if (absl::Status s = model.Validate(); !s.ok()) return s;
@@ -159,7 +127,7 @@ LatencySummary Summarize(std::vector<double> values) {
 
 MemoryShares SharesOf(const MemoryBreakdown& m) {
   MemoryIntegral one;
-  one.Add(m, 1.0);
+  one.Add(m, 1.0, /*waiting=*/false);
   return one.Shares(static_cast<double>(m.capacity()));
 }
 
@@ -339,7 +307,9 @@ void Replay::Account(double from, double to, const MemoryBreakdown& memory,
                            std::max(from, config_.window_start_s));
     if (step != nullptr) window_busy_s_ += dt;
   }
-  memory_integral_.Add(memory, dt);
+  const int32_t waiting =
+      step != nullptr ? step->num_waiting : scheduler_.num_waiting();
+  memory_integral_.Add(memory, dt, waiting > 0);
   if (step != nullptr) {
     batch_integral_ += step->batch_size() * dt;
     running_integral_ += step->num_running * dt;
@@ -353,10 +323,8 @@ void Replay::Account(double from, double to, const MemoryBreakdown& memory,
       p.num_decodes = step->num_decodes;
       p.prefill_tokens = step->prefill_tokens;
       p.num_running = step->num_running;
-      p.num_waiting = step->num_waiting;
-    } else {
-      p.num_waiting = scheduler_.num_waiting();
     }
+    p.num_waiting = waiting;
     p.preemptions = preemptions_;
     report_.timeline.push_back(p);
     next_sample_s_ += report_.timeline_interval_s;

@@ -4,7 +4,8 @@
 //   efficiency(T)  = eff_max(dtype) · T / (T + T_half)
 //   compute        = flops / (PeakFlops(dtype) · efficiency(T))
 //   step           = max(memory, compute) + overlap_loss · min(memory, compute)
-//   overhead       = step_overhead + prefills · prefill_overhead
+//   overhead       = step_overhead
+//                    + prefills · (prefill_overhead + layers · layer_overhead)
 //   all-reduce     = latency + 2 (tp − 1) · (hop_latency + m / (tp · BW))
 //
 // T is the step's new tokens, the M dimension of every weight GEMM: a few
@@ -41,9 +42,11 @@ double ComputeSeconds(const HardwareSpec& hw, DType weight_dtype, double flops,
 // and `compute` seconds: max + hw.overlap_loss * min.
 double CombineRoofline(const HardwareSpec& hw, double memory, double compute);
 
-// Returns the fixed time of a step that runs `prefills` prefill chunks.
-// REQUIRES: prefills >= 0.
-double FixedOverheadSeconds(const HardwareSpec& hw, int64_t prefills);
+// Returns the fixed time of a step that runs `prefills` prefill chunks
+// through a model of `num_layers` layers.
+// REQUIRES: prefills >= 0, num_layers >= 0.
+double FixedOverheadSeconds(const HardwareSpec& hw, int64_t prefills,
+                            int32_t num_layers);
 
 // Returns the time of one ring all-reduce of `message_bytes` over `tp`
 // devices; 0 when tp == 1.

@@ -78,6 +78,11 @@ struct HardwareSpec {
   // Fixed time per prefill chunk in a step (its metadata, its attention
   // kernel's launch, the first sampling). >= 0.
   double prefill_overhead_seconds = 0;
+  // Fixed time per prefill chunk and per layer: work a prefill adds in
+  // every layer whatever the layer's width (kernel launches and small
+  // kernels such as an fp8 path's activation quantization), so a deeper
+  // model pays more of it. >= 0.
+  double prefill_layer_overhead_seconds = 0;
   // Per device, per direction, device to host memory (PCIe): what swapping
   // KV out and back in costs. >= 0; 0 = no host link (swap unavailable).
   double host_link_bandwidth = 0;
@@ -118,11 +123,11 @@ std::vector<std::string> HardwarePresetNames();
 // num_devices, interconnect_gbps, interconnect_latency_us,
 // interconnect_hop_latency_us, memory_efficiency, compute_efficiency,
 // compute_efficiency_8bit, compute_half_tokens, overlap_loss, step_overhead_us,
-// prefill_overhead_us, host_link_gbps, host_transfer_efficiency,
-// host_transfer_latency_us, remote_gbps, remote_latency_us,
-// store_decode_slowdown, and
-// an optional "base" preset to start from. Unknown fields are rejected. Errors
-// name `source` and the bad field.
+// prefill_overhead_us, prefill_layer_overhead_us, host_link_gbps,
+// host_transfer_efficiency, host_transfer_latency_us, remote_gbps,
+// remote_latency_us, store_decode_slowdown, and an optional "base" preset to
+// start from. Unknown fields are rejected. Errors name `source` and the bad
+// field.
 absl::StatusOr<HardwareSpec> ParseHardwareSpecJson(std::string_view json_text,
                                                    std::string_view source);
 // Returns `spec` as a self-contained JSON object in the file's units (every

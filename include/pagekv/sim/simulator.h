@@ -118,7 +118,7 @@ struct LatencySummary {
   double max = 0;
 };
 
-// A memory breakdown as fractions of capacity (they add up to 1).
+// A memory breakdown as fractions of capacity (the first six add up to 1).
 struct MemoryShares {
   double token_states = 0;
   double reserved = 0;
@@ -126,6 +126,14 @@ struct MemoryShares {
   double external_fragmentation = 0;
   double cached = 0;
   double free = 0;
+  // Of free + cached, the part held while at least one request waited in
+  // the queue: allocatable memory the waiting requests could not use then
+  // (no hole or buddy block large enough, or the admission rules held it
+  // back). The PagedAttention paper's Fig. 2 counts it under "external
+  // fragmentation & others"; memory free with nobody waiting is idle, not
+  // waste. Time averages only (0 in a single breakdown such as
+  // peak_memory).
+  double free_while_waiting = 0;
 };
 
 // One timeline sample: the state during the step running at time_s.
