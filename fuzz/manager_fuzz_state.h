@@ -1,6 +1,7 @@
 // The manager fuzzer's state model: its check macros, the reference
 // record of a sequence, the snapshot a failed operation must leave
-// untouched, and the decoding of a configuration from the input.
+// untouched (and its check and trace print), and the decoding of a
+// configuration from the input.
 #ifndef PAGEKV_FUZZ_MANAGER_FUZZ_STATE_H_
 #define PAGEKV_FUZZ_MANAGER_FUZZ_STATE_H_
 
@@ -87,6 +88,41 @@ inline Snapshot TakeSnapshot(const KVCacheManager& m,
     s.states.push_back(pool.state(BlockId(b)));
   }
   return s;
+}
+
+// Aborts unless the failed operation that returned `st` left `after` the
+// same as `before`, allocation_failures aside: that moves by one exactly
+// when `st` is ResourceExhausted.
+inline void CheckUnchanged(const Snapshot& before, const Snapshot& after,
+                           const absl::Status& st) {
+  FUZZ_CHECK(SameState(before, after), "failed operation changed state: %s",
+             std::string(st.ToString()).c_str());
+  const uint64_t failures =
+      after.stats.allocation_failures - before.stats.allocation_failures;
+  FUZZ_CHECK(
+      failures == (st.code() == absl::StatusCode::kResourceExhausted ? 1u : 0u),
+      "allocation_failures moved by %llu for %s",
+      static_cast<unsigned long long>(failures),
+      std::string(st.ToString()).c_str());
+}
+
+// Prints each sequence of `seqs` to stderr: its token counts and its block
+// table in every group (the harness's trace, PAGEKV_FUZZ_TRACE).
+inline void PrintTables(const KVCacheManager& m,
+                        const std::map<uint64_t, RefSeq>& seqs) {
+  for (const auto& [id, r] : seqs) {
+    std::fprintf(stderr, "  seq %llu: known %zu computed %lld",
+                 static_cast<unsigned long long>(id), r.tokens.size(),
+                 static_cast<long long>(r.computed));
+    for (int g = 0; g < m.num_groups(); ++g) {
+      std::fprintf(stderr, " | g%d:", g);
+      const auto table = *m.BlockTable(SeqId(id), GroupId(g));
+      for (BlockId b : table) {
+        std::fprintf(stderr, " %u", b.value());
+      }
+    }
+    std::fprintf(stderr, "\n");
+  }
 }
 
 // A configuration from the first bytes: block size, groups (full attention,

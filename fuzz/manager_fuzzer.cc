@@ -11,15 +11,22 @@
 //     than allocation_failures, pending copies).
 //
 // The first bytes choose the configuration (ConsumeConfig, in
-// manager_fuzz_state.h with the reference records and snapshots).
+// manager_fuzz_state.h with the reference records and snapshots); the
+// shadow KV memory is ShadowKv (manager_fuzz_shadow.h). Then each step
+// reads a clock advance and an operation number (0..13), and the
+// operation's own arguments; Step() dispatches to one function per
+// operation. The byte layout is what the checked-in corpora mean: change
+// it and they stop exercising what they were kept for.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "manager_fuzz_shadow.h"
 #include "manager_fuzz_state.h"
 #include "pagekv/clock.h"
 #include "pagekv/kv_cache_manager.h"
@@ -47,9 +54,7 @@ class Harness {
     FUZZ_CHECK(m.ok(), "%s", std::string(m.status().ToString()).c_str());
     manager_ = *std::move(m);
     bs_ = c.block_size;
-    shadow_.assign(static_cast<size_t>(c.num_blocks) * bs_, -1);
-    states_.assign(static_cast<size_t>(c.num_blocks), {-1, 0});
-    groups_ = c.groups;
+    shadow_.Init(c);
     return true;
   }
 
@@ -111,52 +116,13 @@ class Harness {
   Snapshot Take() const { return TakeSnapshot(*manager_, ref_); }
 
   // A failed operation: state unchanged; allocation_failures may count it.
-  void ExpectUnchanged(const Snapshot& before, const absl::Status& st) {
-    const Snapshot after = Take();
-    FUZZ_CHECK(SameState(before, after), "failed operation changed state: %s",
-               std::string(st.ToString()).c_str());
-    const uint64_t failures =
-        after.stats.allocation_failures - before.stats.allocation_failures;
-    FUZZ_CHECK(
-        failures ==
-            (st.code() == absl::StatusCode::kResourceExhausted ? 1u : 0u),
-        "allocation_failures moved by %llu for %s",
-        static_cast<unsigned long long>(failures),
-        std::string(st.ToString()).c_str());
+  void ExpectUnchanged(const Snapshot& before, const absl::Status& st) const {
+    CheckUnchanged(before, Take(), st);
   }
 
   // The engine's work for a step: copies first, then the new tokens.
   void WriteStep(SeqId id, int64_t from, int64_t to) {
-    for (const BlockCopy& copy : manager_->DrainCopies()) {
-      FUZZ_CHECK(copy.src != kNullBlock && copy.dst != kNullBlock,
-                 "copy names the null block");
-      FUZZ_CHECK(copy.src != copy.dst, "copy onto itself");
-      for (int i = 0; i < bs_; ++i) {
-        shadow_[copy.dst.value() * bs_ + i] =
-            shadow_[copy.src.value() * bs_ + i];
-      }
-      states_[copy.dst.value()] = states_[copy.src.value()];
-    }
-    const RefSeq& r = ref_.at(id.value());
-    for (int g = 0; g < manager_->num_groups(); ++g) {
-      auto table = *manager_->BlockTable(id, GroupId(g));
-      if (IsState(g)) {
-        WriteState(id, g, table, from, to);
-        continue;
-      }
-      for (int64_t p = from; p < to; ++p) {
-        const BlockId b = table[p / bs_];
-        FUZZ_CHECK(b != kNullBlock,
-                   "seq %llu group %d: new token %lld lands in a null slot",
-                   static_cast<unsigned long long>(id.value()), g,
-                   static_cast<long long>(p));
-        FUZZ_CHECK(manager_->pool().ref_count(b) == 1,
-                   "writing token %lld into block %u shared by %u holders",
-                   static_cast<long long>(p), b.value(),
-                   manager_->pool().ref_count(b));
-        shadow_[b.value() * bs_ + p % bs_] = r.tokens[p];
-      }
-    }
+    shadow_.WriteStep(*manager_, id, ref_.at(id.value()), from, to);
   }
 
   void CheckAll() {
@@ -175,338 +141,255 @@ class Harness {
       FUZZ_CHECK(*manager_->NumComputedTokens(s) == r.computed,
                  "computed tokens of %llu",
                  static_cast<unsigned long long>(id));
-      for (int g = 0; g < manager_->num_groups(); ++g) {
-        auto table = *manager_->BlockTable(s, GroupId(g));
-        if (IsState(g)) {
-          CheckState(id, g, table, r);
-          continue;
-        }
-        FUZZ_CHECK(int64_t(table.size()) * bs_ >= r.computed,
-                   "table too short");
-        // The next token attends to the last window - 1 computed tokens, or
-        // its chunk's (all of them for full attention): their blocks must be
-        // held.
-        const KVCacheGroupSpec& spec = manager_->config().groups[g];
-        int64_t window_start = 0;
-        if (spec.kind == KVCacheGroupSpec::Kind::kSlidingWindow) {
-          window_start =
-              std::max<int64_t>(0, r.computed - (spec.sliding_window - 1));
-        } else if (spec.kind == KVCacheGroupSpec::Kind::kChunkedLocal) {
-          window_start = r.computed - r.computed % spec.attention_chunk_size;
-        }
-        for (int64_t p = window_start; p < r.computed; ++p) {
-          FUZZ_CHECK(table[p / bs_] != kNullBlock,
-                     "seq %llu group %d: token %lld of %lld computed is in the "
-                     "window but its slot is null",
-                     static_cast<unsigned long long>(id), g,
-                     static_cast<long long>(p),
-                     static_cast<long long>(r.computed));
-        }
-        for (int64_t p = 0; p < r.computed; ++p) {
-          const BlockId b = table[p / bs_];
-          if (b == kNullBlock) continue;  // out of the window
-          FUZZ_CHECK(shadow_[b.value() * bs_ + p % bs_] == r.tokens[p],
-                     "seq %llu group %d position %lld reads the wrong KV from "
-                     "block %u",
-                     static_cast<unsigned long long>(id), g,
-                     static_cast<long long>(p), b.value());
-        }
-      }
-    }
-  }
-
-  // --- state groups: each block's state is (position, fingerprint) ---
-  bool IsState(int g) const {
-    return groups_[g].kind == KVCacheGroupSpec::Kind::kState;
-  }
-  int64_t StateEntry(int g, int64_t tokens) const {
-    const KVCacheGroupSpec& spec = groups_[g];
-    if (spec.state_cache_mode == StateCacheMode::kNone) return 0;
-    const int64_t sbs =
-        spec.state_block_size == 0 ? bs_ : spec.state_block_size;
-    return (tokens + sbs - 1) / sbs - 1;
-  }
-  static uint64_t Fingerprint(const std::vector<TokenId>& t, int64_t end) {
-    uint64_t h = 1469598103934665603ull;
-    for (int64_t i = 0; i < end; ++i) {
-      h = (h ^ static_cast<uint32_t>(t[i])) * 1099511628211ull;
-    }
-    return h;
-  }
-  BlockId StateBlock(SeqId id, int g, absl::Span<const BlockId> table,
-                     int64_t tokens) const {
-    const int64_t entry = StateEntry(g, tokens);
-    FUZZ_CHECK(entry < int64_t(table.size()) && table[entry] != kNullBlock,
-               "seq %llu state group %d: no state block for %lld tokens",
-               static_cast<unsigned long long>(id.value()), g,
-               static_cast<long long>(tokens));
-    return table[entry];
-  }
-  // The kernel resumes from the state at `from` in the state block, and
-  // leaves the state at `to` there.
-  void WriteState(SeqId id, int g, absl::Span<const BlockId> table,
-                  int64_t from, int64_t to) {
-    if (from == to) return;
-    const RefSeq& r = ref_.at(id.value());
-    const BlockId b = StateBlock(id, g, table, to);
-    FUZZ_CHECK(manager_->pool().ref_count(b) == 1,
-               "writing a state into block %u shared by %u holders", b.value(),
-               manager_->pool().ref_count(b));
-    if (from > 0) {
-      const std::pair<int64_t, uint64_t> want{from,
-                                              Fingerprint(r.tokens, from)};
-      FUZZ_CHECK(states_[b.value()] == want,
-                 "seq %llu state group %d: block %u holds the state after "
-                 "%lld tokens, the step resumes after %lld",
-                 static_cast<unsigned long long>(id.value()), g, b.value(),
-                 static_cast<long long>(states_[b.value()].first),
-                 static_cast<long long>(from));
-    }
-    states_[b.value()] = {to, Fingerprint(r.tokens, to)};
-  }
-  void CheckState(uint64_t id, int g, absl::Span<const BlockId> table,
-                  const RefSeq& r) const {
-    if (r.computed == 0) {
-      FUZZ_CHECK(table.empty(), "state table without computed tokens");
-      return;
-    }
-    const BlockId b = StateBlock(SeqId(id), g, table, r.computed);
-    const std::pair<int64_t, uint64_t> want{r.computed,
-                                            Fingerprint(r.tokens, r.computed)};
-    FUZZ_CHECK(states_[b.value()] == want,
-               "seq %llu state group %d: block %u holds the state after %lld "
-               "tokens, not %lld",
-               static_cast<unsigned long long>(id), g, b.value(),
-               static_cast<long long>(states_[b.value()].first),
-               static_cast<long long>(r.computed));
-  }
-  // After a rollback the engine restores each state from its speculative
-  // blocks into the state block.
-  void RestoreStates(SeqId id, const RefSeq& r) {
-    if (r.computed == 0) return;
-    for (int g = 0; g < manager_->num_groups(); ++g) {
-      if (!IsState(g)) continue;
-      const auto table = *manager_->BlockTable(id, GroupId(g));
-      const BlockId b = StateBlock(id, g, table, r.computed);
-      states_[b.value()] = {r.computed, Fingerprint(r.tokens, r.computed)};
+      shadow_.CheckSequence(*manager_, id, r);
     }
   }
 
   // With PAGEKV_FUZZ_TRACE set, prints each operation and the tables after
   // it (for minimizing a crash input by hand).
-  void Dump() const {
-    for (const auto& [id, r] : ref_) {
-      std::fprintf(stderr, "  seq %llu: known %zu computed %lld",
-                   static_cast<unsigned long long>(id), r.tokens.size(),
-                   static_cast<long long>(r.computed));
-      for (int g = 0; g < manager_->num_groups(); ++g) {
-        std::fprintf(stderr, " | g%d:", g);
-        const auto table = *manager_->BlockTable(SeqId(id), GroupId(g));
-        for (BlockId b : table) {
-          std::fprintf(stderr, " %u", b.value());
-        }
-      }
-      std::fprintf(stderr, "\n");
-    }
-  }
+  void Dump() const { PrintTables(*manager_, ref_); }
 
+  // One operation: a clock advance, the operation number, its arguments.
   void Step() {
     clock_.Advance(in_.ConsumeIntegralInRange<int64_t>(0, 1000));
     const int op = in_.ConsumeIntegralInRange<int>(0, 13);
     if (trace_) std::fprintf(stderr, "op %d\n", op);
     const Snapshot before = Take();
     switch (op) {
-      case 0: {  // add
-        auto prompt = Prompt();
-        SequenceOptions options;
-        options.hash_extras.cache_salt =
-            in_.ConsumeIntegralInRange<int>(0, 5) == 0;
-        options.retention_priority =
-            in_.ConsumeIntegralInRange<int32_t>(0, 100);
-        options.retention_duration_us =
-            in_.ConsumeIntegralInRange<int64_t>(-1, 3000);
-        auto s = manager_->AddSequence(prompt, options);
-        FUZZ_CHECK(s.ok(), "add");
-        FUZZ_CHECK(!Live(*s), "reused a live id");
-        ref_[s->value()] = {prompt, 0, options.hash_extras};
+      case 0:
+        OpAdd();
         break;
-      }
-      case 1: {  // match (read-only)
-        const SeqId s = Pick();
-        auto m = manager_->MatchPrefix(s);
-        FUZZ_CHECK(SameState(before, Take()), "MatchPrefix changed state");
-        if (!Live(s) || !Admittable(s)) {
-          FUZZ_CHECK(!m.ok(), "match of an unknown or admitted sequence");
-          break;
-        }
-        FUZZ_CHECK(m.ok(), "match");
-        {
-          const RefSeq& r = ref_.at(s.value());
-          const PrefixMatch by_prompt =
-              manager_->MatchPrefix(r.tokens, r.extras);
-          FUZZ_CHECK(
-              by_prompt.num_tokens == m->num_tokens &&
-                  by_prompt.num_blocks == m->num_blocks &&
-                  by_prompt.num_evictable_blocks == m->num_evictable_blocks,
-              "MatchPrefix(prompt) %lld vs MatchPrefix(seq) %lld",
-              static_cast<long long>(by_prompt.num_tokens),
-              static_cast<long long>(m->num_tokens));
-          FUZZ_CHECK(SameState(before, Take()),
-                     "MatchPrefix(prompt) changed state");
-        }
-        const int64_t known = ref_.at(s.value()).tokens.size();
-        FUZZ_CHECK(m->num_tokens == int64_t{m->num_blocks} * bs_, "align");
-        FUZZ_CHECK(m->num_tokens <= std::max<int64_t>(0, known - 1),
-                   "hit %lld of %lld tokens",
-                   static_cast<long long>(m->num_tokens),
-                   static_cast<long long>(known));
+      case 1:
+        OpMatch(before);
         break;
-      }
-      case 2: {  // admit
-        const SeqId s = Pick();
-        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 40);
-        Admit({{s, n, 0}}, before);
+      case 2:
+        OpAdmit(before);
         break;
-      }
-      case 3: {  // admit a batch (maybe with a duplicate)
-        std::vector<ReserveRequest> batch;
-        const int k = in_.ConsumeIntegralInRange<int>(1, 4);
-        for (int i = 0; i < k; ++i) {
-          batch.push_back({Pick(), in_.ConsumeIntegralInRange<int64_t>(0, 30),
-                           in_.ConsumeIntegralInRange<int64_t>(0, 3)});
-        }
-        Admit(batch, before);
+      case 3:
+        OpAdmitBatch(before);
         break;
-      }
-      case 4: {  // append
-        const SeqId s = Pick();
-        std::vector<TokenId> t;
-        const int k = in_.ConsumeIntegralInRange<int>(0, 5);
-        for (int i = 0; i < k; ++i) {
-          t.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
-        }
-        const absl::Status st = manager_->AppendTokens(s, t);
-        if (!Live(s)) {
-          FUZZ_CHECK(!st.ok(), "append to an unknown sequence");
-          ExpectUnchanged(before, st);
-          break;
-        }
-        FUZZ_CHECK_OK(st);
-        auto& tokens = ref_.at(s.value()).tokens;
-        tokens.insert(tokens.end(), t.begin(), t.end());
+      case 4:
+        OpAppend(before);
         break;
-      }
       case 5:
-      case 6: {  // reserve (prefill chunk or decode) with lookahead
-        const SeqId s = Pick();
-        int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 12);
-        const int64_t lookahead =
-            in_.ConsumeBool() ? 0 : in_.ConsumeIntegralInRange<int64_t>(0, 6);
-        if (Live(s) && op == 6) {  // decode: append then compute what's left
-          RefSeq& r = ref_.at(s.value());
-          if (r.computed == int64_t(r.tokens.size())) {
-            const TokenId t = in_.ConsumeIntegralInRange<TokenId>(0, 3);
-            FUZZ_CHECK_OK(manager_->AppendTokens(s, {t}));
-            r.tokens.push_back(t);
-          }
-          n = int64_t(r.tokens.size()) - r.computed;
-        }
-        Reserve(s, n, lookahead);
+        OpReserve(/*decode=*/false);
         break;
-      }
-      case 7: {  // fork
-        const SeqId s = Pick();
-        auto child = manager_->Fork(s);
-        if (!Live(s)) {
-          FUZZ_CHECK(!child.ok(), "fork of an unknown sequence");
-          ExpectUnchanged(before, child.status());
-          break;
-        }
-        FUZZ_CHECK(child.ok(), "fork");
-        FUZZ_CHECK(!Live(*child), "fork reused a live id");
-        ref_[child->value()] = ref_.at(s.value());
+      case 6:
+        OpReserve(/*decode=*/true);
         break;
-      }
-      case 8: {  // truncate
-        const SeqId s = Pick();
-        const int64_t known =
-            Live(s) ? int64_t(ref_.at(s.value()).tokens.size()) : 0;
-        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, known + 1);
-        const absl::Status st = manager_->Truncate(s, n);
-        if (trace_) {
-          std::fprintf(stderr, "truncate %llu to %lld: %s\n",
-                       static_cast<unsigned long long>(s.value()),
-                       static_cast<long long>(n), st.ToString().c_str());
-        }
-        if (!Live(s) || n < 0 || n > known) {
-          FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument,
-                     "truncate to %lld of %lld: %s", static_cast<long long>(n),
-                     static_cast<long long>(known),
-                     std::string(st.ToString()).c_str());
-        }
-        if (!st.ok()) {
-          FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument ||
-                         st.code() == absl::StatusCode::kFailedPrecondition,
-                     "truncate: %s", std::string(st.ToString()).c_str());
-          ExpectUnchanged(before, st);
-          break;
-        }
-        RefSeq& r = ref_.at(s.value());
-        const bool rolled_back = n < r.computed;
-        r.tokens.resize(n);
-        r.computed = std::min(r.computed, n);
-        if (rolled_back) RestoreStates(s, r);
+      case 7:
+        OpFork(before);
         break;
-      }
+      case 8:
+        OpTruncate(before);
+        break;
       case 9:
-      case 10: {  // release
-        const SeqId s = Pick();
-        const absl::Status st = manager_->Release(s);
-        if (!Live(s)) {
-          FUZZ_CHECK(!st.ok(), "release of an unknown sequence");
-          ExpectUnchanged(before, st);
-          break;
-        }
-        FUZZ_CHECK_OK(st);
-        ref_.erase(s.value());
+      case 10:
+        OpRelease(before);
         break;
-      }
-      case 11: {  // reset
-        const absl::Status st = manager_->Reset();
-        if (!ref_.empty()) {
-          FUZZ_CHECK(st.code() == absl::StatusCode::kFailedPrecondition,
-                     "reset with live sequences");
-          ExpectUnchanged(before, st);
-          break;
-        }
-        FUZZ_CHECK_OK(st);
-        FUZZ_CHECK(manager_->pool().NumCached() == 0, "cached after reset");
+      case 11:
+        OpReset(before);
         break;
-      }
-      case 13: {  // one decode step for a batch
-        std::vector<SeqId> seqs;
-        std::vector<TokenId> tokens;
-        const int k = in_.ConsumeIntegralInRange<int>(0, 6);
-        for (int i = 0; i < k; ++i) {
-          seqs.push_back(Pick());
-          tokens.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
-        }
-        if (in_.ConsumeIntegralInRange<int>(0, 15) == 0) tokens.push_back(1);
-        DecodeBatch(seqs, tokens, before);
+      case 13:
+        OpDecodeBatch(before);
         break;
-      }
-      default: {  // dry runs only: must not change anything
-        const SeqId s = Pick();
-        const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 20);
-        (void)manager_->BlocksToReserve(s, n, 1);
-        (void)manager_->BlocksToAdmit(s, n);
-        const ReserveRequest reqs[] = {{s, n, 0}, {s, 1, 1}};
-        (void)manager_->CanReserve(reqs);
-        FUZZ_CHECK(SameState(before, Take()), "a dry run changed state");
+      default:  // 12
+        OpDryRuns(before);
         break;
-      }
     }
   }
+
+  // --- the operations, each reading its arguments from the input ---
+
+  void OpAdd() {
+    auto prompt = Prompt();
+    SequenceOptions options;
+    options.hash_extras.cache_salt = in_.ConsumeIntegralInRange<int>(0, 5) == 0;
+    options.retention_priority = in_.ConsumeIntegralInRange<int32_t>(0, 100);
+    options.retention_duration_us =
+        in_.ConsumeIntegralInRange<int64_t>(-1, 3000);
+    auto s = manager_->AddSequence(prompt, options);
+    FUZZ_CHECK(s.ok(), "add");
+    FUZZ_CHECK(!Live(*s), "reused a live id");
+    ref_[s->value()] = {prompt, 0, options.hash_extras};
+  }
+
+  // Read-only: MatchPrefix(seq) agrees with MatchPrefix(prompt, extras).
+  void OpMatch(const Snapshot& before) {
+    const SeqId s = Pick();
+    auto m = manager_->MatchPrefix(s);
+    FUZZ_CHECK(SameState(before, Take()), "MatchPrefix changed state");
+    if (!Live(s) || !Admittable(s)) {
+      FUZZ_CHECK(!m.ok(), "match of an unknown or admitted sequence");
+      return;
+    }
+    FUZZ_CHECK(m.ok(), "match");
+    {
+      const RefSeq& r = ref_.at(s.value());
+      const PrefixMatch by_prompt = manager_->MatchPrefix(r.tokens, r.extras);
+      FUZZ_CHECK(by_prompt.num_tokens == m->num_tokens &&
+                     by_prompt.num_blocks == m->num_blocks &&
+                     by_prompt.num_evictable_blocks == m->num_evictable_blocks,
+                 "MatchPrefix(prompt) %lld vs MatchPrefix(seq) %lld",
+                 static_cast<long long>(by_prompt.num_tokens),
+                 static_cast<long long>(m->num_tokens));
+      FUZZ_CHECK(SameState(before, Take()),
+                 "MatchPrefix(prompt) changed state");
+    }
+    const int64_t known = ref_.at(s.value()).tokens.size();
+    FUZZ_CHECK(m->num_tokens == int64_t{m->num_blocks} * bs_, "align");
+    FUZZ_CHECK(m->num_tokens <= std::max<int64_t>(0, known - 1),
+               "hit %lld of %lld tokens", static_cast<long long>(m->num_tokens),
+               static_cast<long long>(known));
+  }
+
+  void OpAdmit(const Snapshot& before) {
+    const SeqId s = Pick();
+    const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 40);
+    Admit({{s, n, 0}}, before);
+  }
+
+  // A batch of one to four, maybe with a duplicate.
+  void OpAdmitBatch(const Snapshot& before) {
+    std::vector<ReserveRequest> batch;
+    const int k = in_.ConsumeIntegralInRange<int>(1, 4);
+    for (int i = 0; i < k; ++i) {
+      batch.push_back({Pick(), in_.ConsumeIntegralInRange<int64_t>(0, 30),
+                       in_.ConsumeIntegralInRange<int64_t>(0, 3)});
+    }
+    Admit(batch, before);
+  }
+
+  void OpAppend(const Snapshot& before) {
+    const SeqId s = Pick();
+    std::vector<TokenId> t;
+    const int k = in_.ConsumeIntegralInRange<int>(0, 5);
+    for (int i = 0; i < k; ++i) {
+      t.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
+    }
+    const absl::Status st = manager_->AppendTokens(s, t);
+    if (!Live(s)) {
+      FUZZ_CHECK(!st.ok(), "append to an unknown sequence");
+      ExpectUnchanged(before, st);
+      return;
+    }
+    FUZZ_CHECK_OK(st);
+    auto& tokens = ref_.at(s.value()).tokens;
+    tokens.insert(tokens.end(), t.begin(), t.end());
+  }
+
+  // A prefill chunk, or (decode) one appended token and whatever is left to
+  // compute, with lookahead.
+  void OpReserve(bool decode) {
+    const SeqId s = Pick();
+    int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 12);
+    const int64_t lookahead =
+        in_.ConsumeBool() ? 0 : in_.ConsumeIntegralInRange<int64_t>(0, 6);
+    if (Live(s) && decode) {  // append then compute what's left
+      RefSeq& r = ref_.at(s.value());
+      if (r.computed == int64_t(r.tokens.size())) {
+        const TokenId t = in_.ConsumeIntegralInRange<TokenId>(0, 3);
+        FUZZ_CHECK_OK(manager_->AppendTokens(s, {t}));
+        r.tokens.push_back(t);
+      }
+      n = int64_t(r.tokens.size()) - r.computed;
+    }
+    Reserve(s, n, lookahead);
+  }
+
+  void OpFork(const Snapshot& before) {
+    const SeqId s = Pick();
+    auto child = manager_->Fork(s);
+    if (!Live(s)) {
+      FUZZ_CHECK(!child.ok(), "fork of an unknown sequence");
+      ExpectUnchanged(before, child.status());
+      return;
+    }
+    FUZZ_CHECK(child.ok(), "fork");
+    FUZZ_CHECK(!Live(*child), "fork reused a live id");
+    ref_[child->value()] = ref_.at(s.value());
+  }
+
+  void OpTruncate(const Snapshot& before) {
+    const SeqId s = Pick();
+    const int64_t known =
+        Live(s) ? int64_t(ref_.at(s.value()).tokens.size()) : 0;
+    const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, known + 1);
+    const absl::Status st = manager_->Truncate(s, n);
+    if (trace_) {
+      std::fprintf(stderr, "truncate %llu to %lld: %s\n",
+                   static_cast<unsigned long long>(s.value()),
+                   static_cast<long long>(n), st.ToString().c_str());
+    }
+    if (!Live(s) || n < 0 || n > known) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument,
+                 "truncate to %lld of %lld: %s", static_cast<long long>(n),
+                 static_cast<long long>(known),
+                 std::string(st.ToString()).c_str());
+    }
+    if (!st.ok()) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kInvalidArgument ||
+                     st.code() == absl::StatusCode::kFailedPrecondition,
+                 "truncate: %s", std::string(st.ToString()).c_str());
+      ExpectUnchanged(before, st);
+      return;
+    }
+    RefSeq& r = ref_.at(s.value());
+    const bool rolled_back = n < r.computed;
+    r.tokens.resize(n);
+    r.computed = std::min(r.computed, n);
+    if (rolled_back) shadow_.RestoreStates(*manager_, s, r);
+  }
+
+  void OpRelease(const Snapshot& before) {
+    const SeqId s = Pick();
+    const absl::Status st = manager_->Release(s);
+    if (!Live(s)) {
+      FUZZ_CHECK(!st.ok(), "release of an unknown sequence");
+      ExpectUnchanged(before, st);
+      return;
+    }
+    FUZZ_CHECK_OK(st);
+    ref_.erase(s.value());
+  }
+
+  void OpReset(const Snapshot& before) {
+    const absl::Status st = manager_->Reset();
+    if (!ref_.empty()) {
+      FUZZ_CHECK(st.code() == absl::StatusCode::kFailedPrecondition,
+                 "reset with live sequences");
+      ExpectUnchanged(before, st);
+      return;
+    }
+    FUZZ_CHECK_OK(st);
+    FUZZ_CHECK(manager_->pool().NumCached() == 0, "cached after reset");
+  }
+
+  // One decode step for a batch of up to six (maybe with a token too many).
+  void OpDecodeBatch(const Snapshot& before) {
+    std::vector<SeqId> seqs;
+    std::vector<TokenId> tokens;
+    const int k = in_.ConsumeIntegralInRange<int>(0, 6);
+    for (int i = 0; i < k; ++i) {
+      seqs.push_back(Pick());
+      tokens.push_back(in_.ConsumeIntegralInRange<TokenId>(0, 3));
+    }
+    if (in_.ConsumeIntegralInRange<int>(0, 15) == 0) tokens.push_back(1);
+    DecodeBatch(seqs, tokens, before);
+  }
+
+  // Dry runs only: they must not change anything.
+  void OpDryRuns(const Snapshot& before) {
+    const SeqId s = Pick();
+    const int64_t n = in_.ConsumeIntegralInRange<int64_t>(-1, 20);
+    (void)manager_->BlocksToReserve(s, n, 1);
+    (void)manager_->BlocksToAdmit(s, n);
+    const ReserveRequest reqs[] = {{s, n, 0}, {s, 1, 1}};
+    (void)manager_->CanReserve(reqs);
+    FUZZ_CHECK(SameState(before, Take()), "a dry run changed state");
+  }
+
+  // --- the checks shared by several operations ---
 
   void DecodeBatch(const std::vector<SeqId>& seqs,
                    const std::vector<TokenId>& tokens, const Snapshot& before) {
@@ -595,7 +478,9 @@ class Harness {
     r.computed += n;
   }
 
-  void Admit(const std::vector<ReserveRequest>& batch, const Snapshot& before) {
+  // Whether AdmitBatch must accept `batch` as well formed: live sequences
+  // not yet admitted, no duplicates, no negative token counts.
+  bool WellFormed(const std::vector<ReserveRequest>& batch) const {
     bool valid = true;
     std::vector<uint64_t> seen;
     for (const ReserveRequest& q : batch) {
@@ -605,6 +490,11 @@ class Harness {
       }
       seen.push_back(q.seq.value());
     }
+    return valid;
+  }
+
+  void Admit(const std::vector<ReserveRequest>& batch, const Snapshot& before) {
+    const bool valid = WellFormed(batch);
     int64_t single_need = -1;
     if (valid && batch.size() == 1 && batch[0].num_lookahead_tokens == 0) {
       single_need =
@@ -647,34 +537,39 @@ class Harness {
     FUZZ_CHECK(admitted->size() == batch.size(), "admission count");
     // Copies (none expected) are drained by the first WriteStep.
     for (size_t i = 0; i < batch.size(); ++i) {
-      const Admission& a = (*admitted)[i];
-      RefSeq& r = ref_.at(batch[i].seq.value());
-      const int64_t known = r.tokens.size();
-      FUZZ_CHECK(a.hit.num_tokens == int64_t{a.hit.num_blocks} * bs_ &&
-                     a.hit.num_tokens <= std::max<int64_t>(0, known - 1),
-                 "hit of %lld tokens for a %lld-token prompt",
-                 static_cast<long long>(a.hit.num_tokens),
-                 static_cast<long long>(known));
-      FUZZ_CHECK(a.num_new_tokens >= 0 &&
-                     a.num_new_tokens <= batch[i].num_new_tokens &&
-                     a.hit.num_tokens + a.num_new_tokens <= known,
-                 "admitted %lld new tokens",
-                 static_cast<long long>(a.num_new_tokens));
-      if (single_need >= 0) {
-        const uint64_t taken =
-            manager_->Stats().blocks_allocated - before.stats.blocks_allocated;
-        FUZZ_CHECK(int64_t(taken) == single_need - a.hit.num_evictable_blocks,
-                   "dry run said %lld blocks (%d evictable hits), admit took "
-                   "%llu",
-                   static_cast<long long>(single_need),
-                   a.hit.num_evictable_blocks,
-                   static_cast<unsigned long long>(taken));
-      }
-      r.computed = a.hit.num_tokens;
-      WriteStep(batch[i].seq, a.hit.num_tokens,
-                a.hit.num_tokens + a.num_new_tokens);
-      r.computed = a.hit.num_tokens + a.num_new_tokens;
+      Admitted(batch[i], (*admitted)[i], single_need, before);
     }
+  }
+
+  // One admission of a successful batch: a block-aligned hit shorter than
+  // the prompt, no more new tokens than asked for, the dry run's block count
+  // (for a single request); then the engine computes the new tokens.
+  void Admitted(const ReserveRequest& q, const Admission& a,
+                int64_t single_need, const Snapshot& before) {
+    RefSeq& r = ref_.at(q.seq.value());
+    const int64_t known = r.tokens.size();
+    FUZZ_CHECK(a.hit.num_tokens == int64_t{a.hit.num_blocks} * bs_ &&
+                   a.hit.num_tokens <= std::max<int64_t>(0, known - 1),
+               "hit of %lld tokens for a %lld-token prompt",
+               static_cast<long long>(a.hit.num_tokens),
+               static_cast<long long>(known));
+    FUZZ_CHECK(a.num_new_tokens >= 0 && a.num_new_tokens <= q.num_new_tokens &&
+                   a.hit.num_tokens + a.num_new_tokens <= known,
+               "admitted %lld new tokens",
+               static_cast<long long>(a.num_new_tokens));
+    if (single_need >= 0) {
+      const uint64_t taken =
+          manager_->Stats().blocks_allocated - before.stats.blocks_allocated;
+      FUZZ_CHECK(int64_t(taken) == single_need - a.hit.num_evictable_blocks,
+                 "dry run said %lld blocks (%d evictable hits), admit took "
+                 "%llu",
+                 static_cast<long long>(single_need),
+                 a.hit.num_evictable_blocks,
+                 static_cast<unsigned long long>(taken));
+    }
+    r.computed = a.hit.num_tokens;
+    WriteStep(q.seq, a.hit.num_tokens, a.hit.num_tokens + a.num_new_tokens);
+    r.computed = a.hit.num_tokens + a.num_new_tokens;
   }
 
   FuzzedDataProvider& in_;
@@ -683,11 +578,7 @@ class Harness {
   std::unique_ptr<KVCacheManager> manager_;
   int bs_ = 1;
   std::map<uint64_t, RefSeq> ref_;
-  std::vector<TokenId> shadow_;
-  // Per block, for state groups: the position its state is after (-1: none)
-  // and a fingerprint of the tokens before it.
-  std::vector<std::pair<int64_t, uint64_t>> states_;
-  std::vector<KVCacheGroupSpec> groups_;
+  ShadowKv shadow_;
 };
 
 }  // namespace
