@@ -151,8 +151,9 @@ bool VllmCore::ReadBuffer(py::handle toks, Py_ssize_t have, Py_ssize_t n,
 }
 
 bool VllmCore::NeedsKeys(ReqHandle h, int64_t num_tokens) const {
+  // keys < num_tokens / block size, without the division.
   return m->config().enable_caching &&
-         m->NumVllmKeys(h) < num_tokens / m->config().hash_block_size;
+         (m->NumVllmKeys(h) + 1) * m->config().hash_block_size <= num_tokens;
 }
 
 void VllmCore::SyncKeys(ReqHandle h, py::handle req) {

@@ -17,7 +17,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
-#include "pagekv/block_math.h"
 #include "pagekv/vllm/manager.h"
 #include "vllm/manager_state.h"
 
@@ -92,17 +91,12 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   const int64_t to_cache =
       std::min(total_computed + a.num_new_tokens, a.num_tokens);
   const bool caching = config_.enable_caching && !a.delay_cache_blocks;
-  if (caching) {
-    const int64_t full = to_cache / config_.hash_block_size;
-    if (full > static_cast<int64_t>(r.vkeys.size()) ||
-        full * config_.hash_block_size >
-            static_cast<int64_t>(r.tokens.size())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "caching ", full,
-          " blocks needs as many block_hashes and their "
-          "tokens; the request has ",
-          r.vkeys.size(), " hashes and ", r.tokens.size(), " tokens"));
-    }
+  if (caching && !CanCache(r, to_cache)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "caching ", to_cache / config_.hash_block_size,
+        " blocks needs as many block_hashes and their tokens; the request "
+        "has ",
+        r.vkeys.size(), " hashes and ", r.tokens.size(), " tokens"));
   }
   const int64_t main_model = total_computed + a.num_new_tokens;
   const int64_t need_slot =
@@ -146,6 +140,17 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   return true;
 }
 
+// Whether the request has the vLLM keys and the tokens of every full block
+// among its first num_tokens tokens. Without a division in the common case
+// (all tokens known).
+bool VllmManager::CanCache(const Request& r, int64_t num_tokens) const {
+  const int64_t bs = config_.hash_block_size;
+  const int64_t keys = static_cast<int64_t>(r.vkeys.size());
+  const int64_t tokens = static_cast<int64_t>(r.tokens.size());
+  if (num_tokens >= (keys + 1) * bs) return false;
+  return num_tokens <= tokens || num_tokens / bs * bs <= tokens;
+}
+
 // Whether every phase would do nothing: each group is running, holds the
 // slots already, has no block left to drop behind its window and no block
 // to cache. Most decode steps are this case. Kinds other than full
@@ -159,14 +164,19 @@ bool VllmManager::NothingToAllocate(const Request& r, int64_t total_computed,
         spec.kind != GroupKind::kSlidingWindow) {
       return false;
     }
+    // Compared as products: this runs for every request of every decode
+    // step, and a 64-bit division costs more than the rest of the test.
+    const int64_t bs = spec.block_size;
     const int64_t held = static_cast<int64_t>(s.blocks.size());
-    if (!s.exists || CeilDiv(need_slot, spec.block_size) > held ||
-        to_cache / spec.block_size > std::max(s.num_cached, 0)) {
+    if (!s.exists || need_slot > held * bs ||
+        to_cache >= (std::max(s.num_cached, 0) + 1) * bs) {
       return false;
     }
-    const int64_t skipped = std::min<int64_t>(
-        NumSkippedTokens(g, total_computed) / spec.block_size, held);
-    if (skipped > 0 && s.blocks[skipped - 1] != 0) return false;
+    if (spec.kind == GroupKind::kSlidingWindow) {
+      const int64_t skipped =
+          std::min<int64_t>(NumSkippedTokens(g, total_computed) / bs, held);
+      if (skipped > 0 && s.blocks[skipped - 1] != 0) return false;
+    }
   }
   return true;
 }

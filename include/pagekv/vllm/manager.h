@@ -189,6 +189,7 @@ class VllmManager {
   void CacheGroup(int32_t g, Request& r, int64_t num_tokens);
   bool NothingToAllocate(const Request& r, int64_t total_computed,
                          int64_t need_slot, int64_t to_cache) const;
+  bool CanCache(const Request& r, int64_t num_tokens) const;
   void RemoveSkippedGroup(int32_t g, Request& r, int64_t total_computed);
   void RemoveSkippedBase(int32_t g, Request& r, int64_t skipped_tokens);
   // The Mamba rules (group_kinds.cc).
