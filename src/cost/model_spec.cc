@@ -84,122 +84,150 @@ absl::Status CheckDimension(const ModelSpec& spec, std::string_view field,
                            value));
 }
 
+// The dimensions, the KV heads and the MLA ranks.
+absl::Status ValidateShape(const ModelSpec& m) {
+  for (const auto& [field, value, min] : {
+           std::tuple<std::string_view, int32_t, int32_t>{"num_layers",
+                                                          m.num_layers, 1},
+           {"hidden_size", m.hidden_size, 1},
+           {"num_attention_heads", m.num_attention_heads, 1},
+           {"head_dim", m.head_dim, 1},
+           {"intermediate_size", m.intermediate_size, 0},
+           {"mla_kv_lora_rank", m.mla_kv_lora_rank, 0},
+       }) {
+    if (absl::Status s = CheckDimension(m, field, value, min); !s.ok()) {
+      return s;
+    }
+  }
+  if (m.num_kv_heads <= 0 || m.num_kv_heads > m.num_attention_heads ||
+      m.num_attention_heads % m.num_kv_heads != 0) {
+    return Bad(m, "num_kv_heads",
+               internal::Cat("must be > 0 and divide num_attention_heads (",
+                             m.num_attention_heads, "), got ", m.num_kv_heads));
+  }
+  if (m.mla_rope_head_dim < 0 || m.mla_rope_head_dim > kMaxDimension ||
+      (m.mla_rope_head_dim > 0 && !m.uses_mla())) {
+    return Bad(m, "mla_rope_head_dim",
+               internal::Cat("must be in [0, ", kMaxDimension,
+                             "] and needs mla_kv_lora_rank > 0, got ",
+                             m.mla_rope_head_dim));
+  }
+  return absl::OkStatus();
+}
+
+// Parameter counts and the mixture of experts.
+absl::Status ValidateParams(const ModelSpec& m) {
+  if (!(m.num_params > 0 && m.num_params <= kMaxParams)) {  // false for NaN
+    return Bad(
+        m, "num_params",
+        internal::Cat("must be in (0, ", kMaxParams, "], got ", m.num_params));
+  }
+  if (!(m.active_params >= 0 && m.active_params <= m.num_params)) {
+    return Bad(
+        m, "active_params",
+        internal::Cat("must be in [0, num_params], got ", m.active_params));
+  }
+  if (absl::Status s = CheckDimension(m, "num_experts", m.num_experts, 0);
+      !s.ok()) {
+    return s;
+  }
+  if (m.is_moe()) {
+    if (m.experts_per_token <= 0 || m.experts_per_token >= m.num_experts) {
+      return Bad(m, "experts_per_token",
+                 internal::Cat("must be in [1, num_experts) for a MoE model, "
+                               "got ",
+                               m.experts_per_token));
+    }
+    if (!(m.active_params > 0) || m.active_params >= m.num_params) {
+      return Bad(m, "active_params",
+                 internal::Cat("must be in (0, num_params) for a MoE model, "
+                               "got ",
+                               m.active_params));
+    }
+  } else if (m.experts_per_token != 0) {
+    return Bad(m, "experts_per_token",
+               internal::Cat("must be 0 without num_experts, got ",
+                             m.experts_per_token));
+  }
+  return absl::OkStatus();
+}
+
+// The KV cache's quantization scales and the context bound.
+absl::Status ValidateKvScales(const ModelSpec& m) {
+  if (absl::Status s =
+          CheckDimension(m, "kv_scale_group_size", m.kv_scale_group_size, 0);
+      !s.ok()) {
+    return s;
+  }
+  if (m.kv_scale_bytes < 0 || m.kv_scale_bytes > kMaxDimension ||
+      (m.kv_scale_bytes > 0) != (m.kv_scale_group_size > 0)) {
+    return Bad(m, "kv_scale_bytes",
+               internal::Cat("must be in [0, ", kMaxDimension,
+                             "] and set together with kv_scale_group_size, "
+                             "got ",
+                             m.kv_scale_bytes));
+  }
+  if (m.max_context < 0 || m.max_context > kMaxContext) {
+    return Bad(m, "max_context",
+               internal::Cat("must be in [0, 2^40], got ", m.max_context));
+  }
+  return absl::OkStatus();
+}
+
+// One layer group's kind and sizes.
+absl::Status ValidateLayerGroup(const ModelSpec& m, size_t i) {
+  const LayerGroupSpec& g = m.layer_groups[i];
+  const std::string at = internal::Cat("layer_groups[", i, "]");
+  if (g.num_layers <= 0) {
+    return Bad(m, at + ".num_layers",
+               internal::Cat("must be > 0, got ", g.num_layers));
+  }
+  if (g.sliding_window < 0) {
+    return Bad(m, at + ".sliding_window",
+               internal::Cat("must be >= 0, got ", g.sliding_window));
+  }
+  if (g.attention_chunk_size < 0) {
+    return Bad(m, at + ".attention_chunk_size",
+               internal::Cat("must be >= 0, got ", g.attention_chunk_size));
+  }
+  if (!(g.state_bytes_per_layer >= 0) ||
+      !std::isfinite(g.state_bytes_per_layer)) {
+    return Bad(m, at + ".state_bytes_per_layer",
+               internal::Cat("must be >= 0, got ", g.state_bytes_per_layer));
+  }
+  const int kinds =
+      (g.sliding_window > 0) + (g.attention_chunk_size > 0) + g.is_state();
+  if (kinds > 1) {
+    return Bad(m, at,
+               "set at most one of sliding_window, attention_chunk_size "
+               "and state_bytes_per_layer");
+  }
+  return absl::OkStatus();
+}
+
+// Each layer group's kind and sizes, and that they cover every layer.
+absl::Status ValidateLayerGroups(const ModelSpec& m) {
+  if (m.layer_groups.empty()) return absl::OkStatus();
+  int64_t layers = 0;
+  for (size_t i = 0; i < m.layer_groups.size(); ++i) {
+    if (absl::Status s = ValidateLayerGroup(m, i); !s.ok()) return s;
+    layers += m.layer_groups[i].num_layers;
+  }
+  if (layers != m.num_layers) {
+    return Bad(m, "layer_groups",
+               internal::Cat("layers sum to ", layers, " but num_layers is ",
+                             m.num_layers));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ModelSpec::Validate() const {
   if (name.empty()) return Bad(*this, "name", "must not be empty");
-  for (const auto& [field, value, min] : {
-           std::tuple<std::string_view, int32_t, int32_t>{"num_layers",
-                                                          num_layers, 1},
-           {"hidden_size", hidden_size, 1},
-           {"num_attention_heads", num_attention_heads, 1},
-           {"head_dim", head_dim, 1},
-           {"intermediate_size", intermediate_size, 0},
-           {"mla_kv_lora_rank", mla_kv_lora_rank, 0},
-       }) {
-    if (absl::Status s = CheckDimension(*this, field, value, min); !s.ok()) {
-      return s;
-    }
-  }
-  if (num_kv_heads <= 0 || num_kv_heads > num_attention_heads ||
-      num_attention_heads % num_kv_heads != 0) {
-    return Bad(*this, "num_kv_heads",
-               internal::Cat("must be > 0 and divide num_attention_heads (",
-                             num_attention_heads, "), got ", num_kv_heads));
-  }
-  if (mla_rope_head_dim < 0 || mla_rope_head_dim > kMaxDimension ||
-      (mla_rope_head_dim > 0 && !uses_mla())) {
-    return Bad(*this, "mla_rope_head_dim",
-               internal::Cat("must be in [0, ", kMaxDimension,
-                             "] and needs mla_kv_lora_rank > 0, got ",
-                             mla_rope_head_dim));
-  }
-  if (!(num_params > 0 && num_params <= kMaxParams)) {  // false for NaN
-    return Bad(
-        *this, "num_params",
-        internal::Cat("must be in (0, ", kMaxParams, "], got ", num_params));
-  }
-  if (!(active_params >= 0 && active_params <= num_params)) {
-    return Bad(
-        *this, "active_params",
-        internal::Cat("must be in [0, num_params], got ", active_params));
-  }
-  if (absl::Status s = CheckDimension(*this, "num_experts", num_experts, 0);
-      !s.ok()) {
-    return s;
-  }
-  if (is_moe()) {
-    if (experts_per_token <= 0 || experts_per_token >= num_experts) {
-      return Bad(*this, "experts_per_token",
-                 internal::Cat("must be in [1, num_experts) for a MoE model, "
-                               "got ",
-                               experts_per_token));
-    }
-    if (!(active_params > 0) || active_params >= num_params) {
-      return Bad(*this, "active_params",
-                 internal::Cat("must be in (0, num_params) for a MoE model, "
-                               "got ",
-                               active_params));
-    }
-  } else if (experts_per_token != 0) {
-    return Bad(*this, "experts_per_token",
-               internal::Cat("must be 0 without num_experts, got ",
-                             experts_per_token));
-  }
-  if (absl::Status s =
-          CheckDimension(*this, "kv_scale_group_size", kv_scale_group_size, 0);
-      !s.ok()) {
-    return s;
-  }
-  if (kv_scale_bytes < 0 || kv_scale_bytes > kMaxDimension ||
-      (kv_scale_bytes > 0) != (kv_scale_group_size > 0)) {
-    return Bad(*this, "kv_scale_bytes",
-               internal::Cat("must be in [0, ", kMaxDimension,
-                             "] and set together with kv_scale_group_size, "
-                             "got ",
-                             kv_scale_bytes));
-  }
-  if (max_context < 0 || max_context > kMaxContext) {
-    return Bad(*this, "max_context",
-               internal::Cat("must be in [0, 2^40], got ", max_context));
-  }
-  if (!layer_groups.empty()) {
-    int64_t layers = 0;
-    for (size_t i = 0; i < layer_groups.size(); ++i) {
-      const LayerGroupSpec& g = layer_groups[i];
-      if (g.num_layers <= 0) {
-        return Bad(*this, internal::Cat("layer_groups[", i, "].num_layers"),
-                   internal::Cat("must be > 0, got ", g.num_layers));
-      }
-      if (g.sliding_window < 0) {
-        return Bad(*this, internal::Cat("layer_groups[", i, "].sliding_window"),
-                   internal::Cat("must be >= 0, got ", g.sliding_window));
-      }
-      if (g.attention_chunk_size < 0) {
-        return Bad(*this,
-                   internal::Cat("layer_groups[", i, "].attention_chunk_size"),
-                   internal::Cat("must be >= 0, got ", g.attention_chunk_size));
-      }
-      if (!(g.state_bytes_per_layer >= 0) ||
-          !std::isfinite(g.state_bytes_per_layer)) {
-        return Bad(
-            *this, internal::Cat("layer_groups[", i, "].state_bytes_per_layer"),
-            internal::Cat("must be >= 0, got ", g.state_bytes_per_layer));
-      }
-      const int kinds =
-          (g.sliding_window > 0) + (g.attention_chunk_size > 0) + g.is_state();
-      if (kinds > 1) {
-        return Bad(*this, internal::Cat("layer_groups[", i, "]"),
-                   "set at most one of sliding_window, attention_chunk_size "
-                   "and state_bytes_per_layer");
-      }
-      layers += g.num_layers;
-    }
-    if (layers != num_layers) {
-      return Bad(*this, "layer_groups",
-                 internal::Cat("layers sum to ", layers, " but num_layers is ",
-                               num_layers));
-    }
+  for (auto check :
+       {ValidateShape, ValidateParams, ValidateKvScales, ValidateLayerGroups}) {
+    if (absl::Status s = check(*this); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
