@@ -4,6 +4,7 @@
 // are read is in vllm_core.h; the C fast calls in vllm_fast_calls.cc.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,49 +37,49 @@ py::list EventList(std::vector<vllm::VllmEvent> events) {
   return out;
 }
 
-}  // namespace
+// A GroupSpec from the adapter's tuple (python/pagekv/vllm.py, _group_specs).
+vllm::GroupSpec GroupSpecFrom(py::handle group) {
+  auto t = group.cast<py::tuple>();
+  vllm::GroupSpec s;
+  s.kind = static_cast<vllm::GroupKind>(t[0].cast<int>());
+  s.block_size = t[1].cast<int32_t>();
+  s.sliding_window = t[2].cast<int32_t>();
+  s.is_eagle_group = t[3].cast<bool>();
+  s.spec_class = t[4].cast<int32_t>();
+  s.track_new_block_ids = t[5].cast<bool>();
+  s.attention_chunk_size = t[6].cast<int32_t>();
+  s.mamba_cache_mode = static_cast<vllm::MambaCacheMode>(t[7].cast<int>());
+  s.num_speculative_blocks = t[8].cast<int32_t>();
+  return s;
+}
 
-void BindVllm(py::module_& parent) {
-  py::module_ m = parent.def_submodule(
-      "_vllm", "C++ core of pagekv.vllm (use pagekv.vllm.KVCacheManager)");
-  py::class_<VllmCore>(m, "Core")
-      .def(py::init([](int32_t num_blocks, py::list groups,
-                       int32_t hash_block_size, int64_t max_model_len,
-                       int64_t max_num_batched_tokens, bool enable_caching,
-                       bool use_eagle, bool events, uint64_t seed,
-                       bool uncached_first) {
-        vllm::ManagerConfig cfg;
-        cfg.num_blocks = num_blocks;
-        for (py::handle g : groups) {
-          auto t = g.cast<py::tuple>();
-          vllm::GroupSpec s;
-          s.kind = static_cast<vllm::GroupKind>(t[0].cast<int>());
-          s.block_size = t[1].cast<int32_t>();
-          s.sliding_window = t[2].cast<int32_t>();
-          s.is_eagle_group = t[3].cast<bool>();
-          s.spec_class = t[4].cast<int32_t>();
-          s.track_new_block_ids = t[5].cast<bool>();
-          s.attention_chunk_size = t[6].cast<int32_t>();
-          s.mamba_cache_mode =
-              static_cast<vllm::MambaCacheMode>(t[7].cast<int>());
-          s.num_speculative_blocks = t[8].cast<int32_t>();
-          cfg.groups.push_back(s);
-        }
-        cfg.hash_block_size = hash_block_size;
-        cfg.max_model_len = max_model_len;
-        cfg.max_num_batched_tokens = max_num_batched_tokens;
-        cfg.enable_caching = enable_caching;
-        cfg.use_eagle = use_eagle;
-        cfg.enable_kv_cache_events = events;
-        cfg.hash_seed = seed;
-        cfg.reuse_uncached_first = uncached_first;
-        Check(cfg.Validate());
-        auto c = std::make_unique<VllmCore>();
-        c->m = std::make_unique<VllmManager>(cfg);
-        c->empty = py::tuple(0);
-        return c;
-      }))
-      .def("set_block_objects",
+std::unique_ptr<VllmCore> NewCore(
+    int32_t num_blocks, py::list groups, int32_t hash_block_size,
+    int64_t max_model_len, int64_t max_num_batched_tokens, bool enable_caching,
+    bool use_eagle, bool events, uint64_t seed, bool uncached_first) {
+  vllm::ManagerConfig cfg;
+  cfg.num_blocks = num_blocks;
+  for (py::handle g : groups) cfg.groups.push_back(GroupSpecFrom(g));
+  cfg.hash_block_size = hash_block_size;
+  cfg.max_model_len = max_model_len;
+  cfg.max_num_batched_tokens = max_num_batched_tokens;
+  cfg.enable_caching = enable_caching;
+  cfg.use_eagle = use_eagle;
+  cfg.enable_kv_cache_events = events;
+  cfg.hash_seed = seed;
+  cfg.reuse_uncached_first = uncached_first;
+  Check(cfg.Validate());
+  auto c = std::make_unique<VllmCore>();
+  c->m = std::make_unique<VllmManager>(cfg);
+  c->empty = py::tuple(0);
+  return c;
+}
+
+using CoreClass = py::class_<VllmCore>;
+
+// The calls on one request: its blocks, hits, allocation, caching, frees.
+void BindRequestCalls(CoreClass& core) {
+  core.def("set_block_objects",
            [](VllmCore& c, py::list objs, py::tuple empty) {
              c.objs = objs;
              c.empty = empty;
@@ -136,10 +137,17 @@ void BindVllm(py::module_& parent) {
              return out;
            })
       .def("num_common_prefix_blocks",
-           [](VllmCore& c, ReqHandle h) { return c.m->NumCommonPrefixBlocks(h); })
-      .def("take_new_block_ids", [](VllmCore& c) { return c.m->TakeNewBlockIds(); })
-      .def("new_step_starts", [](VllmCore& c) { c.m->NewStepStarts(); })
-      .def("take_events",
+           [](VllmCore& c, ReqHandle h) {
+             return c.m->NumCommonPrefixBlocks(h);
+           })
+      .def("take_new_block_ids",
+           [](VllmCore& c) { return c.m->TakeNewBlockIds(); })
+      .def("new_step_starts", [](VllmCore& c) { c.m->NewStepStarts(); });
+}
+
+// The pool's primitives, events and checks.
+void BindPoolCalls(CoreClass& core) {
+  core.def("take_events",
            [](VllmCore& c) { return EventList(c.m->pool().TakeEvents()); })
       .def("num_pending_events",
            [](VllmCore& c) { return c.m->pool().NumPendingEvents(); })
@@ -182,6 +190,17 @@ void BindVllm(py::module_& parent) {
            [](VllmCore& c) { return c.m->pool().ResetPrefixCache(); })
       .def("num_requests", [](VllmCore& c) { return c.m->NumRequests(); })
       .def("verify", [](VllmCore& c) { Check(c.m->Verify()); });
+}
+
+}  // namespace
+
+void BindVllm(py::module_& parent) {
+  py::module_ m = parent.def_submodule(
+      "_vllm", "C++ core of pagekv.vllm (use pagekv.vllm.KVCacheManager)");
+  CoreClass core(m, "Core");
+  core.def(py::init(&NewCore));
+  BindRequestCalls(core);
+  BindPoolCalls(core);
   m.def("make_fast_allocate", &MakeFastAllocate,
         "A C allocate_slots bound to (core, handles, new_handle, "
         "empty_blocks, KVCacheBlocks).");
