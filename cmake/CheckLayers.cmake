@@ -5,10 +5,11 @@
 # the core's public headers are the ones directly in include/pagekv/.
 set(layers core cost sim net vllm cluster python)
 # Layers each may NOT include (everything above it; net and vllm sit beside
-# cost/sim, on core only; cluster sits above sim and net).
+# cost/sim, on core only, and sim's cache replay may use vllm's pool;
+# cluster sits above sim and net).
 set(forbidden_core cost sim net vllm cluster python)
 set(forbidden_cost sim net vllm cluster python)
-set(forbidden_sim net vllm cluster python)
+set(forbidden_sim net cluster python)
 set(forbidden_net cost sim vllm cluster python)
 set(forbidden_vllm cost sim net cluster python)
 set(forbidden_cluster vllm python)

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pagekv/eviction_policy.h"
+#include "pagekv/sim/cache_replay.h"
 #include "pagekv/sim/trace_reader.h"
 #include "pagekv/sim/workload.h"
 #include "test_util.h"
@@ -53,8 +54,10 @@ TEST(CacheCommandTest, HandMadeTraceHitsAreExact) {
   args.trace = WriteTempFile("cache_hand_made.jsonl", kHandMadeTrace);
   args.block_size = "4";
   args.json = "-";
-  for (const std::string& policy : EvictionPolicyNames()) {
+  for (const std::string& policy : ReplayPolicyNames()) {
     args.policy = policy;
+    // vLLM's order takes block counts only; 64 never evicts here.
+    args.capacity_blocks = policy == kVllmOrderPolicy ? "64" : "inf";
     const Result r = RunCapture(args);
     ASSERT_EQ(r.code, kCacheOk) << r.err;
     const nlohmann::json j = nlohmann::json::parse(r.out);
@@ -202,6 +205,17 @@ struct BadCase {
   const char* message;
 };
 
+TEST(CacheCommandTest, VllmOrderRefusesAnInfiniteCapacity) {
+  CacheArgs args;
+  args.trace = WriteTempFile("cache_vllm_inf.jsonl", kHandMadeTrace);
+  args.block_size = "4";
+  args.policy = "lru,vllm";
+  args.capacity_blocks = "8,inf";
+  const Result r = RunCapture(args);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("policy 'vllm' takes block counts only"));
+}
+
 TEST(CacheCommandTest, BadInputNamesTheValueAndExits2) {
   const std::string trace = WriteTempFile("cache_bad.jsonl", kHandMadeTrace);
   auto with = [&](auto change) {
@@ -264,7 +278,7 @@ TEST(CacheCommandTest, MooncakeConversationSliceHitsAreExact) {
   EXPECT_EQ(r->cached_blocks, 6335);  // distinct full blocks
   EXPECT_EQ(r->evictions, 0);
   // A third of the distinct blocks: every policy evicts and hits less.
-  for (const std::string& policy : EvictionPolicyNames()) {
+  for (const std::string& policy : ReplayPolicyNames()) {
     absl::StatusOr<ReplayResult> small =
         ReplayWorkload(*w, {512, 6335 / 3, policy});
     ASSERT_TRUE(small.ok()) << small.status();

@@ -96,12 +96,30 @@ CLI::Validator EachItem(CLI::Validator item) {
       item.get_description() + ",...");
 }
 
+// vLLM's order evicts cached blocks while uncached free blocks wait behind
+// them, so the "inf" size (enough for every other policy never to evict) is
+// not enough for it: it takes finite capacities only.
+absl::Status CheckVllmCapacities(const std::vector<std::string>& policies,
+                                 const std::vector<Capacity>& capacities) {
+  const bool vllm = std::find(policies.begin(), policies.end(),
+                              kVllmOrderPolicy) != policies.end();
+  for (const Capacity& c : capacities) {
+    if (vllm && c.infinite) {
+      return absl::InvalidArgumentError(
+          "--capacity-blocks: policy 'vllm' takes block counts only, not "
+          "inf (vLLM evicts cached blocks while uncached ones wait, so the "
+          "size at which the other policies never evict is not enough)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // A policy name known to the library, or "all".
 CLI::Validator PolicyList() {
   return CLI::Validator(
       [](std::string& text) {
         if (text == "all") return std::string();
-        const std::vector<std::string> known = EvictionPolicyNames();
+        const std::vector<std::string> known = ReplayPolicyNames();
         for (const std::string& p : SplitList(text)) {
           if (std::find(known.begin(), known.end(), p) == known.end()) {
             return fmt::format("unknown policy '{}' (known: {}, or all)", p,
@@ -138,6 +156,10 @@ absl::StatusOr<CacheSettings> ParseSettings(const CacheArgs& args) {
   }
   s.policies =
       args.policy == "all" ? EvictionPolicyNames() : SplitList(args.policy);
+  if (absl::Status st = CheckVllmCapacities(s.policies, s.capacities);
+      !st.ok()) {
+    return st;
+  }
   if (args.json == "-" && args.csv == "-") {
     return absl::InvalidArgumentError(
         "--json - and --csv - cannot both go to stdout");
@@ -440,7 +462,8 @@ void AddCacheCommand(CLI::App& app, int* exit_code) {
       ->check(EachItem(CapacityItem()));
   cache
       ->add_option("--policy", args->policy,
-                   "Eviction policy, a comma list, or all")
+                   "Eviction policy, a comma list, or all; vllm replays "
+                   "vLLM v1's block order (docs/vllm.md)")
       ->capture_default_str()
       ->check(PolicyList());
   cache->add_option("--host-multiple", args->host_multiple,

@@ -171,7 +171,10 @@ def replay_cache(trace: WorkloadLike, *, format: Optional[str] = None,
     like ``pagekv cache``.
 
     capacity_blocks: blocks of cache (None = infinite, never evicts), or a
-    list of them; policy: a name, a list, or 'all'. One capacity and one
+    list of them; policy: a name, a list, or 'all' (the eviction
+    policies); 'vllm' replays vLLM v1's block order and takes block counts
+    only (vLLM evicts while uncached blocks wait, so None is refused). One
+    capacity and one
     policy return a :class:`ReplayResult` whose to_dict() equals the CLI's
     ``--json``; a sweep returns a list (capacity-major, then policy), each
     to_dict() a row of the CLI's sweep JSON. Raises pagekv.InvalidArgument

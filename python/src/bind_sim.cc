@@ -266,6 +266,16 @@ std::string ReplayCache(const Workload& w, int32_t block_size,
   if (capacities.empty() || policies.empty()) {
     ThrowInvalid("replay_cache needs at least one capacity and one policy");
   }
+  for (const std::optional<int64_t>& c : capacities) {
+    for (const std::string& policy : policies) {
+      if (!c && policy == kVllmOrderPolicy) {
+        ThrowInvalid(
+            "replay_cache: policy 'vllm' takes block counts only, not None "
+            "(vLLM evicts cached blocks while uncached ones wait, so the "
+            "size at which the other policies never evict is not enough)");
+      }
+    }
+  }
   std::vector<ReplayRun> runs;
   absl::Status failed;
   {

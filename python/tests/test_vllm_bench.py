@@ -1,6 +1,7 @@
 """bench/python/vllm_bench.py runs, and on a slice of the Mooncake trace the
-vLLM-shaped replay with reuse_uncached_first gives the token hit rate of
-`pagekv cache --policy lru` (pagekv.replay_cache) at every capacity."""
+vLLM-shaped replay gives the token hit rate of `pagekv cache` at every
+capacity: `--policy vllm` in vLLM's order, `--policy lru` with
+reuse_uncached_first (pagekv.replay_cache)."""
 
 import json
 import os
@@ -24,9 +25,23 @@ def test_bench_script_small_run(tmp_path):
     rows = doc["trace"]
     assert len(rows) == 6
     for r in rows:
-        if r["reuse_uncached_first"]:
-            assert r["hit_rate_tokens"] == \
-                r["pagekv_cache_lru_hit_rate_tokens"]
+        assert r["pagekv_cache_policy"] == (
+            "lru" if r["reuse_uncached_first"] else "vllm")
+        assert r["hit_rate_tokens"] == r["pagekv_cache_hit_rate_tokens"]
         assert 0 < r["hit_rate_tokens"] < 1
     assert doc["admission"]["constant_list"]["hit_tokens"] == 16384
     assert doc["decode"]["batch"]["step_us"] > 0
+
+
+def test_replay_cache_vllm_policy_refuses_an_infinite_capacity():
+    import pagekv
+    wl = pagekv.Workload.read(
+        str(REPO / "data" / "traces" / "mooncake" / "conversation_trace.jsonl"),
+        "mooncake", max_requests=5)
+    try:
+        pagekv.replay_cache(wl, block_size=512, capacity_blocks=None,
+                            policy="vllm")
+    except pagekv.InvalidArgument as e:
+        assert "policy 'vllm' takes block counts only" in str(e)
+    else:
+        raise AssertionError("an infinite capacity was accepted")

@@ -13,8 +13,15 @@
 #include "pagekv/clock.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
+#include "sim/cache_replay_vllm.h"
 
 namespace pagekv {
+
+std::vector<std::string> ReplayPolicyNames() {
+  std::vector<std::string> names = EvictionPolicyNames();
+  names.push_back(kVllmOrderPolicy);
+  return names;
+}
 
 int64_t DistinctFullBlocks(const Workload& workload, int32_t block_size) {
   const BlockHasher hasher(block_size, /*seed=*/0);
@@ -56,6 +63,9 @@ absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,
   if (options.capacity_blocks < 1) {
     return absl::InvalidArgumentError(fmt::format(
         "capacity_blocks must be >= 1, got {}", options.capacity_blocks));
+  }
+  if (options.policy == kVllmOrderPolicy) {
+    return ReplayWorkloadVllmOrder(workload, options);
   }
   ManualClock clock;
   KVCacheConfig config = ReplayManagerConfig(options);

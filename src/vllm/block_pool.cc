@@ -197,6 +197,7 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
     Meta& m = meta_[b];
     PAGEKV_CHECK(!m.cached, "block {} is already cached", b);
     m.cached = 1;
+    ++num_cached_;
     m.key = src.keys[i];
     m.parent_key = i == 0 ? src.root_key : src.keys[i - 1];
     m.group = group;
@@ -262,6 +263,8 @@ void VllmBlockPool::MaybeEvict(int32_t b) {
   Meta& m = meta_[b];
   if (!m.cached) return;
   Unlink(b);
+  --num_cached_;
+  ++num_evictions_;
   m.cached = 0;
   if (uncached_first_ && next_[b] >= 0) {
     // A free block that lost its content joins the uncached list.
@@ -296,6 +299,7 @@ absl::Status VllmBlockPool::EvictBlocks(absl::Span<const int32_t> blocks) {
 bool VllmBlockPool::ResetPrefixCache() {
   if (num_blocks_ - num_free_ != 1) return false;
   map_.Clear();
+  num_cached_ = 0;
   const std::vector<int32_t> order = FreeQueue();
   for (Meta& m : meta_) m = Meta();
   vkey_long_.clear();
@@ -366,9 +370,10 @@ absl::Status VllmBlockPool::Verify() const {
           absl::StrCat("block ", b, " is neither free nor referenced"));
     }
   }
-  if (flagged != in_map) {
+  if (flagged != in_map || static_cast<int64_t>(flagged) != num_cached_) {
     return absl::InternalError(absl::StrCat(flagged, " blocks flagged cached, ",
-                                            in_map, " in the map"));
+                                            in_map, " in the map, count says ",
+                                            num_cached_));
   }
   return absl::OkStatus();
 }

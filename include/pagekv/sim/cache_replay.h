@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "pagekv/kv_cache_config.h"
@@ -19,13 +20,23 @@
 
 namespace pagekv {
 
+// The replay policy that is not an eviction policy: the cache is
+// pagekv::vllm::VllmManager, with vLLM v1's block order (one FIFO queue of
+// free blocks, cached or not, evicting from its front). vLLM evicts cached
+// blocks while uncached free ones wait further back, so at a capacity that
+// evicts its hit rate is below "lru", which uses uncached blocks first.
+inline constexpr char kVllmOrderPolicy[] = "vllm";
+
+// EvictionPolicyNames() and kVllmOrderPolicy.
+std::vector<std::string> ReplayPolicyNames();
+
 // One replay's setting.
 struct ReplayOptions {
   int32_t block_size = 16;
   // Cache size in blocks, the null block excluded (the pool has one more).
   // REQUIRES: >= 1.
   int64_t capacity_blocks = 1;
-  // One of EvictionPolicyNames().
+  // One of ReplayPolicyNames().
   std::string policy = "lru";
   // A host tier under the cache (off by default): misses on the GPU go on
   // into it, and the replay carries out every transfer at once.

@@ -164,6 +164,10 @@ class VllmBlockPool {
   // Moves out the queued events (none unless events are enabled).
   std::vector<VllmEvent> TakeEvents();
   size_t NumPendingEvents() const { return events_.size(); }
+  // Blocks cached now, and cached blocks evicted so far (by allocation or
+  // EvictBlocks; ResetPrefixCache drops without counting).
+  int64_t NumCachedBlocks() const { return num_cached_; }
+  int64_t NumEvictions() const { return num_evictions_; }
 
   // Checks the queue links, the free count, the map against cached_, and
   // that queued blocks have ref 0. Returns Internal naming the first fault.
@@ -184,7 +188,9 @@ class VllmBlockPool {
   bool enable_caching_;
   bool enable_events_;
   bool uncached_first_;
-  int32_t num_free_ = 0;          // == number of blocks linked in the queue
+  int32_t num_free_ = 0;  // == number of blocks linked in the queue
+  int64_t num_cached_ = 0;
+  int64_t num_evictions_ = 0;
   std::vector<int32_t> prev_;     // size num_blocks + 2 (sentinels last)
   std::vector<int32_t> next_;     // -1 on a block not in the queue
   std::vector<int32_t> ref_cnt_;  // > 0 on every block not in the queue
