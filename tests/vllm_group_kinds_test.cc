@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pagekv/vllm/manager.h"
+#include "vllm_test_util.h"
 
 namespace pagekv::vllm {
 namespace {
@@ -18,22 +19,6 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Lists = std::vector<std::vector<int32_t>>;
 
-constexpr int32_t kBs = 4;
-
-ManagerConfig Config(int32_t num_blocks, std::vector<GroupSpec> groups) {
-  ManagerConfig c;
-  c.num_blocks = num_blocks;
-  c.groups = std::move(groups);
-  c.hash_block_size = kBs;
-  c.max_model_len = 1024;
-  return c;
-}
-
-GroupSpec Full() {
-  GroupSpec g;
-  g.block_size = kBs;
-  return g;
-}
 GroupSpec Chunked(int32_t chunk) {
   GroupSpec g;
   g.kind = GroupKind::kChunkedLocal;
@@ -55,17 +40,8 @@ GroupSpec Mamba(MambaCacheMode mode, int32_t spec_blocks,
   return g;
 }
 
-// A request with `n` tokens 0, 1, ..., its vLLM keys made up.
-ReqHandle Add(VllmManager& m, int32_t n) {
-  const ReqHandle h = m.AddRequest({});
-  std::vector<TokenId> t(n);
-  std::iota(t.begin(), t.end(), 0);
-  m.AppendTokens(h, t);
-  for (int32_t i = 0; i < n / kBs; ++i) {
-    m.AppendVllmKey(h, "k" + std::to_string(i));
-  }
-  return h;
-}
+// A request with `n` tokens 0, 1, ...
+ReqHandle Add(VllmManager& m, int32_t n) { return Add(m, 0, n); }
 
 // allocate_slots(n) after `computed` tokens; the new blocks, or nothing
 // when the pool is short.

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "pagekv/vllm/block_pool.h"
 #include "pagekv/vllm/manager.h"
+#include "vllm_test_util.h"
 
 namespace pagekv::vllm {
 namespace {
@@ -15,23 +16,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr int32_t kBs = 4;
-
-ManagerConfig Config(int32_t num_blocks, std::vector<GroupSpec> groups) {
-  ManagerConfig c;
-  c.num_blocks = num_blocks;
-  c.groups = std::move(groups);
-  c.hash_block_size = kBs;
-  c.max_model_len = 1024;
-  c.enable_kv_cache_events = true;
-  return c;
-}
-
-GroupSpec Full() {
-  GroupSpec g;
-  g.block_size = kBs;
-  return g;
-}
 GroupSpec Sliding(int32_t window) {
   GroupSpec g;
   g.kind = GroupKind::kSlidingWindow;
@@ -40,18 +24,6 @@ GroupSpec Sliding(int32_t window) {
   g.spec_class = 1;
   g.track_new_block_ids = false;
   return g;
-}
-
-// A request with `n` tokens starting at `first`, its vLLM keys made up.
-ReqHandle Add(VllmManager& m, int32_t first, int32_t n) {
-  const ReqHandle h = m.AddRequest({});
-  std::vector<TokenId> t(n);
-  std::iota(t.begin(), t.end(), first);
-  m.AppendTokens(h, t);
-  for (int32_t i = 0; i < n / kBs; ++i) {
-    m.AppendVllmKey(h, "k" + std::to_string(first) + "." + std::to_string(i));
-  }
-  return h;
 }
 
 bool Allocate(VllmManager& m, ReqHandle h, int64_t computed, int64_t n,
@@ -93,7 +65,7 @@ TEST(VllmBlockPoolTest, NullBlockIsNeverFreed) {
 }
 
 TEST(VllmManagerTest, HitSharesBlocksAndFreeIsTailFirst) {
-  VllmManager m(Config(11, {Full()}));
+  VllmManager m(Config(11, {Full()}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 14);  // 3 full blocks + 2 tokens
   ASSERT_TRUE(Allocate(m, a, 0, 14));
   EXPECT_THAT(m.Blocks(a, 0), ElementsAre(1, 2, 3, 4));
@@ -111,7 +83,7 @@ TEST(VllmManagerTest, HitSharesBlocksAndFreeIsTailFirst) {
 }
 
 TEST(VllmManagerTest, CollidingVllmKeysWithOtherTokensDoNotHit) {
-  VllmManager m(Config(11, {Full()}));
+  VllmManager m(Config(11, {Full()}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 9);
   ASSERT_TRUE(Allocate(m, a, 0, 9));
   m.Free(a);
@@ -125,7 +97,7 @@ TEST(VllmManagerTest, CollidingVllmKeysWithOtherTokensDoNotHit) {
 }
 
 TEST(VllmManagerTest, SlidingWindowHitHasNullsBefore) {
-  VllmManager m(Config(21, {Full(), Sliding(2 * kBs)}));
+  VllmManager m(Config(21, {Full(), Sliding(2 * kBs)}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 14);
   ASSERT_TRUE(Allocate(m, a, 0, 14));
   const ReqHandle b = Add(m, 0, 13);
@@ -143,7 +115,8 @@ class DecodeStepTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(DecodeStepTest, TakesDropsAndCachesExactlyAtTheBoundaries) {
   const bool caching = GetParam();
-  ManagerConfig config = Config(32, {Full(), Sliding(2 * kBs)});
+  ManagerConfig config =
+      Config(32, {Full(), Sliding(2 * kBs)}, /*events=*/true);
   config.enable_caching = caching;
   VllmManager m(config);
   const ReqHandle a = Add(m, 0, 6);
@@ -180,7 +153,7 @@ TEST_P(DecodeStepTest, TakesDropsAndCachesExactlyAtTheBoundaries) {
 INSTANTIATE_TEST_SUITE_P(Caching, DecodeStepTest, ::testing::Bool());
 
 TEST(VllmManagerTest, ShortPoolReturnsFalseAndChangesNothing) {
-  VllmManager m(Config(4, {Full()}));
+  VllmManager m(Config(4, {Full()}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 20);
   EXPECT_FALSE(Allocate(m, a, 0, 20));
   EXPECT_EQ(m.pool().NumFreeBlocks(), 3);
@@ -194,7 +167,7 @@ TEST(VllmManagerTest, ShortPoolReturnsFalseAndChangesNothing) {
 }
 
 TEST(VllmManagerTest, EventsNameTheVllmKeys) {
-  VllmManager m(Config(8, {Full()}));
+  VllmManager m(Config(8, {Full()}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 9);
   ASSERT_TRUE(Allocate(m, a, 0, 9));
   auto events = m.pool().TakeEvents();
@@ -207,10 +180,10 @@ TEST(VllmManagerTest, EventsNameTheVllmKeys) {
 }
 
 TEST(VllmManagerConfigTest, RejectsMixedBlockSizes) {
-  ManagerConfig c = Config(8, {Full()});
+  ManagerConfig c = Config(8, {Full()}, /*events=*/true);
   c.groups[0].block_size = 8;
   EXPECT_EQ(c.Validate().code(), absl::StatusCode::kUnimplemented);
-  c = Config(0, {Full()});
+  c = Config(0, {Full()}, /*events=*/true);
   EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
 }
 
