@@ -12,12 +12,8 @@ namespace {
 namespace py = pybind11;
 using vllm::ReqHandle;
 
-// Attribute names as interned strings: an attribute lookup then matches
-// them by identity instead of comparing characters.
 py::str Interned(const char* name) {
-  PyObject* s = PyUnicode_InternFromString(name);
-  if (!s) throw py::error_already_set();
-  return py::reinterpret_steal<py::str>(s);
+  return py::reinterpret_steal<py::str>(InternedName(name));
 }
 
 struct Names {
@@ -75,6 +71,12 @@ Py_ssize_t Length(py::handle seq) {
 }
 
 }  // namespace
+
+PyObject* InternedName(const char* name) {
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (!s) throw py::error_already_set();
+  return s;
+}
 
 // vLLM's ConstantList keeps its list in `_x`; reading that list directly
 // skips a Python __len__ and __getitem__ per call. Whether a type wraps a

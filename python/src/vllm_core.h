@@ -78,6 +78,11 @@ pybind11::tuple VllmDecodeBatch(VllmCore& c, pybind11::list requests,
                                 pybind11::array_t<int32_t> handles,
                                 pybind11::array_t<int32_t> new_tokens);
 
+// `name` as an interned Python string (a new reference): attribute and
+// keyword lookups then match it by identity instead of comparing
+// characters. Throws the Python error if it cannot be made.
+PyObject* InternedName(const char* name);
+
 // The C builtins the adapter installs (vllm_fast_calls.cc):
 // allocate_slots with vLLM's signature, bound to one manager.
 pybind11::object MakeFastAllocate(pybind11::object core_obj,

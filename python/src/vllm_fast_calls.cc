@@ -12,17 +12,12 @@ namespace {
 namespace py = pybind11;
 using vllm::ReqHandle;
 
-PyObject* Interned(const char* name) {
-  PyObject* s = PyUnicode_InternFromString(name);
-  if (!s) throw py::error_already_set();
-  return s;
-}
 PyObject* RequestIdName() {
-  static PyObject* name = Interned("request_id");
+  static PyObject* name = InternedName("request_id");
   return name;
 }
 PyObject* BlocksName() {
-  static PyObject* name = Interned("blocks");
+  static PyObject* name = InternedName("blocks");
   return name;
 }
 
@@ -66,7 +61,8 @@ void FreeFastAlloc(PyObject* capsule) {
 int ArgIndex(PyObject* name) {
   static PyObject** interned = [] {
     auto** names = new PyObject*[kNumAllocArgs];
-    for (int i = 0; i < kNumAllocArgs; ++i) names[i] = Interned(kAllocArgs[i]);
+    for (int i = 0; i < kNumAllocArgs; ++i)
+      names[i] = InternedName(kAllocArgs[i]);
     return names;
   }();
   for (int i = 0; i < kNumAllocArgs; ++i) {
@@ -198,7 +194,7 @@ PyMethodDef kFastAllocDef = {
 // number of groups (a Python int).
 PyObject* EmptyBlockIds(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
-  static PyObject* allow_none_name = Interned("allow_none");
+  static PyObject* allow_none_name = InternedName("allow_none");
   const Py_ssize_t nk = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   PyObject* kw = nk == 1 ? PyTuple_GET_ITEM(kwnames, 0) : nullptr;
   if (nargs + nk > 1 ||

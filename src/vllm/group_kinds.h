@@ -21,11 +21,10 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "pagekv/block_math.h"
 #include "pagekv/vllm/manager.h"
 
 namespace pagekv::vllm {
-
-inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // get_num_skipped_tokens: the leading tokens the group no longer attends to
 // once `num_computed` tokens are computed; >= 0 (vLLM's Mamba returns -1 for
