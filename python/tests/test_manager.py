@@ -236,7 +236,8 @@ def test_stats_and_footprint_cost(kv):
         kv.add_to_footprint(s, 13, f)
 
 
-def test_gil_released_during_long_call():
+def _ticks_during_simulation(max_requests):
+    """Counts loop turns the main thread makes while a worker simulates."""
     import threading
     done = threading.Event()
     started = threading.Event()
@@ -244,17 +245,31 @@ def test_gil_released_during_long_call():
 
     def work():
         started.set()
-        pagekv.simulate(max_requests=60, allocator="paged")
+        pagekv.simulate(max_requests=max_requests, allocator="paged")
         done.set()
     worker = threading.Thread(target=work)
     worker.start()
     started.wait()
     while not done.is_set():
         ticks += 1
+        done.wait(0.001)  # lets the worker take the GIL back to return
     worker.join()
-    # With the GIL held by the simulation, this thread could not run until
-    # it ended: no tick would be counted.
-    assert ticks > 0
+    return ticks
+
+
+def test_gil_released_during_long_call():
+    import sys
+    # With a long switch interval the worker keeps the GIL until it releases
+    # it itself, so the main thread runs only if the simulation lets go of
+    # it. A loaded machine may not schedule the main thread during a short
+    # run, so longer runs are tried before failing.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(30.0)
+    try:
+        ticks = [_ticks_during_simulation(n) for n in (60, 600, 6000)]
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert max(ticks) > 0, f"no Python ran during simulate: {ticks}"
 
 
 def test_noop_and_properties(kv):
