@@ -193,8 +193,8 @@ def _empty_blocks(num_groups: int) -> KVCacheBlocks:
     """An empty KVCacheBlocks whose get_block_ids is a C builtin: most
     decode steps return this object and the scheduler asks it for ids."""
     cls = type("KVCacheBlocks", (KVCacheBlocks,), {
-        "__slots__": (), "__module__": KVCacheBlocks.__module__,
-        "get_block_ids": _vllm.make_empty_block_ids(num_groups)})
+        "__slots__": (), "__module__": KVCacheBlocks.__module__})
+    _vllm.install_empty_block_ids(cls)
     return cls(tuple(() for _ in range(num_groups)))
 
 

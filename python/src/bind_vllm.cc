@@ -105,7 +105,11 @@ void BindRequestCalls(CoreClass& core) {
            })
       .def("allocate", &VllmAllocate)
       .def("decode_batch", &VllmDecodeBatch)
-      .def("free", [](VllmCore& c, ReqHandle h) { c.m->Free(h); })
+      .def("free",
+           [](VllmCore& c, ReqHandle h) {
+             c.m->Free(h);
+             c.known.Forget(h);
+           })
       .def("cache_blocks",
            [](VllmCore& c, ReqHandle h, py::handle req, int64_t n) {
              c.Sync(h, req);
@@ -206,8 +210,8 @@ void BindVllm(py::module_& parent) {
         "empty_blocks, KVCacheBlocks).");
   m.def("make_call_floor", &MakeCallFloor,
         "allocate_slots' argument parsing alone (benchmark floor).");
-  m.def("make_empty_block_ids", &MakeEmptyBlockIds,
-        "A C get_block_ids for an empty KVCacheBlocks of n groups.");
+  m.def("install_empty_block_ids", &InstallEmptyBlockIds,
+        "Gives an empty-KVCacheBlocks class a C get_block_ids.");
 }
 
 }  // namespace pagekv::python

@@ -2,6 +2,7 @@
 // allocate_slots and decode-batch calls on top of it.
 #include "vllm_core.h"
 
+#include <algorithm>
 #include <string>
 
 #include "status.h"
@@ -98,8 +99,15 @@ py::object VllmCore::TokenList(py::handle toks) {
   return py::reinterpret_borrow<py::object>(toks);
 }
 
-int64_t VllmCore::Sync(ReqHandle h, py::handle req) {
-  const py::object toks = TokenList(Attr(req, N().all_token_ids));
+int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
+  const py::object attr = Attr(req, N().all_token_ids);
+  py::object toks;
+  if (PyObject* list = known.TokenList(h, attr.ptr())) {
+    toks = py::reinterpret_borrow<py::object>(list);
+  } else {
+    toks = TokenList(attr);
+    known.RememberTokens(h, attr.ptr(), toks.ptr());
+  }
   const Py_ssize_t n = Length(toks);
   const Py_ssize_t have = m->NumTokens(h);
   if (n < have) {
@@ -107,7 +115,14 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req) {
                  " tokens, fewer than the " + std::to_string(have) +
                  " the manager has seen: tokens are append-only");
   }
-  if (n > have && !ReadBuffer(toks, have, n, h)) {
+  const bool copy = n > have && (whole || n >= known.CopyAt(h));
+  if (copy) {
+    const int64_t bs = m->config().hash_block_size;
+    known.SetLag(h, false, (n / bs + 1) * bs);
+  } else {
+    known.SetLag(h, n > have, known.CopyAt(h));
+  }
+  if (copy && !ReadBuffer(toks, have, n, h)) {
     Py_ssize_t off;
     py::object t = Tail(toks, have, &off);
     tokens.clear();
@@ -252,7 +267,11 @@ py::tuple VllmDecodeBatch(VllmCore& c, py::list requests,
     const ReqHandle h = hs(i);
     if (h < 0) ThrowInvalid("handles[" + std::to_string(i) + "] is negative");
     const TokenId t = ts(i);
-    const int64_t num_tokens = c.m->AppendTokens(h, absl::MakeConstSpan(&t, 1));
+    // A request whose partial block the manager has not copied yet gets
+    // its tokens from its list (which holds the new token too).
+    const int64_t num_tokens =
+        c.known.Lagging(h) ? c.Sync(h, requests[i], /*whole=*/true)
+                           : c.m->AppendTokens(h, absl::MakeConstSpan(&t, 1));
     if (c.NeedsKeys(h, num_tokens)) c.SyncKeys(h, requests[i]);
     vllm::AllocateArgs a;
     a.num_tokens = num_tokens;

@@ -4,7 +4,8 @@
 // (vllm_fast_calls.cc). Not a public API.
 //
 // Each call that takes a request object first brings the C++ copy of its
-// tokens and block hashes up to date, reading only the new tail of
+// tokens (those of full blocks at least) and block hashes up to date,
+// reading only the new tail of
 // `request.all_token_ids` (a list, a tuple, an int32 buffer, or vLLM's
 // ConstantList, whose list is read in place) and, only when the manager
 // lacks hashes for full blocks, `request.block_hashes`. The request's
@@ -23,6 +24,7 @@
 #include "pagekv/vllm/manager.h"
 #include "pybind11/numpy.h"
 #include "pybind11/pybind11.h"
+#include "vllm_known_requests.h"
 
 namespace pagekv::python {
 
@@ -42,10 +44,14 @@ struct VllmCore {
   // (vLLM's ConstantList) and the last one that does not.
   PyTypeObject* wrapper_type = nullptr;
   PyTypeObject* plain_type = nullptr;
+  // Request objects and token lists seen, by identity (until free).
+  KnownRequests known;
 
   // Brings the request's tokens and block hashes up to date. Returns its
-  // token count.
-  int64_t Sync(vllm::ReqHandle h, pybind11::handle req);
+  // token count. The manager reads the tokens of full blocks only, so the
+  // tokens of a partial block are copied once it fills (most decode steps
+  // fill none), or with `whole`.
+  int64_t Sync(vllm::ReqHandle h, pybind11::handle req, bool whole = false);
   // Whether the manager lacks vLLM block hashes for some of the request's
   // full blocks (of num_tokens tokens), and reading the ones it lacks.
   bool NeedsKeys(vllm::ReqHandle h, int64_t num_tokens) const;
@@ -93,9 +99,10 @@ pybind11::object MakeFastAllocate(pybind11::object core_obj,
 // A builtin with allocate_slots' signature that parses its arguments and
 // returns empty_blocks: the floor of any C allocate_slots, for benchmarks.
 pybind11::object MakeCallFloor(pybind11::object empty_blocks);
-// get_block_ids(allow_none=False) of an empty KVCacheBlocks with
-// num_groups groups: None with allow_none, else num_groups new empty lists.
-pybind11::object MakeEmptyBlockIds(int num_groups);
+// Sets cls.get_block_ids (cls: the class of a manager's one empty
+// KVCacheBlocks) to a C method: None with allow_none, else one new empty
+// list per group.
+void InstallEmptyBlockIds(pybind11::type cls);
 
 }  // namespace pagekv::python
 

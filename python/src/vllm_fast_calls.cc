@@ -130,6 +130,28 @@ bool BoolArg(PyObject* o) {
   return v != 0;
 }
 
+// The request's handle: from the objects seen before, else from the
+// adapter's request_id dict (making one if the request is new).
+ReqHandle HandleOf(const FastAlloc& f, PyObject* req) {
+  ReqHandle h = f.core->known.Find(req);
+  if (h >= 0) return h;
+  py::object rid =
+      py::reinterpret_steal<py::object>(PyObject_GetAttr(req, RequestIdName()));
+  if (!rid) throw py::error_already_set();
+  PyObject* h_obj = PyDict_GetItemWithError(f.handles, rid.ptr());
+  py::object made;
+  if (!h_obj) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    made = py::reinterpret_steal<py::object>(
+        PyObject_CallOneArg(f.new_handle, req));
+    if (!made) throw py::error_already_set();
+    h_obj = made.ptr();
+  }
+  h = static_cast<ReqHandle>(IntArg(h_obj));
+  f.core->known.Remember(req, h);
+  return h;
+}
+
 PyObject* FastAllocate(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                        PyObject* kwnames) {
   auto* f = static_cast<FastAlloc*>(PyCapsule_GetPointer(self, nullptr));
@@ -142,19 +164,7 @@ PyObject* FastAllocate(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                       "(num_encoder_tokens != 0)");
       return nullptr;
     }
-    py::object rid = py::reinterpret_steal<py::object>(
-        PyObject_GetAttr(a[0], RequestIdName()));
-    if (!rid) throw py::error_already_set();
-    PyObject* h_obj = PyDict_GetItemWithError(f->handles, rid.ptr());
-    py::object made;
-    if (!h_obj) {
-      if (PyErr_Occurred()) throw py::error_already_set();
-      made = py::reinterpret_steal<py::object>(
-          PyObject_CallOneArg(f->new_handle, a[0]));
-      if (!made) throw py::error_already_set();
-      h_obj = made.ptr();
-    }
-    const auto h = static_cast<ReqHandle>(IntArg(h_obj));
+    const ReqHandle h = HandleOf(*f, a[0]);
     py::object nc = py::none();
     if (a[3] && a[3] != Py_None) {
       nc = py::reinterpret_steal<py::object>(
@@ -190,8 +200,8 @@ PyMethodDef kFastAllocDef = {
     "num_encoder_tokens=0, full_sequence_must_fit=False): vLLM's "
     "allocate_slots in C (see KVCacheManager.allocate_slots)."};
 
-// get_block_ids(allow_none=False) for an empty result with `self` = the
-// number of groups (a Python int).
+// get_block_ids(allow_none=False) of an empty KVCacheBlocks `self`: None
+// with allow_none, else one new empty list per group.
 PyObject* EmptyBlockIds(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
   static PyObject* allow_none_name = InternedName("allow_none");
@@ -209,8 +219,11 @@ PyObject* EmptyBlockIds(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     if (allow_none < 0) return nullptr;
     if (allow_none) Py_RETURN_NONE;
   }
-  const Py_ssize_t groups = PyLong_AsSsize_t(self);
-  if (groups < 0 && PyErr_Occurred()) return nullptr;
+  PyObject* blocks = PyObject_GetAttr(self, BlocksName());
+  if (!blocks) return nullptr;
+  const Py_ssize_t groups = PyObject_Length(blocks);
+  Py_DECREF(blocks);
+  if (groups < 0) return nullptr;
   PyObject* out = PyTuple_New(groups);
   if (!out) return nullptr;
   for (Py_ssize_t g = 0; g < groups; ++g) {
@@ -276,11 +289,15 @@ py::object MakeFastAllocate(py::object core_obj, py::object handles,
   return py::reinterpret_steal<py::object>(fn);
 }
 
-py::object MakeEmptyBlockIds(int num_groups) {
-  py::object n = py::int_(num_groups);
-  PyObject* fn = PyCFunction_New(&kEmptyBlockIdsDef, n.ptr());
-  if (!fn) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(fn);
+void InstallEmptyBlockIds(py::type cls) {
+  // A method descriptor, not a builtin stored on the class: CPython then
+  // specializes the scheduler's `blocks.get_block_ids(...)` lookup.
+  PyObject* descr = PyDescr_NewMethod(
+      reinterpret_cast<PyTypeObject*>(cls.ptr()), &kEmptyBlockIdsDef);
+  if (!descr) throw py::error_already_set();
+  const int rc = PyObject_SetAttrString(cls.ptr(), "get_block_ids", descr);
+  Py_DECREF(descr);
+  if (rc != 0) throw py::error_already_set();
 }
 
 }  // namespace pagekv::python

@@ -159,3 +159,99 @@ def test_keyword_names_that_are_not_interned_still_match():
     assert new.get_block_ids() == ([1, 2],)
     with pytest.raises(TypeError, match="unexpected"):
         m.allocate_slots(r, 1, **{"".join(["num_", "bogus"]): 1})
+
+
+def fresh_manager(num_blocks=32):
+    return pv.KVCacheManager(make_config(num_blocks, FullAttentionSpec(BS)),
+                             max_model_len=256, hash_block_size=BS)
+
+
+def test_a_request_object_is_kept_until_free_and_then_released():
+    import gc
+    import weakref
+    m = fresh_manager()
+    r = Request("r", [1, 2, 3, 4, 5], BS)
+    assert m.allocate_slots(r, 5).get_block_ids() == ([1, 2],)
+    ref = weakref.ref(r)
+    del r
+    gc.collect()
+    assert ref() is not None  # the manager holds it while it runs
+    m.free(ref())
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_freed_object_admitted_again_gets_fresh_state():
+    m = fresh_manager()
+    r = Request("r", [1, 2, 3, 4, 5], BS)
+    other = Request("o", [9] * 6, BS)
+    m.allocate_slots(r, 5)
+    m.free(r)
+    m.allocate_slots(other, 6)  # may take r's old handle
+    r.num_computed_tokens = 0
+    blocks, hit = m.get_computed_blocks(r)
+    assert hit == 4
+    new = m.allocate_slots(r, 5 - hit, hit, blocks)
+    assert m.get_block_ids("r") == (blocks.get_block_ids()[0] +
+                                    new.get_block_ids()[0],)
+    assert m.get_block_ids("o") == ([3, 4],)
+    m.verify()
+
+
+def test_two_objects_with_one_request_id_share_its_state():
+    m = fresh_manager()
+    a = Request("x", [1, 2, 3], BS)
+    m.allocate_slots(a, 3)
+    b = Request("x", [1, 2, 3], BS)  # the same request, seen anew
+    b.num_computed_tokens = 3
+    b.append_output_token_ids([4, 5])
+    assert m.allocate_slots(b, 2).get_block_ids() == ([2],)
+    a.num_computed_tokens = 4
+    a.append_output_token_ids([4, 5])
+    assert m.allocate_slots(a, 1).get_block_ids(allow_none=True) is None
+    assert m.get_block_ids("x") == ([1, 2],)
+    m.free(a)
+    assert m.get_block_ids("x") == ([],)
+    m.verify()
+
+
+def decode_steps(m, reqs, steps, batch_from):
+    """Decodes every request for `steps` steps, per call before step
+    batch_from and through allocate_slots_batch from it on."""
+    seen = []
+    for step in range(steps):
+        for r in reqs:
+            r.append_output_token_ids(50 + step)
+        if step >= batch_from:
+            h = np.array([m.request_handle(r) for r in reqs], np.int32)
+            t = np.array([r.all_token_ids[-1] for r in reqs], np.int32)
+            n, ids, owner, _ = m.allocate_slots_batch(reqs, h, t)
+            assert n == len(reqs)
+            seen.append(sorted(zip(owner.tolist(), ids.tolist())))
+        else:
+            seen.append([m.allocate_slots(r, 1).get_block_ids()
+                         for r in reqs])
+        for r in reqs:
+            r.num_computed_tokens = r.num_tokens
+    return seen
+
+
+@pytest.mark.parametrize("batch_from", [1, 2, 3, 5])
+def test_batch_after_per_call_steps_inside_a_block(batch_from):
+    # Per-call steps leave a partial block's tokens in the request's list
+    # only; a batch step must read them from there before its own token.
+    def run(batch_from):
+        m = fresh_manager(64)
+        reqs = [Request(str(i), [i] * 5 + [7], BS) for i in range(3)]
+        for r in reqs:
+            m.allocate_slots(r, r.num_tokens)
+            r.num_computed_tokens = r.num_tokens
+        decode_steps(m, reqs, 12, batch_from)
+        m.verify()
+        twin = Request("twin", list(reqs[0].all_token_ids), BS)
+        hit = m.get_computed_blocks(twin)[1]
+        return ([m.get_block_ids(r.request_id) for r in reqs],
+                [b.block_hash for b in m.block_pool.blocks], hit)
+    got = run(batch_from)
+    assert got == run(99)
+    assert got[2] == 16  # every full block, tokens included, was cached
