@@ -60,6 +60,23 @@ py::object Tail(py::handle seq, Py_ssize_t from, Py_ssize_t* offset) {
   return t;
 }
 
+// The value of an exact int of at most one 30-bit digit (every token id),
+// read without a call; false for anything else (then use AsInt).
+inline bool SmallInt(PyObject* o, int64_t* v) {
+#if PY_VERSION_HEX < 0x030C0000  // the digit layout of CPython <= 3.11
+  if (!PyLong_CheckExact(o)) return false;
+  const Py_ssize_t size = Py_SIZE(o);
+  if (size < -1 || size > 1) return false;
+  const int64_t digit = reinterpret_cast<PyLongObject*>(o)->ob_digit[0];
+  *v = size == 0 ? 0 : size * digit;
+  return true;
+#else
+  (void)o;
+  (void)v;
+  return false;
+#endif
+}
+
 PyObject* Item(PyObject* seq, Py_ssize_t i) {
   return PyList_Check(seq) ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
 }
@@ -127,7 +144,9 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
     py::object t = Tail(toks, have, &off);
     tokens.clear();
     for (Py_ssize_t i = off; i < off + (n - have); ++i) {
-      const int64_t v = AsInt(Item(t.ptr(), i));
+      PyObject* item = Item(t.ptr(), i);
+      int64_t v;
+      if (!SmallInt(item, &v)) v = AsInt(item);
       if (v < INT32_MIN || v > INT32_MAX) {
         ThrowInvalid("request.all_token_ids[" + std::to_string(have + i - off) +
                      "] = " + std::to_string(v) +
@@ -181,9 +200,13 @@ void VllmCore::SyncKeys(ReqHandle h, py::handle req) {
   Py_ssize_t off;
   py::object t = Tail(hashes, have, &off);
   for (Py_ssize_t i = off; i < off + (n - have); ++i) {
+    PyObject* item = Item(t.ptr(), i);
     char* data;
     Py_ssize_t len;
-    if (PyBytes_AsStringAndSize(Item(t.ptr(), i), &data, &len) != 0) {
+    if (PyBytes_CheckExact(item)) {
+      data = PyBytes_AS_STRING(item);
+      len = PyBytes_GET_SIZE(item);
+    } else if (PyBytes_AsStringAndSize(item, &data, &len) != 0) {
       throw py::error_already_set();
     }
     m->AppendVllmKey(h, absl::string_view(data, len));

@@ -255,3 +255,33 @@ def test_batch_after_per_call_steps_inside_a_block(batch_from):
     got = run(batch_from)
     assert got == run(99)
     assert got[2] == 16  # every full block, tokens included, was cached
+
+
+ODD_TOKENS = [-(2 ** 30) - 3, -7, 0, 1, 2 ** 30 + 5, 2 ** 31 - 1, True,
+              np.int64(9), 11]
+
+
+def test_tokens_of_every_int_form_are_read_by_value():
+    # One-digit ints take a fast path; others (two digits, negative, bool,
+    # NumPy scalars) the general one. Both must give the same values.
+    m = fresh_manager()
+    a = Request("a", ODD_TOKENS, BS)
+    m.allocate_slots(a, a.num_tokens)
+    same = [int(t) for t in ODD_TOKENS]
+    b = ShapedRequest("b", same, SHAPES["int32_array"])  # read as bytes
+    b.block_hashes = list(a.block_hashes)
+    assert m.get_computed_blocks(b)[1] == 8
+    c = Request("c", same[:4] + [2 ** 30 + 6] + same[5:], BS)
+    c.block_hashes = list(a.block_hashes)  # a collision: tokens differ
+    assert m.get_computed_blocks(c)[1] == 4
+    m.verify()
+
+
+@pytest.mark.parametrize("bad", [2 ** 31, -(2 ** 31) - 1, 2 ** 70])
+def test_a_token_outside_32_bits_is_refused_and_changes_nothing(bad):
+    m = fresh_manager()
+    r = Request("r", [1, 2, 3, bad, 5], BS)
+    with pytest.raises((pagekv.InvalidArgument, OverflowError)):
+        m.allocate_slots(r, 5)
+    assert m.block_pool.get_num_free_blocks() == 31
+    m.verify()
