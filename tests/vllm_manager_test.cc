@@ -152,6 +152,68 @@ TEST_P(DecodeStepTest, TakesDropsAndCachesExactlyAtTheBoundaries) {
 
 INSTANTIATE_TEST_SUITE_P(Caching, DecodeStepTest, ::testing::Bool());
 
+// AppendAndTryDecode + (when it declines) AllocateSlots gives what
+// AppendTokens + AllocateSlots gives, step by step, and declines whenever
+// the general path would do anything. Keys are added one step late for
+// some blocks, so the general path also sees a missing key.
+class TryDecodeTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(TryDecodeTest, MatchesTheGeneralPath) {
+  std::vector<GroupSpec> groups = {Full()};
+  if (GetParam() == 1) groups.push_back(Sliding(2 * kBs));
+  ManagerConfig config = Config(64, groups, /*events=*/true);
+  config.enable_caching = GetParam() != 2;
+  config.max_model_len = 40;
+  VllmManager general(config), fast(config);
+  const ReqHandle g = Add(general, 0, 6), f = Add(fast, 0, 6);
+  ASSERT_TRUE(Allocate(general, g, 0, 6));
+  ASSERT_TRUE(Allocate(fast, f, 0, 6));
+  int took_fast = 0;
+  for (int32_t n = 7; n <= 44; ++n) {
+    const TokenId t = 100 + n;
+    const bool late_key = n % 3 == 0;  // this block's key comes next step
+    auto keys = [&](VllmManager& m, ReqHandle h) {
+      while ((m.NumVllmKeys(h) + 1) * kBs <= n - (late_key ? 1 : 0)) {
+        m.AppendVllmKey(h, "d" + std::to_string(m.NumVllmKeys(h)));
+      }
+    };
+    AllocateArgs a;
+    a.num_tokens = n;
+    a.num_computed_tokens = n - 1;
+    a.num_new_tokens = 1;
+    std::vector<std::vector<int32_t>> want, got;
+    general.AppendTokens(g, absl::MakeConstSpan(&t, 1));
+    keys(general, g);
+    const auto r = general.AllocateSlots(g, a, &want);
+    int64_t num_tokens = 0;
+    const bool done = fast.AppendAndTryDecode(f, t, &num_tokens);
+    ASSERT_EQ(num_tokens, n);
+    absl::StatusOr<bool> q = true;
+    got.assign(groups.size(), {});
+    if (done) {
+      ++took_fast;
+    } else {
+      keys(fast, f);
+      q = fast.AllocateSlots(f, a, &got);
+    }
+    ASSERT_EQ(r.ok(), q.ok()) << n << ": " << r.status();
+    if (r.ok()) {
+      EXPECT_EQ(*r, *q) << n;
+      EXPECT_EQ(want, got) << n;
+    }
+    for (int32_t k = 0; k < static_cast<int32_t>(groups.size()); ++k) {
+      EXPECT_EQ(general.Blocks(g, k), fast.Blocks(f, k)) << n;
+    }
+    EXPECT_EQ(general.pool().TakeEvents().size(),
+              fast.pool().TakeEvents().size())
+        << n;
+    ASSERT_TRUE(fast.Verify().ok()) << n;
+  }
+  EXPECT_GE(took_fast, 10);  // most steps that fill and take no block
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, TryDecodeTest, ::testing::Values(0, 1, 2));
+
 TEST(VllmManagerTest, ShortPoolReturnsFalseAndChangesNothing) {
   VllmManager m(Config(4, {Full()}, /*events=*/true));
   const ReqHandle a = Add(m, 0, 20);

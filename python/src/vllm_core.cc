@@ -289,12 +289,14 @@ py::tuple VllmDecodeBatch(VllmCore& c, py::list requests,
   for (; i < n; ++i) {
     const ReqHandle h = hs(i);
     if (h < 0) ThrowInvalid("handles[" + std::to_string(i) + "] is negative");
-    const TokenId t = ts(i);
     // A request whose partial block the manager has not copied yet gets
     // its tokens from its list (which holds the new token too).
-    const int64_t num_tokens =
-        c.known.Lagging(h) ? c.Sync(h, requests[i], /*whole=*/true)
-                           : c.m->AppendTokens(h, absl::MakeConstSpan(&t, 1));
+    int64_t num_tokens;
+    if (c.known.Lagging(h)) {
+      num_tokens = c.Sync(h, requests[i], /*whole=*/true);
+    } else if (c.m->AppendAndTryDecode(h, ts(i), &num_tokens)) {
+      continue;  // no new blocks
+    }
     if (c.NeedsKeys(h, num_tokens)) c.SyncKeys(h, requests[i]);
     vllm::AllocateArgs a;
     a.num_tokens = num_tokens;

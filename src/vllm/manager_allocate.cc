@@ -140,6 +140,20 @@ absl::StatusOr<bool> VllmManager::AllocateSlots(
   return true;
 }
 
+bool VllmManager::AppendAndTryDecode(ReqHandle h, TokenId token,
+                                     int64_t* num_tokens) {
+  Request& r = Req(h);
+  r.tokens.push_back(token);
+  const int64_t n = static_cast<int64_t>(r.tokens.size());
+  *num_tokens = n;
+  // AllocateSlots with num_tokens n, n - 1 computed and 1 new: it caches
+  // up to n and needs a slot for n (the max_model_len clamp aside).
+  if (n > config_.max_model_len) return false;
+  const bool caching = config_.enable_caching;
+  if (caching && !CanCache(r, n)) return false;
+  return NothingToAllocate(r, n - 1, n, caching ? n : 0);
+}
+
 // Whether the request has the vLLM keys and the tokens of every full block
 // among its first num_tokens tokens. Without a division in the common case
 // (all tokens known).

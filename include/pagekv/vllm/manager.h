@@ -133,6 +133,15 @@ class VllmManager {
       ReqHandle h, const AllocateArgs& args,
       std::vector<std::vector<int32_t>>* new_blocks);
 
+  // A decode step's common case in one call: appends `token` to h and sets
+  // *num_tokens to h's token count. Returns true when allocate_slots(h, 1)
+  // with every earlier token computed would then change nothing (h holds
+  // the slot, has no block to cache or drop): the step is done, with no
+  // new blocks. Otherwise returns false having only appended the token;
+  // the caller adds any vLLM keys the request now lacks and calls
+  // AllocateSlots.
+  bool AppendAndTryDecode(ReqHandle h, TokenId token, int64_t* num_tokens);
+
   // Frees the request's blocks (each group's tail first) and forgets it.
   void Free(ReqHandle h);
   // cache_blocks: caches the full blocks of the first num_computed_tokens.
