@@ -190,7 +190,7 @@ def _group_specs(kv_cache_config: Any, hash_block_size: int,
 
 
 def _empty_blocks(num_groups: int) -> KVCacheBlocks:
-    """An empty KVCacheBlocks whose get_block_ids is a C builtin: most
+    """An empty KVCacheBlocks whose get_block_ids is a C method: most
     decode steps return this object and the scheduler asks it for ids."""
     cls = type("KVCacheBlocks", (KVCacheBlocks,), {
         "__slots__": (), "__module__": KVCacheBlocks.__module__})
@@ -268,7 +268,7 @@ class KVCacheManager:
         self._handles: dict[str, int] = {}
         self._owners: dict[int, Any] = {}
         # The decode path's allocate_slots, the method below in C: one
-        # builtin call, no Python frame (docs/vllm.md, "Performance").
+        # builtin call, no Python frame (docs/vllm.md, "Speed").
         self.allocate_slots = _vllm.make_fast_allocate(
             self._core, self._handles, self._new_handle,
             self.empty_kv_cache_blocks, KVCacheBlocks)
