@@ -5,7 +5,6 @@ stats and events. The request and spec classes are vLLM-shaped fakes."""
 
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 import pagekv
@@ -13,7 +12,7 @@ from pagekv import vllm as pv
 from vllm_fakes import (ChunkedLocalAttentionSpec, FullAttentionSpec,
                         LoRARequest, MambaSpec, MLAAttentionSpec,
                         MultiModalFeatureSpec, PlaceholderRange, Request,
-                        SlidingWindowSpec, make_config)
+                        SlidingWindowSpec, batch_step, make_config)
 
 BS = 16
 COMMON = [i for i in range(3) for _ in range(BS)]
@@ -416,11 +415,7 @@ def test_batch_decode_matches_per_call():
             for r in reqs:
                 r.append_output_token_ids(step)
             if batch:
-                h = np.array([m.request_handle(r) for r in reqs], np.int32)
-                t = np.array([r.all_token_ids[-1] for r in reqs], np.int32)
-                n, ids, owner, group = m.allocate_slots_batch(reqs, h, t)
-                assert n == len(reqs)
-                results.append(sorted(zip(owner.tolist(), ids.tolist())))
+                results.append(batch_step(m, reqs))
             else:
                 got = []
                 for i, r in enumerate(reqs):

@@ -8,7 +8,8 @@ import pytest
 
 import pagekv
 from pagekv import vllm as pv
-from vllm_fakes import ConstantList, FullAttentionSpec, Request, make_config
+from vllm_fakes import (ConstantList, FullAttentionSpec, Request, batch_step,
+                        make_config)
 
 BS = 4
 
@@ -223,11 +224,7 @@ def decode_steps(m, reqs, steps, batch_from):
         for r in reqs:
             r.append_output_token_ids(50 + step)
         if step >= batch_from:
-            h = np.array([m.request_handle(r) for r in reqs], np.int32)
-            t = np.array([r.all_token_ids[-1] for r in reqs], np.int32)
-            n, ids, owner, _ = m.allocate_slots_batch(reqs, h, t)
-            assert n == len(reqs)
-            seen.append(sorted(zip(owner.tolist(), ids.tolist())))
+            seen.append(batch_step(m, reqs))
         else:
             seen.append([m.allocate_slots(r, 1).get_block_ids()
                          for r in reqs])

@@ -11,6 +11,8 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 NONE_HASH = hashlib.sha256(b"pagekv-test-none-hash").digest()
 
 
@@ -181,3 +183,13 @@ class Request:
             self.block_hashes.append(hash_block(
                 parent, self._all[i * bs:(i + 1) * bs],
                 extra_keys(self, i * bs, (i + 1) * bs)))
+
+
+def batch_step(m, reqs) -> list[tuple[int, int]]:
+    """One allocate_slots_batch step of requests that each gained one
+    token: the (request index, new block id) pairs, sorted."""
+    h = np.array([m.request_handle(r) for r in reqs], np.int32)
+    t = np.array([r.all_token_ids[-1] for r in reqs], np.int32)
+    n, ids, owner, _ = m.allocate_slots_batch(reqs, h, t)
+    assert n == len(reqs)
+    return sorted(zip(owner.tolist(), ids.tolist()))
