@@ -90,6 +90,95 @@ absl::StatusOr<BandwidthModel> BandwidthModel::FromNames(
   return Create(*std::move(m), *std::move(h), options);
 }
 
+namespace {
+
+// What a step moves and computes, before it is turned into time: Add()
+// each sequence of the step.
+class StepTraffic {
+ public:
+  StepTraffic(const ModelSpec& model, const BandwidthModelOptions& options,
+              int32_t block_size)
+      : model_(model),
+        options_(options),
+        block_size_(block_size),
+        kv_bytes_per_layer_(
+            model.KvBytesPerTokenPerLayer(options.tensor_parallel)),
+        // Attention FLOPs per (query, key) pair per layer on one device:
+        // QK^T and PV are each 2 * heads * dim; MLA's query/key carry the
+        // RoPE part too.
+        flops_per_pair_(
+            2.0 *
+            std::ceil(static_cast<double>(model.num_attention_heads) /
+                      options.tensor_parallel) *
+            (2.0 * model.head_dim + model.mla_rope_head_dim)) {}
+
+  void Add(const SequenceFootprint& seq) {
+    Check(seq);
+    prefills += seq.is_prefill ? 1 : 0;
+    for (int32_t g = 0; g < model_.num_layer_groups(); ++g) {
+      AddGroup(seq, g);
+    }
+  }
+
+  double kv_read = 0;      // bytes of KV pages and states read
+  double state_write = 0;  // bytes of states written (KV writes: per token)
+  double attn_flops = 0;   // query-key and value work of the attention
+  int64_t prefills = 0;
+
+ private:
+  void Check(const SequenceFootprint& seq) const {
+    PAGEKV_CHECK(
+        static_cast<int32_t>(seq.groups.size()) == model_.num_layer_groups(),
+        "footprint of sequence {} has {} KV-cache groups but model "
+        "'{}' has {} layer groups; configure the manager with the "
+        "model's groups",
+        seq.seq.value(), seq.groups.size(), model_.name,
+        model_.num_layer_groups());
+    PAGEKV_CHECK(seq.new_tokens >= 0 && seq.cached_tokens >= 0,
+                 "sequence {}: new_tokens ({}) and cached_tokens ({}) must "
+                 "be >= 0",
+                 seq.seq.value(), seq.new_tokens, seq.cached_tokens);
+  }
+
+  void AddGroup(const SequenceFootprint& seq, int32_t g) {
+    const GroupFootprint& gf = seq.groups[g];
+    const LayerGroupSpec* spec =
+        model_.layer_groups.empty() ? nullptr : &model_.layer_groups[g];
+    const int32_t layers =
+        spec == nullptr ? model_.num_layers : spec->num_layers;
+    if (spec != nullptr && spec->is_state()) {
+      // A fixed-size state per sequence, read and written once per step
+      // whatever the context; no query-key pairs.
+      const double state =
+          layers * spec->state_bytes_per_layer / options_.tensor_parallel;
+      kv_read += gf.pages_read * state;
+      state_write += gf.pages_written * state;
+      return;
+    }
+    const double tokens_read =
+        options_.granularity == Granularity::kPage
+            ? static_cast<double>(gf.pages_read) * block_size_
+            : static_cast<double>(gf.context_tokens);
+    kv_read += tokens_read * layers * kv_bytes_per_layer_;
+    const int64_t first = seq.cached_tokens + 1;
+    const int64_t last = seq.cached_tokens + seq.new_tokens;
+    const double pairs =
+        spec != nullptr && spec->attention_chunk_size > 0
+            ? ChunkedPairs(first, last, spec->attention_chunk_size)
+            : AttendedPairs(first, last,
+                            spec == nullptr ? 0 : spec->sliding_window);
+    attn_flops += layers * flops_per_pair_ * pairs;
+  }
+
+  const ModelSpec& model_;
+  const BandwidthModelOptions& options_;
+  const int32_t block_size_;
+  const double kv_bytes_per_layer_;
+  const double flops_per_pair_;
+};
+
+}  // namespace
+
 // Cost: O(sequences * groups), no allocation. Called once per simulated step.
 StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
   StepCost cost;
@@ -97,75 +186,20 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
   PAGEKV_CHECK(footprint.block_size > 0,
                "footprint.block_size must be > 0, got {}",
                footprint.block_size);
+  StepTraffic traffic(model_, options_, footprint.block_size);
+  for (const SequenceFootprint& seq : footprint.sequences) traffic.Add(seq);
   const int32_t tp = options_.tensor_parallel;
-  const int32_t num_groups = model_.num_layer_groups();
-  const double kv_bytes_per_layer = model_.KvBytesPerTokenPerLayer(tp);
-  const double kv_bytes_all_layers = model_.KvBytesPerToken(tp);
-  // Attention FLOPs per (query, key) pair per layer on one device: QK^T and
-  // PV are each 2 * heads * dim; MLA's query/key carry the RoPE part too.
-  const double heads_per_device =
-      std::ceil(static_cast<double>(model_.num_attention_heads) / tp);
-  const double attn_flops_per_pair =
-      2.0 * heads_per_device *
-      (2.0 * model_.head_dim + model_.mla_rope_head_dim);
-
-  double kv_read = 0;
-  double state_write = 0;
-  double attn_flops = 0;
-  int64_t prefills = 0;
-  for (const SequenceFootprint& seq : footprint.sequences) {
-    prefills += seq.is_prefill ? 1 : 0;
-    PAGEKV_CHECK(static_cast<int32_t>(seq.groups.size()) == num_groups,
-                 "footprint of sequence {} has {} KV-cache groups but model "
-                 "'{}' has {} layer groups; configure the manager with the "
-                 "model's groups",
-                 seq.seq.value(), seq.groups.size(), model_.name, num_groups);
-    PAGEKV_CHECK(seq.new_tokens >= 0 && seq.cached_tokens >= 0,
-                 "sequence {}: new_tokens ({}) and cached_tokens ({}) must "
-                 "be >= 0",
-                 seq.seq.value(), seq.new_tokens, seq.cached_tokens);
-    for (int32_t g = 0; g < num_groups; ++g) {
-      const GroupFootprint& gf = seq.groups[g];
-      const int32_t layers = model_.layer_groups.empty()
-                                 ? model_.num_layers
-                                 : model_.layer_groups[g].num_layers;
-      const LayerGroupSpec* spec =
-          model_.layer_groups.empty() ? nullptr : &model_.layer_groups[g];
-      if (spec != nullptr && spec->is_state()) {
-        // A fixed-size state per sequence, read and written once per step
-        // whatever the context; no query-key pairs.
-        const double state = layers * spec->state_bytes_per_layer / tp;
-        kv_read += gf.pages_read * state;
-        state_write += gf.pages_written * state;
-        continue;
-      }
-      const int32_t window = spec == nullptr ? 0 : spec->sliding_window;
-      const double tokens_read =
-          options_.granularity == Granularity::kPage
-              ? static_cast<double>(gf.pages_read) * footprint.block_size
-              : static_cast<double>(gf.context_tokens);
-      kv_read += tokens_read * layers * kv_bytes_per_layer;
-      const int64_t first = seq.cached_tokens + 1;
-      const int64_t last = seq.cached_tokens + seq.new_tokens;
-      attn_flops += layers * attn_flops_per_pair *
-                    (spec != nullptr && spec->attention_chunk_size > 0
-                         ? ChunkedPairs(first, last, spec->attention_chunk_size)
-                         : AttendedPairs(first, last, window));
-    }
-  }
   const int64_t tokens = footprint.TotalNewTokens();
+  cost.weight_bytes = model_.StepWeightBytes(tokens, tp);
+  cost.kv_read_bytes = traffic.kv_read;
   // Per-token KV of the attention layers, plus each sequence's new states.
-  const double kv_write =
-      static_cast<double>(tokens) * kv_bytes_all_layers + state_write;
-  const double weights = model_.StepWeightBytes(tokens, tp);
-  const double linear_flops =
-      2.0 * model_.EffectiveActiveParams() * static_cast<double>(tokens) / tp;
-
-  cost.weight_bytes = weights;
-  cost.kv_read_bytes = kv_read;
-  cost.kv_write_bytes = kv_write;
-  cost.bytes = weights + kv_read + kv_write;
-  cost.flops = linear_flops + attn_flops;
+  cost.kv_write_bytes =
+      static_cast<double>(tokens) * model_.KvBytesPerToken(tp) +
+      traffic.state_write;
+  cost.bytes = cost.weight_bytes + cost.kv_read_bytes + cost.kv_write_bytes;
+  cost.flops =
+      2.0 * model_.EffectiveActiveParams() * static_cast<double>(tokens) / tp +
+      traffic.attn_flops;
   cost.memory_seconds =
       cost.bytes / (hardware_.hbm_bandwidth * hardware_.memory_efficiency);
   cost.compute_seconds = ComputeSeconds(
@@ -173,7 +207,7 @@ StepCost BandwidthModel::Estimate(const StepFootprint& footprint) const {
   cost.bound = cost.compute_seconds > cost.memory_seconds ? Bound::kCompute
                                                           : Bound::kMemory;
   cost.overhead_seconds =
-      FixedOverheadSeconds(hardware_, prefills, model_.num_layers);
+      FixedOverheadSeconds(hardware_, traffic.prefills, model_.num_layers);
   if (tp > 1) {
     // Two all-reduces per layer (after attention and after the MLP) of the
     // step's activations.
