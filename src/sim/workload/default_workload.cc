@@ -129,108 +129,142 @@ absl::Status DefaultWorkloadOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Draws the default workload's requests one by one. The order of the
+// random draws is part of the output: the same seed gives the same trace.
+class DefaultWorkloadBuilder {
+ public:
+  explicit DefaultWorkloadBuilder(const DefaultWorkloadOptions& o)
+      : o_(o), rng_(o.seed) {
+    // Content namespaces derived from the seed: different seeds, different
+    // texts.
+    const uint64_t seed_ns =
+        workload_internal::Mix64(o.seed ^ 0x64656661756c74ULL);
+    const uint64_t system_ns = seed_ns ^ 0x73797374656dULL;  // "system"
+    const uint64_t document_ns = seed_ns ^ 0x646f63ULL;      // "doc"
+    unique_ns_ = seed_ns ^ 0x756e69ULL;                      // "uni"
+    for (int32_t i = 0; i < o.num_system_prompts; ++i) {
+      system_prompts_.push_back(
+          {NamespacedContentId(system_ns, static_cast<uint64_t>(i)),
+           static_cast<int32_t>(rng_.UniformInt(o.system_prompt_min_tokens,
+                                                o.system_prompt_max_tokens))});
+    }
+    rag_system_prompt_ = {
+        NamespacedContentId(system_ns,
+                            static_cast<uint64_t>(o.num_system_prompts)),
+        o.rag_system_prompt_tokens};
+    for (int32_t i = 0; i < o.num_documents; ++i) {
+      documents_.push_back(
+          {NamespacedContentId(document_ns, static_cast<uint64_t>(i)),
+           static_cast<int32_t>(
+               rng_.UniformInt(o.document_min_tokens, o.document_max_tokens))});
+    }
+  }
+
+  Workload Build() {
+    Workload workload;
+    workload.name = "default";
+    workload.requests.reserve(static_cast<size_t>(o_.num_requests));
+    double now = 0;
+    const double mean_gap_s = 1.0 / o_.arrival_rate_per_s;
+    for (int32_t i = 0; i < o_.num_requests; ++i) {
+      now += rng_.Exponential(mean_gap_s);
+      Request& r = workload.requests.emplace_back();
+      r.id = static_cast<uint64_t>(i);
+      r.arrival_s = now;
+      Conversation* conversation = nullptr;  // the chat turn's conversation
+      int32_t output_mean = 0;
+      if (rng_.Uniform() < o_.rag_fraction) {
+        RagTurn(&r);
+        output_mean = o_.rag_output_mean_tokens;
+      } else {
+        conversation = ChatTurn(now, &r);
+        output_mean = o_.chat_output_mean_tokens;
+      }
+      const int64_t prompt = SumTokens(r.segments);
+      // Validate() guarantees room for at least one output token.
+      const auto room = static_cast<int32_t>(o_.max_sequence_tokens - prompt);
+      r.output_tokens = rng_.ClampedExponential(
+          output_mean, 1, std::min(8 * output_mean, room));
+      if (conversation != nullptr) {
+        conversation->segments = r.segments;
+        conversation->prompt_tokens = prompt;
+        conversation->last_output = r.output_tokens;
+        conversation->last_arrival_s = now;
+      }
+    }
+    return workload;
+  }
+
+ private:
+  PromptSegment UniqueSegment(int32_t tokens) {
+    return PromptSegment{NamespacedContentId(unique_ns_, next_unique_++),
+                         tokens};
+  }
+
+  // A question about a document, behind the RAG system prompt.
+  void RagTurn(Request* r) {
+    // Squaring a uniform favours low indices: a few popular documents.
+    const double u = rng_.Uniform();
+    const auto doc = static_cast<size_t>(u * u * o_.num_documents);
+    r->segments = {
+        rag_system_prompt_, documents_[doc],
+        UniqueSegment(rng_.ClampedExponential(o_.question_mean_tokens, 1,
+                                              8 * o_.question_mean_tokens))};
+    r->priority = o_.rag_priority;
+  }
+
+  // A chat message: the next turn of an open conversation, or the first
+  // turn of a new one. Returns the conversation the turn belongs to.
+  Conversation* ChatTurn(double now, Request* r) {
+    r->priority = o_.chat_priority;
+    const bool followup = rng_.Uniform() < o_.followup_fraction;
+    const int32_t message = rng_.ClampedExponential(
+        o_.chat_message_mean_tokens, 1, 8 * o_.chat_message_mean_tokens);
+    Conversation* conversation = nullptr;
+    if (followup && !open_.empty()) {
+      const auto k = static_cast<size_t>(
+          rng_.UniformInt(0, static_cast<int64_t>(open_.size()) - 1));
+      Conversation& c = open_[k];
+      const int64_t extended = c.prompt_tokens + c.last_output + message;
+      if (extended + 1 > o_.max_sequence_tokens) {
+        // Full context: the conversation ends, this turn starts anew.
+        open_.erase(open_.begin() + static_cast<std::ptrdiff_t>(k));
+      } else if (c.last_arrival_s + o_.min_think_time_s <= now) {
+        // The next turn: the previous prompt, its answer, a new message.
+        r->segments = c.segments;
+        r->segments.push_back(UniqueSegment(c.last_output));
+        conversation = &c;
+      }
+    }
+    if (conversation == nullptr) {
+      const auto k =
+          static_cast<size_t>(rng_.UniformInt(0, o_.num_system_prompts - 1));
+      r->segments = {system_prompts_[k]};
+      if (open_.size() == kMaxOpenConversations) open_.erase(open_.begin());
+      conversation = &open_.emplace_back();
+    }
+    r->segments.push_back(UniqueSegment(message));
+    return conversation;
+  }
+
+  const DefaultWorkloadOptions& o_;
+  Random rng_;
+  uint64_t unique_ns_ = 0;
+  uint64_t next_unique_ = 0;
+  std::vector<PromptSegment> system_prompts_;
+  PromptSegment rag_system_prompt_;
+  std::vector<PromptSegment> documents_;
+  std::vector<Conversation> open_;
+};
+
+}  // namespace
+
 absl::StatusOr<Workload> MakeDefaultWorkload(
     const DefaultWorkloadOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  const DefaultWorkloadOptions& o = options;
-  Random rng(o.seed);
-  // Content namespaces derived from the seed: different seeds, different
-  // texts.
-  const uint64_t seed_ns =
-      workload_internal::Mix64(o.seed ^ 0x64656661756c74ULL);
-  const uint64_t system_ns = seed_ns ^ 0x73797374656dULL;  // "system"
-  const uint64_t document_ns = seed_ns ^ 0x646f63ULL;      // "doc"
-  const uint64_t unique_ns = seed_ns ^ 0x756e69ULL;        // "uni"
-  uint64_t next_unique = 0;
-  auto unique_segment = [&](int32_t tokens) {
-    return PromptSegment{NamespacedContentId(unique_ns, next_unique++), tokens};
-  };
-
-  std::vector<PromptSegment> system_prompts;
-  for (int32_t i = 0; i < o.num_system_prompts; ++i) {
-    system_prompts.push_back(
-        {NamespacedContentId(system_ns, static_cast<uint64_t>(i)),
-         static_cast<int32_t>(rng.UniformInt(o.system_prompt_min_tokens,
-                                             o.system_prompt_max_tokens))});
-  }
-  const PromptSegment rag_system_prompt{
-      NamespacedContentId(system_ns,
-                          static_cast<uint64_t>(o.num_system_prompts)),
-      o.rag_system_prompt_tokens};
-  std::vector<PromptSegment> documents;
-  for (int32_t i = 0; i < o.num_documents; ++i) {
-    documents.push_back(
-        {NamespacedContentId(document_ns, static_cast<uint64_t>(i)),
-         static_cast<int32_t>(
-             rng.UniformInt(o.document_min_tokens, o.document_max_tokens))});
-  }
-
-  Workload workload;
-  workload.name = "default";
-  workload.requests.reserve(static_cast<size_t>(o.num_requests));
-  std::vector<Conversation> open;
-  double now = 0;
-  const double mean_gap_s = 1.0 / o.arrival_rate_per_s;
-  for (int32_t i = 0; i < o.num_requests; ++i) {
-    now += rng.Exponential(mean_gap_s);
-    Request& r = workload.requests.emplace_back();
-    r.id = static_cast<uint64_t>(i);
-    r.arrival_s = now;
-    int32_t output_mean = 0;
-    Conversation* conversation = nullptr;  // the chat turn's conversation
-    if (rng.Uniform() < o.rag_fraction) {
-      // Squaring a uniform favours low indices: a few popular documents.
-      const double u = rng.Uniform();
-      const auto doc = static_cast<size_t>(u * u * o.num_documents);
-      r.segments = {
-          rag_system_prompt, documents[doc],
-          unique_segment(rng.ClampedExponential(o.question_mean_tokens, 1,
-                                                8 * o.question_mean_tokens))};
-      r.priority = o.rag_priority;
-      output_mean = o.rag_output_mean_tokens;
-    } else {
-      r.priority = o.chat_priority;
-      output_mean = o.chat_output_mean_tokens;
-      const bool followup = rng.Uniform() < o.followup_fraction;
-      const int32_t message = rng.ClampedExponential(
-          o.chat_message_mean_tokens, 1, 8 * o.chat_message_mean_tokens);
-      if (followup && !open.empty()) {
-        const auto k = static_cast<size_t>(
-            rng.UniformInt(0, static_cast<int64_t>(open.size()) - 1));
-        Conversation& c = open[k];
-        const int64_t extended = c.prompt_tokens + c.last_output + message;
-        if (extended + 1 > o.max_sequence_tokens) {
-          // Full context: the conversation ends, this turn starts anew.
-          open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
-        } else if (c.last_arrival_s + o.min_think_time_s <= now) {
-          // The next turn: the previous prompt, its answer, a new message.
-          r.segments = c.segments;
-          r.segments.push_back(unique_segment(c.last_output));
-          conversation = &c;
-        }
-      }
-      if (conversation == nullptr) {
-        const auto k =
-            static_cast<size_t>(rng.UniformInt(0, o.num_system_prompts - 1));
-        r.segments = {system_prompts[k]};
-        if (open.size() == kMaxOpenConversations) open.erase(open.begin());
-        conversation = &open.emplace_back();
-      }
-      r.segments.push_back(unique_segment(message));
-    }
-    const int64_t prompt = SumTokens(r.segments);
-    // Validate() guarantees room for at least one output token.
-    const auto room = static_cast<int32_t>(o.max_sequence_tokens - prompt);
-    r.output_tokens =
-        rng.ClampedExponential(output_mean, 1, std::min(8 * output_mean, room));
-    if (conversation != nullptr) {
-      conversation->segments = r.segments;
-      conversation->prompt_tokens = prompt;
-      conversation->last_output = r.output_tokens;
-      conversation->last_arrival_s = now;
-    }
-  }
-  return workload;
+  return DefaultWorkloadBuilder(options).Build();
 }
 
 }  // namespace pagekv
