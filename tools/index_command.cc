@@ -148,47 +148,90 @@ std::string Answer(const std::string& body, const net::ClusterIndex& index,
 
 }  // namespace
 
-int RunIndex(const IndexArgs& args, std::ostream& out, std::ostream& err) {
-  net::IndexSubscriberConfig sc;
+// The parsed flags of `pagekv index`.
+struct IndexSetup {
+  net::IndexSubscriberConfig subscriber;
+  net::ClusterIndexConfig index;
+  double duration_s = 0;
+};
+
+// Parses the endpoint and number flags; false (the bad flag named on err)
+// if one is malformed.
+bool ParseIndexSetup(const IndexArgs& args, std::ostream& err,
+                     IndexSetup* setup) {
   const std::vector<std::string> pubs = SplitList(args.subscribe);
   const std::vector<std::string> replays = SplitList(args.replay);
   if (pubs.empty()) {
     err << "pagekv index: --subscribe needs at least one endpoint\n";
-    return kIndexBadInput;
+    return false;
   }
   if (!replays.empty() && replays.size() != pubs.size()) {
     err << "pagekv index: --replay has " << replays.size() << " endpoints for "
         << pubs.size() << " --subscribe endpoints\n";
-    return kIndexBadInput;
+    return false;
   }
   for (size_t i = 0; i < pubs.size(); ++i) {
-    sc.sources.push_back(
+    setup->subscriber.sources.push_back(
         {pubs[i], pubs[i], replays.empty() ? std::string() : replays[i], ""});
   }
-  net::ClusterIndexConfig ic;
-  double duration = 0;
-  if (!absl::SimpleAtoi(args.block_size, &ic.block_size) ||
-      ic.block_size <= 0) {
+  if (!absl::SimpleAtoi(args.block_size, &setup->index.block_size) ||
+      setup->index.block_size <= 0) {
     err << "pagekv index: --block-size '" << args.block_size
         << "' is not a positive integer\n";
-    return kIndexBadInput;
+    return false;
   }
-  if (!absl::SimpleAtoi(args.hash_seed, &ic.hash_seed)) {
+  if (!absl::SimpleAtoi(args.hash_seed, &setup->index.hash_seed)) {
     err << "pagekv index: --hash-seed '" << args.hash_seed
         << "' is not an unsigned integer\n";
-    return kIndexBadInput;
+    return false;
   }
-  if (!absl::SimpleAtod(args.duration_s, &duration) || duration < 0) {
+  if (!absl::SimpleAtod(args.duration_s, &setup->duration_s) ||
+      setup->duration_s < 0) {
     err << "pagekv index: --duration-s '" << args.duration_s
         << "' is not a number >= 0\n";
-    return kIndexBadInput;
+    return false;
   }
-  auto index = net::ClusterIndex::Create(ic);
+  return true;
+}
+
+// Feeds the index from the subscriber, mirrors it to Redis every 100 ms
+// and answers queries on `rep`, until a shutdown request, a signal or the
+// duration (0: none) ends it.
+void Serve(zmq::socket_t& rep, net::ClusterIndex& index,
+           net::IndexSubscriber& sub, net::RedisIndexStore* store,
+           double duration_s) {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::duration<double>(duration_s);
+  bool stop = false;
+  auto next_sync = std::chrono::steady_clock::now();
+  while (!stop && !g_stop.load() &&
+         (duration_s == 0 || std::chrono::steady_clock::now() < end)) {
+    sub.Poll(5);
+    if (store && std::chrono::steady_clock::now() >= next_sync) {
+      // Failures are reported in stats and score replies; Sync retries.
+      (void)store->Sync(index);
+      next_sync += std::chrono::milliseconds(100);
+    }
+    zmq::message_t msg;
+    while (!stop && rep.recv(msg, zmq::recv_flags::dontwait)) {
+      const std::string reply =
+          Answer(msg.to_string(), index, sub, store, &stop);
+      rep.send(zmq::buffer(reply), zmq::send_flags::none);
+    }
+  }
+}
+
+int RunIndex(const IndexArgs& args, std::ostream& out, std::ostream& err) {
+  IndexSetup setup;
+  if (!ParseIndexSetup(args, err, &setup)) return kIndexBadInput;
+  auto index = net::ClusterIndex::Create(setup.index);
   if (!index.ok()) {
     err << "pagekv index: " << index.status().message() << "\n";
     return kIndexBadInput;
   }
-  auto sub = net::IndexSubscriber::Create(sc, index->get());
+  auto sub = net::IndexSubscriber::Create(setup.subscriber, index->get());
   if (!sub.ok()) {
     err << "pagekv index: " << sub.status().message() << "\n";
     return sub.status().code() == absl::StatusCode::kInvalidArgument
@@ -215,27 +258,7 @@ int RunIndex(const IndexArgs& args, std::ostream& out, std::ostream& err) {
     return kIndexFailed;
   }
   out << "listening " << rep.get(zmq::sockopt::last_endpoint) << std::endl;
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::duration<double>(duration);
-  bool stop = false;
-  auto next_sync = std::chrono::steady_clock::now();
-  while (!stop && !g_stop.load() &&
-         (duration == 0 || std::chrono::steady_clock::now() < end)) {
-    (*sub)->Poll(5);
-    if (store && std::chrono::steady_clock::now() >= next_sync) {
-      // Failures are reported in stats and score replies; Sync retries.
-      (void)store->Sync(**index);
-      next_sync += std::chrono::milliseconds(100);
-    }
-    zmq::message_t msg;
-    while (!stop && rep.recv(msg, zmq::recv_flags::dontwait)) {
-      const std::string reply =
-          Answer(msg.to_string(), **index, **sub, store.get(), &stop);
-      rep.send(zmq::buffer(reply), zmq::send_flags::none);
-    }
-  }
+  Serve(rep, **index, **sub, store.get(), setup.duration_s);
   return kIndexOk;
 }
 
