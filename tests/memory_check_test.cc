@@ -107,6 +107,14 @@ TEST(MemoryCheckTest, HugePoolIsRefusedBeforeItIsAllocated) {
       << output;
   EXPECT_THAT(output, HasSubstr("needs an estimated"));
   EXPECT_THAT(output, HasSubstr("--capacity-blocks"));
+  // vLLM's pool (policy vllm) is estimated too: ~300 GiB at 2e9 blocks.
+  EXPECT_EQ(RunLimited("cache --trace '" + kMooncakeTrace +
+                           "' --policy vllm --capacity-blocks 2000000000 "
+                           "--max-memory-gib 100",
+                       &output),
+            2)
+      << output;
+  EXPECT_THAT(output, HasSubstr("pool and index"));
   EXPECT_EQ(RunLimited("simulate --repeat 65536 --max-memory-gib 0.5", &output),
             2)
       << output;

@@ -201,10 +201,9 @@ uint64_t LargestPoolBytes(const CacheSettings& s, int64_t inf_blocks) {
   for (const Capacity& c : s.capacities) {
     if (c.infinite && inf_blocks == 0) continue;  // not known yet
     for (const std::string& policy : s.policies) {
-      absl::StatusOr<uint64_t> bytes =
-          KVCacheManager::MemoryFootprint(ReplayManagerConfig(
-              {s.block_size, c.infinite ? inf_blocks : c.blocks, policy,
-               s.HostTier(c.infinite ? inf_blocks : c.blocks)}));
+      absl::StatusOr<uint64_t> bytes = ReplayMemoryFootprint(
+          {s.block_size, c.infinite ? inf_blocks : c.blocks, policy,
+           s.HostTier(c.infinite ? inf_blocks : c.blocks)});
       if (bytes.ok()) largest = std::max(largest, *bytes);
     }
   }

@@ -13,6 +13,7 @@
 #include "pagekv/clock.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
+#include "pagekv/vllm/block_pool.h"
 #include "sim/cache_replay_vllm.h"
 
 namespace pagekv {
@@ -52,6 +53,22 @@ KVCacheConfig ReplayManagerConfig(const ReplayOptions& options) {
   config.eviction_policy = options.policy;
   config.host_tier = options.host_tier;
   return config;
+}
+
+absl::StatusOr<uint64_t> ReplayMemoryFootprint(const ReplayOptions& options) {
+  if (options.policy == kVllmOrderPolicy) {
+    if (options.block_size < 1 || options.capacity_blocks < 1 ||
+        options.capacity_blocks >= (int64_t{1} << 31) - 1) {
+      return absl::InvalidArgumentError(fmt::format(
+          "policy 'vllm' needs block_size >= 1 and 1 <= capacity_blocks < "
+          "2^31 - 1, got {} and {}",
+          options.block_size, options.capacity_blocks));
+    }
+    return vllm::VllmBlockPool::MemoryFootprint(
+        static_cast<int32_t>(options.capacity_blocks + 1), options.block_size,
+        /*enable_caching=*/true);
+  }
+  return KVCacheManager::MemoryFootprint(ReplayManagerConfig(options));
 }
 
 absl::StatusOr<ReplayResult> ReplayWorkload(const Workload& workload,

@@ -59,6 +59,18 @@ void VllmBlockPool::QueueRemove(int32_t b) {
   --num_free_;
 }
 
+uint64_t VllmBlockPool::MemoryFootprint(int32_t num_blocks, int32_t block_size,
+                                        bool enable_caching) {
+  const auto n = static_cast<uint64_t>(num_blocks);
+  return 2 * (n + 2) * sizeof(int32_t)  // prev_, next_
+         + n * sizeof(int32_t)          // ref_cnt_
+         + n * sizeof(Meta) +
+         n * static_cast<uint64_t>(block_size) *
+             sizeof(TokenId)  // meta_, tokens_
+         + n * kInlineKey     // vkey_inline_
+         + KeyTable::BytesFor(enable_caching ? num_blocks : 0);
+}
+
 int32_t VllmBlockPool::Front() const {
   const int32_t uncached = next_[num_blocks_ + 1];
   return uncached != num_blocks_ + 1 ? uncached : next_[num_blocks_];

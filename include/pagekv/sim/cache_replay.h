@@ -96,9 +96,14 @@ int64_t InfiniteCapacityBlocks(const Workload& workload, int32_t block_size,
                                int32_t copies = 1);
 
 // The configuration of the manager a replay with `options` creates (its
-// clock aside): pass it to KVCacheManager::MemoryFootprint to know the
-// replay's pool and index bytes before running it.
+// clock aside), for every policy but kVllmOrderPolicy.
 KVCacheConfig ReplayManagerConfig(const ReplayOptions& options);
+
+// The pool and index bytes a replay with `options` allocates, known before
+// running it: KVCacheManager::MemoryFootprint of ReplayManagerConfig, or
+// for kVllmOrderPolicy that of vLLM's block pool. The error of an invalid
+// configuration.
+absl::StatusOr<uint64_t> ReplayMemoryFootprint(const ReplayOptions& options);
 
 // Replays `workload` (see the file comment). InvalidArgument naming the field
 // for a bad block size, capacity or policy; a request whose prompt alone

@@ -114,6 +114,11 @@ class VllmBlockPool {
   VllmBlockPool(int32_t num_blocks, int32_t block_size, bool enable_caching,
                 bool enable_events, bool reuse_uncached_first = false);
 
+  // The bytes a pool of these dimensions allocates up front (its events
+  // and long vLLM keys grow with use and are not counted).
+  static uint64_t MemoryFootprint(int32_t num_blocks, int32_t block_size,
+                                  bool enable_caching);
+
   int32_t num_blocks() const { return num_blocks_; }
   int32_t block_size() const { return block_size_; }
   // Blocks in the free queue (the null block never is).

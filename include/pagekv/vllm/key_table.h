@@ -32,6 +32,12 @@ class KeyTable {
         mask_(slots_.size() - 1),
         max_entries_(static_cast<size_t>(max_entries)) {}
 
+  // The bytes a table made for max_entries allocates.
+  static uint64_t BytesFor(int64_t max_entries) {
+    return std::bit_ceil(static_cast<uint64_t>(2 * max_entries + 2)) *
+           sizeof(Slot);
+  }
+
   // The block stored under (key, group), or -1.
   int32_t Find(uint64_t key, int32_t group) const {
     for (uint64_t i = Home(key, group);; i = (i + 1) & mask_) {
