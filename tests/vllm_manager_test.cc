@@ -54,6 +54,35 @@ TEST(VllmBlockPoolTest, FreshPoolHandsOutIdsInOrderAndQueuesFreesInOrder) {
   EXPECT_TRUE(pool.Verify().ok());
 }
 
+TEST(VllmBlockPoolTest, MetricEventsFollowVllmsCalls) {
+  using Kind = VllmBlockPool::MetricEvent::Kind;
+  auto kinds = [](const std::vector<VllmBlockPool::MetricEvent>& events) {
+    std::vector<std::pair<Kind, int32_t>> out;
+    for (const auto& e : events) out.emplace_back(e.kind, e.block);
+    return out;
+  };
+  VllmBlockPool pool(4, kBs, /*enable_caching=*/true, false);
+  std::vector<int32_t> got;
+  ASSERT_TRUE(pool.GetNewBlocks(1, &got).ok());
+  EXPECT_THAT(pool.TakeMetricEvents(), IsEmpty());  // not enabled yet
+  pool.EnableMetrics();
+  ASSERT_TRUE(pool.GetNewBlocks(1, &got).ok());
+  const std::vector<int32_t> touched = {0, 1};
+  pool.Touch(touched);
+  const std::vector<int32_t> evicted = {3};
+  ASSERT_TRUE(pool.EvictBlocks(evicted).ok());
+  EXPECT_THAT(
+      kinds(pool.TakeMetricEvents()),
+      ElementsAre(std::pair(Kind::kEvicted, 2), std::pair(Kind::kAllocated, 2),
+                  std::pair(Kind::kAccessed, 0), std::pair(Kind::kAccessed, 1),
+                  std::pair(Kind::kEvicted, 3)));
+  EXPECT_FALSE(pool.ResetPrefixCache());  // blocks in use: no reset event
+  pool.FreeBlocks(std::vector<int32_t>{1, 1, 2});
+  EXPECT_TRUE(pool.ResetPrefixCache());
+  EXPECT_THAT(kinds(pool.TakeMetricEvents()),
+              ElementsAre(std::pair(Kind::kReset, -1)));
+}
+
 TEST(VllmBlockPoolTest, NullBlockIsNeverFreed) {
   VllmBlockPool pool(3, kBs, true, false);
   const std::vector<int32_t> null_block = {0};

@@ -36,6 +36,9 @@ __all__ = [
     "block_extra_keys", "spec_kind", "spec_sliding_window",
 ]
 
+# VllmBlockPool::MetricEvent::Kind: allocated, evicted, accessed, reset.
+_METRIC_RESET = 3
+
 
 class _FreeQueueView:
     """``block_pool.free_block_queue``: the count and the order."""
@@ -78,6 +81,7 @@ class BlockPool:
     def touch(self, blocks: Iterable[KVCacheBlock]) -> None:
         """Adds a reference to each block (free ones leave the queue)."""
         self._core.touch([b.block_id for b in blocks])
+        self._mgr._pull_metrics()
 
     def free_blocks(self, ordered_blocks: Iterable[KVCacheBlock]) -> None:
         """Drops a reference from each; zeros join the queue in order."""
@@ -87,6 +91,7 @@ class BlockPool:
         """Pops blocks off the queue (evicting cached ones); raises
         pagekv.InvalidArgument (a ValueError) if too few are free."""
         ids = self._core.get_new_blocks(num_blocks)
+        self._mgr._pull_metrics()
         return [self.blocks[i] for i in ids]
 
     def cache_full_blocks(self, request: Any, blocks: Sequence[KVCacheBlock],
@@ -120,10 +125,13 @@ class BlockPool:
         """Evicts the listed blocks from the prefix cache (references kept).
         Raises pagekv.InvalidArgument for an id outside the pool."""
         self._core.evict_blocks(list(block_ids))
+        self._mgr._pull_metrics()
 
     def reset_prefix_cache(self) -> bool:
         """Drops every cached key if only the null block is in use."""
-        return self._core.reset_prefix_cache()
+        done = self._core.reset_prefix_cache()
+        self._mgr._pull_metrics()
+        return done
 
     def take_events(self) -> list:
         """Moves out the queued KV-cache events."""
@@ -236,14 +244,11 @@ class KVCacheManager:
                 "pagekv.vllm does not support context parallelism "
                 f"(dcp_world_size={dcp_world_size}, "
                 f"pcp_world_size={pcp_world_size})")
-        if metrics_collector is not None:
-            raise NotImplementedError(
-                "pagekv.vllm does not feed a KVCacheMetricsCollector")
         self.max_model_len = max_model_len
         self.enable_caching = enable_caching
         self.use_eagle = use_eagle
         self.log_stats = log_stats
-        self.metrics_collector = None
+        self.metrics_collector = metrics_collector
         self.prefix_cache_stats = PrefixCacheStats() if log_stats else None
         self.kv_cache_config = kv_cache_config
         groups = _group_specs(kv_cache_config, hash_block_size,
@@ -267,13 +272,33 @@ class KVCacheManager:
         self._core.set_block_objects(self.block_pool.blocks, self._empty)
         self._handles: dict[str, int] = {}
         self._owners: dict[int, Any] = {}
-        # The decode path's allocate_slots, the method below in C: one
-        # builtin call, no Python frame (docs/vllm.md, "Speed").
-        self.allocate_slots = _vllm.make_fast_allocate(
-            self._core, self._handles, self._new_handle,
-            self.empty_kv_cache_blocks, KVCacheBlocks)
+        if metrics_collector is not None:
+            # Feeds it vLLM's block calls after each manager call; the
+            # Python allocate_slots below does, so the C one is not used.
+            self._core.enable_metrics()
+        else:
+            # The decode path's allocate_slots, the method below in C: one
+            # builtin call, no Python frame (docs/vllm.md, "Speed").
+            self.allocate_slots = _vllm.make_fast_allocate(
+                self._core, self._handles, self._new_handle,
+                self.empty_kv_cache_blocks, KVCacheBlocks)
         self._interned: dict[Any, int] = {}
         self._serial = itertools.count(1)
+
+    def _pull_metrics(self) -> None:
+        """Replays the pool's block calls on the metrics collector, in
+        vLLM's order (allocated, evicted, accessed, reset)."""
+        mc = self.metrics_collector
+        if mc is None:
+            return
+        blocks = self.block_pool.blocks
+        calls = (mc.on_block_allocated, mc.on_block_evicted,
+                 mc.on_block_accessed)
+        for kind, b in self._core.take_metric_events():
+            if kind == _METRIC_RESET:
+                mc.reset()
+            else:
+                calls[kind](blocks[b])
 
     # --- request bookkeeping -------------------------------------------
     def _intern(self, kind: str, value: Any) -> int:
@@ -371,6 +396,7 @@ class KVCacheManager:
                                 num_lookahead_tokens,
                                 num_external_computed_tokens,
                                 delay_cache_blocks, full_sequence_must_fit)
+        self._pull_metrics()
         if r is None:
             return None
         if r is self._empty:
@@ -385,7 +411,9 @@ class KVCacheManager:
         :meth:`request_handle` values. Returns (number served, new block
         ids, the index of the request each went to, its group) as NumPy
         arrays."""
-        return self._core.decode_batch(requests, handles, new_token_ids)
+        out = self._core.decode_batch(requests, handles, new_token_ids)
+        self._pull_metrics()
+        return out
 
     def free(self, request: Any) -> None:
         """Frees the request's blocks, each group's tail first."""
@@ -412,7 +440,7 @@ class KVCacheManager:
     def reset_prefix_cache(self) -> bool:
         """Drops the prefix cache if no request holds blocks; returns
         whether it did."""
-        if not self._core.reset_prefix_cache():
+        if not self.block_pool.reset_prefix_cache():
             return False
         if self.log_stats:
             self.prefix_cache_stats.reset = True

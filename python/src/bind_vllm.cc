@@ -155,6 +155,15 @@ void BindPoolCalls(CoreClass& core) {
            [](VllmCore& c) { return EventList(c.m->pool().TakeEvents()); })
       .def("num_pending_events",
            [](VllmCore& c) { return c.m->pool().NumPendingEvents(); })
+      .def("enable_metrics", [](VllmCore& c) { c.m->pool().EnableMetrics(); })
+      .def("take_metric_events",
+           [](VllmCore& c) {
+             py::list out;
+             for (const auto& e : c.m->pool().TakeMetricEvents()) {
+               out.append(py::make_tuple(static_cast<int>(e.kind), e.block));
+             }
+             return out;
+           })
       .def("num_free", [](VllmCore& c) { return c.m->pool().NumFreeBlocks(); })
       .def("usage", [](VllmCore& c) { return c.m->pool().Usage(); })
       .def("ref_cnt",

@@ -12,7 +12,8 @@ from pagekv import vllm as pv
 from vllm_fakes import (ChunkedLocalAttentionSpec, FullAttentionSpec,
                         LoRARequest, MambaSpec, MLAAttentionSpec,
                         MultiModalFeatureSpec, PlaceholderRange, Request,
-                        SlidingWindowSpec, batch_step, make_config)
+                        RecordingMetrics, SlidingWindowSpec, batch_step,
+                        make_config)
 
 BS = 16
 COMMON = [i for i in range(3) for _ in range(BS)]
@@ -543,3 +544,27 @@ def test_shrinking_token_list_is_rejected():
     with pytest.raises(pagekv.InvalidArgument, match="append-only"):
         m.allocate_slots(r, 1)
     m.verify()
+
+
+def test_metrics_collector_gets_vllms_block_calls_in_order():
+    metrics = RecordingMetrics()
+    m = manager(8, metrics_collector=metrics)
+    assert m.metrics_collector is metrics
+    a = Request("a", list(range(2 * BS + 1)), BS)
+    admit(m, a)  # blocks 1..3 from a fresh pool: each evicted, then given
+    assert metrics.calls == [("evicted", 1), ("allocated", 1),
+                             ("evicted", 2), ("allocated", 2),
+                             ("evicted", 3), ("allocated", 3)]
+    metrics.calls.clear()
+    m.free(a)
+    assert metrics.calls == []
+    b = Request("b", list(range(2 * BS)) + [99, 98], BS)
+    admit(m, b)  # hits 1, 2 (touched), then a never-used block: 4
+    assert metrics.calls == [("accessed", 1), ("accessed", 2),
+                             ("evicted", 4), ("allocated", 4)]
+    metrics.calls.clear()
+    m.evict_blocks({3})
+    m.free(b)
+    assert m.reset_prefix_cache()
+    assert metrics.calls == [("evicted", 3), ("reset",)]
+

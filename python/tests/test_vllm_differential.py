@@ -12,8 +12,8 @@ import pytest
 
 from pagekv import vllm as pv
 from vllm_fakes import (ChunkedLocalAttentionSpec, FullAttentionSpec,
-                        MambaSpec, Request, SlidingWindowSpec, extra_keys,
-                        make_config)
+                        MambaSpec, RecordingMetrics, Request,
+                        SlidingWindowSpec, extra_keys, make_config)
 from vllm_reference import RefManager
 
 BS = 4
@@ -83,22 +83,28 @@ CONFIGS = {
 
 
 class Driver:
-    def __init__(self, name, seed, max_model_len=96):
+    def __init__(self, name, seed, max_model_len=96, metrics=False):
         specs, groups, opts = CONFIGS[name]
         opts = dict(opts)
         num_blocks = self.num_blocks = opts.pop("num_blocks", 40)
         eagle_groups = opts.pop("eagle_groups", ())
         self.rng = random.Random(seed)
+        # A metrics collector also turns the C allocate_slots off, so runs
+        # with one check the Python method against the reference.
+        self.metrics = RecordingMetrics() if metrics else None
         self.m = pv.KVCacheManager(
             make_config(num_blocks, *specs, eagle_groups=eagle_groups),
             max_model_len=max_model_len, hash_block_size=BS,
-            enable_kv_cache_events=True, max_num_batched_tokens=16, **opts)
+            enable_kv_cache_events=True, max_num_batched_tokens=16,
+            metrics_collector=self.metrics, **opts)
         self.ref = RefManager(num_blocks, BS, groups, max_model_len,
                               caching=opts.get("enable_caching", True),
                               use_eagle=opts.get("use_eagle", False),
                               events=True, max_batched=16,
                               uncached_first=opts.get("reuse_uncached_first",
                                                       False))
+        if metrics:
+            self.ref.pool.metrics = []
         self.G = len(groups)
         self.has_mamba = any(g[0].startswith("mamba") for g in groups)
         self.prefixes = [[self.rng.randrange(50) for _ in range(24)]
@@ -106,7 +112,8 @@ class Driver:
         self.waiting, self.running = [], []
         self.serial = 0
         self.max_len = max_model_len
-        self.seen = {"hits": 0, "none": 0, "removed": 0, "new": 0}
+        self.seen = {"hits": 0, "none": 0, "removed": 0, "new": 0,
+                     "metric_calls": 0}
 
     # -- operations -------------------------------------------------------
     def new_request(self):
@@ -220,6 +227,11 @@ class Driver:
     def check_state(self):
         m, ref = self.m, self.ref
         pool = m.block_pool
+        if self.metrics is not None:
+            assert self.metrics.calls == ref.pool.metrics
+            self.seen["metric_calls"] += len(self.metrics.calls)
+            self.metrics.calls.clear()
+            ref.pool.metrics.clear()
         assert pool.get_num_free_blocks() == ref.pool.num_free()
         assert [b.block_id for b in pool.free_block_queue
                 .get_all_free_blocks()] == ref.pool.order()
@@ -273,11 +285,14 @@ class Driver:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_matches_reference(name, seed, monkeypatch):
     monkeypatch.setenv("VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES", "0")
-    d = Driver(name, seed)
+    # Seed 2 also compares the metrics collector's calls (and runs the
+    # Python allocate_slots); seed 1 runs the C one.
+    d = Driver(name, seed, metrics=seed == 2)
     d.run(600)
     # The run reached the interesting paths: allocations, pool exhaustion
     # and, with caching, hits and evictions of cached blocks.
     assert d.seen["new"] > 50 and d.seen["none"] > 5, d.seen
+    assert d.seen["metric_calls"] > 100 or seed != 2, d.seen
     if CONFIGS[name][2].get("enable_caching", True):
         assert d.seen["hits"] > 3 and d.seen["removed"] > 10, d.seen
 

@@ -193,3 +193,22 @@ def batch_step(m, reqs) -> list[tuple[int, int]]:
     n, ids, owner, _ = m.allocate_slots_batch(reqs, h, t)
     assert n == len(reqs)
     return sorted(zip(owner.tolist(), ids.tolist()))
+
+
+class RecordingMetrics:
+    """A KVCacheMetricsCollector that records the calls it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_block_allocated(self, block) -> None:
+        self.calls.append(("allocated", block.block_id))
+
+    def on_block_evicted(self, block) -> None:
+        self.calls.append(("evicted", block.block_id))
+
+    def on_block_accessed(self, block) -> None:
+        self.calls.append(("accessed", block.block_id))
+
+    def reset(self) -> None:
+        self.calls.append(("reset",))

@@ -32,6 +32,12 @@ class RefPool:
             self.uq, self.queue = self.queue, OrderedDict()
         self.cache: dict = {}                  # key -> [block ids] oldest first
         self.events: list = []
+        # The KVCacheMetricsCollector calls vLLM's pool makes, when a list.
+        self.metrics: list | None = None
+
+    def _metric(self, *call) -> None:
+        if self.metrics is not None:
+            self.metrics.append(call)
 
     def num_free(self) -> int:
         return len(self.queue) + len(self.uq)
@@ -73,7 +79,9 @@ class RefPool:
             src = self.uq if self.uq else self.queue
             b, _ = src.popitem(last=False)
             if self.caching:
+                self._metric("evicted", b)
                 self._evict(b)
+            self._metric("allocated", b)
             self.ref[b] = 1
             out.append(b)
         return out
@@ -83,6 +91,7 @@ class RefPool:
             if self.ref[b] == 0 and b != 0:
                 self._unlink(b)
             self.ref[b] += 1
+            self._metric("accessed", b)
 
     def free(self, blocks) -> None:
         blocks = list(blocks)
@@ -124,6 +133,7 @@ class RefPool:
 
     def evict(self, ids) -> None:
         for b in ids:
+            self._metric("evicted", b)
             self._evict(b)
 
     def reset(self) -> bool:
@@ -138,6 +148,7 @@ class RefPool:
             self._append(b)
         if self.events_on:
             self.events.append(("cleared",))
+        self._metric("reset")
         return True
 
 

@@ -104,6 +104,12 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
     out->push_back(b);
     __builtin_prefetch(&meta_[b]);
   }
+  if (metrics_on_) {
+    for (size_t i = first; i < out->size(); ++i) {
+      if (enable_caching_) Metric(MetricEvent::Kind::kEvicted, (*out)[i]);
+      Metric(MetricEvent::Kind::kAllocated, (*out)[i]);
+    }
+  }
   if (!enable_caching_) return absl::OkStatus();
   // Evicting after the pops changes nothing (a popped block is out of the
   // queue) and lets the map lookups overlap.
@@ -124,6 +130,7 @@ void VllmBlockPool::Touch(absl::Span<const int32_t> blocks) {
   for (int32_t b : blocks) {
     if (ref_cnt_[b] == 0 && b != 0) QueueRemove(b);
     ++ref_cnt_[b];
+    if (metrics_on_) Metric(MetricEvent::Kind::kAccessed, b);
   }
 }
 
@@ -304,7 +311,10 @@ absl::Status VllmBlockPool::EvictBlocks(absl::Span<const int32_t> blocks) {
           "allocated"));
     }
   }
-  for (int32_t b : blocks) MaybeEvict(b);
+  for (int32_t b : blocks) {
+    if (metrics_on_) Metric(MetricEvent::Kind::kEvicted, b);
+    MaybeEvict(b);
+  }
   return absl::OkStatus();
 }
 
@@ -326,6 +336,7 @@ bool VllmBlockPool::ResetPrefixCache() {
     ev.type = VllmEvent::Type::kAllBlocksCleared;
     events_.push_back(std::move(ev));
   }
+  if (metrics_on_) Metric(MetricEvent::Kind::kReset, -1);
   return true;
 }
 

@@ -169,6 +169,22 @@ class VllmBlockPool {
   // Moves out the queued events (none unless events are enabled).
   std::vector<VllmEvent> TakeEvents();
   size_t NumPendingEvents() const { return events_.size(); }
+
+  // The calls vLLM's block pool makes on a KVCacheMetricsCollector, in its
+  // order: allocated (each block handed out, after evicted when caching is
+  // on), evicted (each block handed out or named to EvictBlocks, cached or
+  // not), accessed (each block touched, the null block included) and reset
+  // (a ResetPrefixCache that dropped the cache). Recorded only once
+  // EnableMetrics() was called.
+  struct MetricEvent {
+    enum class Kind : uint8_t { kAllocated, kEvicted, kAccessed, kReset };
+    Kind kind;
+    int32_t block;  // -1 for kReset
+  };
+  void EnableMetrics() { metrics_on_ = true; }
+  std::vector<MetricEvent> TakeMetricEvents() {
+    return std::exchange(metric_events_, {});
+  }
   // Blocks cached now, and cached blocks evicted so far (by allocation or
   // EvictBlocks; ResetPrefixCache drops without counting).
   int64_t NumCachedBlocks() const { return num_cached_; }
@@ -192,6 +208,11 @@ class VllmBlockPool {
   int32_t block_size_;
   bool enable_caching_;
   bool enable_events_;
+  bool metrics_on_ = false;
+  std::vector<MetricEvent> metric_events_;
+  void Metric(MetricEvent::Kind kind, int32_t block) {
+    metric_events_.push_back({kind, block});
+  }
   bool uncached_first_;
   int32_t num_free_ = 0;  // == number of blocks linked in the queue
   int64_t num_cached_ = 0;
