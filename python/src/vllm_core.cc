@@ -133,12 +133,6 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
                  " the manager has seen: tokens are append-only");
   }
   const bool copy = n > have && (whole || n >= known.CopyAt(h));
-  if (copy) {
-    const int64_t bs = m->config().hash_block_size;
-    known.SetLag(h, false, (n / bs + 1) * bs);
-  } else {
-    known.SetLag(h, n > have, known.CopyAt(h));
-  }
   if (copy && !ReadBuffer(toks, have, n, h)) {
     Py_ssize_t off;
     py::object t = Tail(toks, have, &off);
@@ -155,6 +149,13 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
       tokens.push_back(static_cast<TokenId>(v));
     }
     m->AppendTokens(h, tokens);
+  }
+  // Recorded once the tokens are in: a refused token leaves it as it was.
+  if (copy) {
+    const int64_t bs = m->config().hash_block_size;
+    known.SetLag(h, false, (n / bs + 1) * bs);
+  } else {
+    known.SetLag(h, n > have, known.CopyAt(h));
   }
   if (NeedsKeys(h, n)) SyncKeys(h, req);
   return n;
