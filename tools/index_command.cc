@@ -105,6 +105,7 @@ nlohmann::json StatsReply(const net::ClusterIndex& index,
                        {"replays", s.replays},
                        {"snapshots", s.snapshots},
                        {"restarts", s.restarts},
+                       {"late_copies", s.late_copies},
                        {"malformed", s.malformed},
                        {"timeouts", s.timeouts},
                        {"index_blocks", index.NumBlocks(sub.instance(i))}});

@@ -149,13 +149,17 @@ void EventPublisher::State::ServeSnapshot(const Snapshot& snapshot) {
   for (const KVEvent& e : snapshot.events) {
     blocks += std::get<BlockStoredEvent>(e).block_keys.size();
   }
+  {
+    // Counted before the replies go out, so a client that has its reply
+    // also sees it counted.
+    std::lock_guard<std::mutex> lock(mu);
+    stats.snapshots_served += snapshot.clients.size();
+    stats.snapshot_blocks += blocks * snapshot.clients.size();
+  }
   for (const std::string& client : snapshot.clients) {
     Reply(client, snapshot.as_of_seq, scratch);
     Reply(client, kEndOfReplaySeq, "");
   }
-  std::lock_guard<std::mutex> lock(mu);
-  stats.snapshots_served += snapshot.clients.size();
-  stats.snapshot_blocks += blocks * snapshot.clients.size();
 }
 
 void EventPublisher::State::ServeReplay(const std::string& client,
@@ -176,15 +180,17 @@ void EventPublisher::State::ServeReplay(const std::string& client,
        ++j) {
     if (std::next(j)->first != j->first + 1) complete = false;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu);  // counted first, as above
+    ++stats.replay_requests;
+    if (!complete) ++stats.replay_gaps;
+  }
   if (!complete) {
     const int64_t first = ring.empty() ? -1 : ring.front().first;
     Reply(client, kReplayGapSeq, EncodeSeq(first));
   }
   for (; it != ring.end(); ++it) Reply(client, it->first, it->second);
   Reply(client, kEndOfReplaySeq, "");
-  std::lock_guard<std::mutex> lock(mu);
-  ++stats.replay_requests;
-  if (!complete) ++stats.replay_gaps;
 }
 
 void EventPublisher::State::ServeRequests() {

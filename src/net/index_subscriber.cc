@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "net/recent_batches.h"
 #include "net/zmq_util.h"
 
 namespace pagekv::net {
@@ -46,6 +47,11 @@ struct Source {
   int64_t request_start = 0;
   Clock::time_point deadline;
   std::vector<std::pair<int64_t, std::string>> buffered;
+  // Late live copies: the last live seq taken (applied or skipped as a
+  // copy), the applied batches' hashes, the newest snapshot's seq.
+  int64_t last_live = -1;
+  internal::RecentBatches recent;
+  int64_t snapshot_seq = -1;
   SourceStats stats;
 };
 
@@ -125,7 +131,38 @@ struct IndexSubscriber::Impl {
 
   void ApplyInOrder(Source& s, int64_t seq, const std::string& payload) {
     s.stats.watermark = seq;
+    s.last_live = seq;
+    s.recent.Add(seq, payload);
     if (!ApplyPayload(s, seq, payload)) StartSnapshot(s);
+  }
+
+  // A live batch at or below the watermark is either a late copy of one
+  // already applied from a replay or a snapshot, or a restarted
+  // publisher's. One publisher's live seqs only rise, and a copy has the
+  // payload remembered for its seq (a snapshot keeps no payloads).
+  bool IsLateCopy(const Source& s, int64_t seq,
+                  const std::string& payload) const {
+    if (seq <= s.last_live) return false;
+    switch (s.recent.Compare(seq, payload)) {
+      case internal::RecentBatches::Match::kSame:
+        return true;
+      case internal::RecentBatches::Match::kDifferent:
+        return false;
+      case internal::RecentBatches::Match::kUnknown:
+        break;
+    }
+    return seq <= s.snapshot_seq;
+  }
+
+  void OnRestart(Source& s, int64_t wm, int64_t seq) {
+    ++s.stats.restarts;
+    Log(s, absl::StrCat("sequence went back from ", wm, " to ", seq,
+                        ": publisher restarted, clearing"));
+    (void)index->ClearInstance(s.instance);
+    s.stats.watermark = -1;
+    s.last_live = -1;
+    s.recent.Clear();
+    s.snapshot_seq = -1;
   }
 
   void OnLive(Source& s, int64_t seq, std::string payload) {
@@ -140,12 +177,13 @@ struct IndexSubscriber::Impl {
     }
     const int64_t wm = s.stats.watermark;
     if (seq == wm + 1) return ApplyInOrder(s, seq, payload);
+    if (seq <= wm && IsLateCopy(s, seq, payload)) {
+      ++s.stats.late_copies;
+      s.last_live = seq;
+      return;
+    }
     if (seq <= wm) {
-      ++s.stats.restarts;
-      Log(s, absl::StrCat("sequence went back from ", wm, " to ", seq,
-                          ": publisher restarted, clearing"));
-      (void)index->ClearInstance(s.instance);
-      s.stats.watermark = -1;
+      OnRestart(s, wm, seq);
       if (seq == 0) return ApplyInOrder(s, seq, payload);
     } else if (wm >= 0) {
       ++s.stats.gaps;
@@ -164,10 +202,7 @@ struct IndexSubscriber::Impl {
     s.phase = Phase::kLive;
     std::vector<std::pair<int64_t, std::string>> pending;
     pending.swap(s.buffered);
-    for (auto& [seq, payload] : pending) {
-      if (s.phase == Phase::kLive && seq <= s.stats.watermark) continue;
-      OnLive(s, seq, std::move(payload));
-    }
+    for (auto& [seq, payload] : pending) OnLive(s, seq, std::move(payload));
   }
 
   void OnReply(Source& s, const std::vector<std::string>& frames) {
@@ -199,6 +234,7 @@ struct IndexSubscriber::Impl {
         Log(s, absl::StrCat("snapshot at ", *seq, " rejected: ", st.message()));
       }
       s.stats.watermark = *seq;
+      s.snapshot_seq = *seq;
       return;
     }
     // Replay: batches in order; a hole means the ring lacks something.
@@ -208,6 +244,7 @@ struct IndexSubscriber::Impl {
       return;
     }
     s.stats.watermark = *seq;
+    s.recent.Add(*seq, body);
     if (!ApplyPayload(s, *seq, body)) s.gap_seen = true;
   }
 

@@ -8,7 +8,12 @@
 //   seq == watermark + 1            apply
 //   seq >  watermark + 1 (a gap)    replay from watermark + 1; if the
 //                                   publisher answers "gap", snapshot
-//   seq <= watermark (a restart)    clear the instance, then as a new source
+//   seq <= watermark, a late copy   skip (a replay or snapshot overtook
+//                                   the live socket: the seq is above the
+//                                   last live one and the payload is the
+//                                   one applied, or a snapshot covered it)
+//   seq <= watermark, otherwise     a restart: clear the instance, then as
+//                                   a new source
 //   at start (with a replay endpoint), or a first message with seq > 0
 //                                   replay from 0 (a late joiner)
 //   AllBlocksCleared                clears the instance (ClusterIndex)
@@ -67,6 +72,7 @@ struct SourceStats {
   uint64_t replays = 0;
   uint64_t snapshots = 0;
   uint64_t restarts = 0;
+  uint64_t late_copies = 0;  // live batches already had from a resync
   uint64_t malformed = 0;
   uint64_t timeouts = 0;
   uint64_t buffer_overflows = 0;
