@@ -101,9 +101,10 @@ class LateCopyTest : public ::testing::Test {
     ASSERT_EQ(req.size(), 3u);
     EXPECT_EQ(req[2].to_string(), expected);
     auto reply = [&](int64_t seq, const std::string& body) {
+      const std::string seq_frame = EncodeSeq(seq);  // outlives the send
       std::vector<zmq::const_buffer> frames = {
           zmq::buffer(req[0].data(), req[0].size()), zmq::buffer("", 0),
-          zmq::buffer(EncodeSeq(seq)), zmq::buffer(body)};
+          zmq::buffer(seq_frame), zmq::buffer(body)};
       zmq::send_multipart(router_, frames);
     };
     for (const auto& [seq, body] : replies) reply(seq, body);
