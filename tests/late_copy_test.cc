@@ -134,11 +134,14 @@ class LateCopyTest : public ::testing::Test {
 
 TEST_F(LateCopyTest, LiveCopiesOfReplayedBatchesAreSkipped) {
   const uint64_t copies = sub_->stats(0).late_copies;
-  // Live 2 shows a gap; the replay brings 1 to 4, ahead of the live socket.
+  // Live 2 shows a gap; the replay (from the watermark, 0, which checks
+  // the stream) brings up to 4, ahead of the live socket.
   SendAndTake(2, Batch(2, 1));
-  ServeReplay(
-      1,
-      {{1, Batch(1, 1)}, {2, Batch(2, 1)}, {3, Batch(3, 1)}, {4, Batch(4, 1)}});
+  ServeReplay(0, {{0, Batch(0, 1)},
+                  {1, Batch(1, 1)},
+                  {2, Batch(2, 1)},
+                  {3, Batch(3, 1)},
+                  {4, Batch(4, 1)}});
   ASSERT_EQ(sub_->stats(0).watermark, 4);
   // Then the live copies of 3 and 4 arrive, then the new batch 5.
   SendAndTake(3, Batch(3, 1));
@@ -157,7 +160,7 @@ TEST_F(LateCopyTest, LiveCopiesOfBatchesInASnapshotAreSkipped) {
   const uint64_t copies = sub_->stats(0).late_copies;
   // Live 2 shows a gap; the ring lacks 1, so a snapshot as of 4 follows.
   SendAndTake(2, Batch(2, 1));
-  Answer(EncodeSeq(1), {{kReplayGapSeq, EncodeSeq(3)}});
+  Answer(EncodeSeq(0), {{kReplayGapSeq, EncodeSeq(3)}});
   Answer("pagekv.snapshot", {{4, Snapshot(4, 1)}});
   ASSERT_TRUE(PumpUntil([&] {
     sub_->Poll(1);
@@ -178,7 +181,9 @@ TEST_F(LateCopyTest, LiveCopiesOfBatchesInASnapshotAreSkipped) {
 
 TEST_F(LateCopyTest, ASeqReusedWithAnotherPayloadIsARestart) {
   SendAndTake(2, Batch(2, 1));
-  ServeReplay(1, {{1, Batch(1, 1)}, {2, Batch(2, 1)}, {3, Batch(3, 1)}});
+  ServeReplay(
+      0,
+      {{0, Batch(0, 1)}, {1, Batch(1, 1)}, {2, Batch(2, 1)}, {3, Batch(3, 1)}});
   ASSERT_EQ(sub_->stats(0).watermark, 3);
   // A restarted publisher whose first batch to arrive is its seq 3: above
   // the last live seq (2), below the watermark, but not the batch applied.
@@ -209,6 +214,50 @@ TEST_F(LateCopyTest, ASeqAtOrBelowTheLastLiveOneIsARestart) {
   SendAndTake(2, Batch(2, 1));
   EXPECT_EQ(sub_->stats(0).restarts, restarts_ + 1);
   EXPECT_EQ(sub_->stats(0).late_copies, copies);
+}
+
+// A restarted publisher that got past the old watermark before the
+// subscriber heard from it: the live seq shows only a gap, but the replay
+// asked from the watermark brings another batch there.
+TEST_F(LateCopyTest, ARestartPastTheWatermarkIsFoundByTheReplay) {
+  SendAndTake(1, Batch(1, 1));
+  SendAndTake(5, Batch(5, 2));
+  Answer(EncodeSeq(1), {{1, Batch(1, 2)},
+                        {2, Batch(2, 2)},
+                        {3, Batch(3, 2)},
+                        {4, Batch(4, 2)},
+                        {5, Batch(5, 2)}});
+  ServeReplay(0, {{0, Batch(0, 2)},
+                  {1, Batch(1, 2)},
+                  {2, Batch(2, 2)},
+                  {3, Batch(3, 2)},
+                  {4, Batch(4, 2)},
+                  {5, Batch(5, 2)}});
+  const SourceStats st = sub_->stats(0);
+  EXPECT_EQ(st.restarts, restarts_ + 1);
+  EXPECT_EQ(st.watermark, 5);
+  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 6);
+  std::vector<TokenId> old_prompt = {100, 100, 100, 100};
+  EXPECT_EQ(index_->Score(old_prompt)[0].blocks, 0);
+  EXPECT_TRUE(index_->Verify().ok());
+}
+
+// A replay from the watermark that ends without the batch there, and
+// without a gap: the publisher has sent fewer batches than were applied
+// from it. The live batch that showed the gap was the old publisher's.
+TEST_F(LateCopyTest, AReplayWithoutTheWatermarksBatchIsARestart) {
+  SendAndTake(1, Batch(1, 1));
+  SendAndTake(3, Batch(3, 1));
+  Answer(EncodeSeq(1), {});
+  ServeReplay(0, {{0, Batch(0, 2)}});
+  const SourceStats st = sub_->stats(0);
+  EXPECT_EQ(st.restarts, restarts_ + 1);
+  EXPECT_EQ(st.watermark, 0);
+  EXPECT_TRUE(sub_->Synced());
+  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 1);
+  std::vector<TokenId> new_prompt = {200, 200, 200, 200};
+  EXPECT_EQ(index_->Score(new_prompt)[0].blocks, 1);
+  EXPECT_TRUE(index_->Verify().ok());
 }
 
 }  // namespace

@@ -45,6 +45,11 @@ struct Source {
   Phase phase = Phase::kLive;
   bool gap_seen = false;  // during a replay: the publisher lacks something
   int64_t request_start = 0;
+  // A replay after a gap asks from the watermark itself when its payload is
+  // known: the publisher's batch there tells whether it is the stream the
+  // subscriber followed (a restart can reach past the old watermark before
+  // the subscriber hears of it). -1: no such check pending.
+  int64_t check_seq = -1;
   Clock::time_point deadline;
   std::vector<std::pair<int64_t, std::string>> buffered;
   // Late live copies: the last live seq taken (applied or skipped as a
@@ -90,7 +95,8 @@ struct IndexSubscriber::Impl {
     if (!s.dealer) return ClearForLoss(s, from);
     s.phase = Phase::kReplay;
     s.gap_seen = false;
-    s.request_start = from;
+    s.check_seq = from > 0 && s.recent.Has(from - 1) ? from - 1 : -1;
+    s.request_start = s.check_seq >= 0 ? s.check_seq : from;
     ++s.stats.replays;
     SendRequest(s);
   }
@@ -154,10 +160,9 @@ struct IndexSubscriber::Impl {
     return seq <= s.snapshot_seq;
   }
 
-  void OnRestart(Source& s, int64_t wm, int64_t seq) {
+  void OnRestart(Source& s, const std::string& why) {
     ++s.stats.restarts;
-    Log(s, absl::StrCat("sequence went back from ", wm, " to ", seq,
-                        ": publisher restarted, clearing"));
+    Log(s, absl::StrCat(why, ": publisher restarted, clearing"));
     (void)index->ClearInstance(s.instance);
     s.stats.watermark = -1;
     s.last_live = -1;
@@ -183,7 +188,7 @@ struct IndexSubscriber::Impl {
       return;
     }
     if (seq <= wm) {
-      OnRestart(s, wm, seq);
+      OnRestart(s, absl::StrCat("sequence went back from ", wm, " to ", seq));
       if (seq == 0) return ApplyInOrder(s, seq, payload);
     } else if (wm >= 0) {
       ++s.stats.gaps;
@@ -205,6 +210,15 @@ struct IndexSubscriber::Impl {
     for (auto& [seq, payload] : pending) OnLive(s, seq, std::move(payload));
   }
 
+  // A restart seen in a replay's answer: clear, then replay from 0. The
+  // live batches buffered so far may be the old publisher's; the new one's
+  // were sent before it serves the new request, so the replay has them.
+  void RestartFromScratch(Source& s, const std::string& why) {
+    OnRestart(s, why);
+    s.buffered.clear();
+    StartReplay(s, 0);
+  }
+
   void OnReply(Source& s, const std::vector<std::string>& frames) {
     // ["", seq, payload] (a DEALER sees the delimiter), or [seq, payload].
     size_t at = frames.size() == 3 && frames[0].empty() ? 1 : 0;
@@ -214,6 +228,12 @@ struct IndexSubscriber::Impl {
     const std::string& body = frames[at + 1];
     if (*seq == kEndOfReplaySeq) {
       if (s.phase == Phase::kReplay && s.gap_seen) return StartSnapshot(s);
+      if (s.phase == Phase::kReplay && s.check_seq >= 0) {
+        // No gap, yet no batch at the watermark: the publisher has sent
+        // fewer batches than the subscriber applied from it.
+        return RestartFromScratch(
+            s, absl::StrCat("the publisher has no batch ", s.check_seq));
+      }
       return FinishResync(s);
     }
     if (*seq == kReplayGapSeq) {
@@ -236,6 +256,17 @@ struct IndexSubscriber::Impl {
       s.stats.watermark = *seq;
       s.snapshot_seq = *seq;
       return;
+    }
+    if (*seq == s.check_seq && !s.gap_seen) {
+      s.check_seq = -1;
+      if (s.recent.Compare(*seq, body) !=
+          internal::RecentBatches::Match::kDifferent) {
+        return;  // the stream followed so far: the batches after it follow
+      }
+      // Replies still due to the old request go with the old socket.
+      (void)OpenDealer(s);
+      return RestartFromScratch(s, absl::StrCat("the publisher's batch ", *seq,
+                                                " is not the one applied"));
     }
     // Replay: batches in order; a hole means the ring lacks something.
     if (s.gap_seen || *seq <= s.stats.watermark) return;

@@ -36,6 +36,11 @@ class RecentBatches {
     return it->second == Hash(payload) ? Match::kSame : Match::kDifferent;
   }
 
+  bool Has(int64_t seq) const {
+    return !seen_.empty() && seq >= seen_.front().first &&
+           seq <= seen_.back().first;
+  }
+
   void Clear() { seen_.clear(); }
 
  private:

@@ -6,8 +6,11 @@
 // recovers as KV-event consumers do:
 //
 //   seq == watermark + 1            apply
-//   seq >  watermark + 1 (a gap)    replay from watermark + 1; if the
-//                                   publisher answers "gap", snapshot
+//   seq >  watermark + 1 (a gap)    replay from the watermark itself when
+//                                   its payload is remembered (else + 1); if
+//                                   the publisher answers "gap", snapshot;
+//                                   if its batch there differs, or it has
+//                                   none, it restarted: clear, replay from 0
 //   seq <= watermark, a late copy   skip (a replay or snapshot overtook
 //                                   the live socket: the seq is above the
 //                                   last live one and the payload is the
