@@ -13,6 +13,7 @@
 #include "pagekv/net/event_publisher.h"
 #include "pagekv/net/index_subscriber.h"
 #include "pagekv/net/wire.h"
+#include "raw_publisher_util.h"
 #include "zmq.hpp"
 
 namespace pagekv::net {
@@ -21,6 +22,8 @@ namespace {
 using pagekv::testing::EventConfig;
 using pagekv::testing::PumpUntil;
 using pagekv::testing::RunRequests;
+using pagekv::testing::SendLive;
+using pagekv::testing::StoredBlocks;
 using pagekv::testing::TrueKeys;
 
 struct Engine {
@@ -267,21 +270,10 @@ TEST(EventStreamTest, MalformedMessagesAreCountedAndSkipped) {
   c.log = false;
   auto sub = *IndexSubscriber::Create(c, index.get());
   auto send = [&](int64_t seq, const std::string& payload) {
-    const std::string s = EncodeSeq(seq);
-    pub.send(zmq::buffer(std::string()), zmq::send_flags::sndmore);
-    pub.send(zmq::buffer(s), zmq::send_flags::sndmore);
-    pub.send(zmq::buffer(payload), zmq::send_flags::none);
+    SendLive(pub, seq, payload);
   };
   auto stored = [](uint64_t hash, TokenId t) {
-    WireBatch b;
-    WireBlockStored s;
-    s.block_hashes = {hash};
-    s.token_ids = {t, t, t, t};
-    s.block_size = 4;
-    b.events.push_back(s);
-    std::string out;
-    EncodeWireBatch(b, WireLayout::kArray, &out);
-    return out;
+    return StoredBlocks({{hash, t}});
   };
   // Until the subscriber is connected, seq 0 is resent (a repeat of seq 0
   // looks like a restart: harmless, the state is the same).

@@ -11,6 +11,7 @@
 #include "pagekv/net/cluster_index.h"
 #include "pagekv/net/index_subscriber.h"
 #include "pagekv/net/wire.h"
+#include "raw_publisher_util.h"
 #include "zmq.hpp"
 #include "zmq_addon.hpp"
 
@@ -18,26 +19,31 @@ namespace pagekv::net {
 namespace {
 
 using pagekv::testing::PumpUntil;
+using Replies = std::vector<std::pair<int64_t, std::string>>;
 
-// Batch `seq` stores one block, a snapshot as of `seq` the blocks of
-// batches 0..seq; `epoch` tells two publishers' batches apart.
+// Batch `seq` stores one block, its tokens all Token(seq, epoch); a
+// snapshot as of `seq` the blocks of batches 0..seq. `epoch` tells two
+// publishers' batches apart.
+TokenId Token(int64_t seq, int epoch) {
+  return static_cast<TokenId>(100 * epoch + seq);
+}
 std::string Blocks(int64_t first, int64_t last, int epoch) {
-  WireBatch b;
-  b.ts = epoch;
+  std::vector<std::pair<uint64_t, TokenId>> blocks;
   for (int64_t seq = first; seq <= last; ++seq) {
-    WireBlockStored s;
-    s.block_hashes = {static_cast<uint64_t>(1000 * epoch + seq + 1)};
-    const TokenId t = static_cast<TokenId>(100 * epoch + seq);
-    s.token_ids = {t, t, t, t};
-    s.block_size = 4;
-    b.events.push_back(s);
+    blocks.emplace_back(1000 * epoch + seq + 1, Token(seq, epoch));
   }
-  std::string out;
-  EncodeWireBatch(b, WireLayout::kArray, &out);
-  return out;
+  return pagekv::testing::StoredBlocks(blocks, epoch);
 }
 std::string Batch(int64_t seq, int epoch) { return Blocks(seq, seq, epoch); }
 std::string Snapshot(int64_t seq, int epoch) { return Blocks(0, seq, epoch); }
+// Batches first..last of one publisher, as a replay answers them.
+Replies Batches(int64_t first, int64_t last, int epoch) {
+  Replies r;
+  for (int64_t seq = first; seq <= last; ++seq) {
+    r.emplace_back(seq, Batch(seq, epoch));
+  }
+  return r;
+}
 
 class LateCopyTest : public ::testing::Test {
  protected:
@@ -68,13 +74,8 @@ class LateCopyTest : public ::testing::Test {
   }
 
   void Send(int64_t seq, const std::string& payload) {
-    const std::string s = EncodeSeq(seq);
-    pub_.send(zmq::buffer(std::string()), zmq::send_flags::sndmore);
-    pub_.send(zmq::buffer(s), zmq::send_flags::sndmore);
-    pub_.send(zmq::buffer(payload), zmq::send_flags::none);
+    pagekv::testing::SendLive(pub_, seq, payload);
   }
-
-  using Replies = std::vector<std::pair<int64_t, std::string>>;
 
   // Waits for the subscriber's replay request from `start`, answers with
   // `batches` and the end marker, and waits until it is synced.
@@ -124,6 +125,42 @@ class LateCopyTest : public ::testing::Test {
     }));
   }
 
+  // Whether the index holds batch `seq`'s block of publisher `epoch`.
+  bool Holds(int64_t seq, int epoch) {
+    const TokenId t = Token(seq, epoch);
+    const auto scores = index_->Score({t, t, t, t});
+    return !scores.empty() && scores[0].blocks == 1;
+  }
+
+  // With the watermark at 4 from a resync the live socket lagged behind:
+  // its copies of 3 and 4 arrive, then the new batch 5. `copies` counts
+  // the late copies before them; the live 2 that showed the gap was one.
+  void ExpectCopiesSkipped(uint64_t copies) {
+    ASSERT_EQ(sub_->stats(0).watermark, 4);
+    SendAndTake(3, Batch(3, 1));
+    SendAndTake(4, Batch(4, 1));
+    SendAndTake(5, Batch(5, 1));
+    const SourceStats st = sub_->stats(0);
+    EXPECT_EQ(st.restarts, restarts_);
+    EXPECT_EQ(st.late_copies, copies + 3);  // 2 (buffered), 3, 4
+    EXPECT_EQ(st.watermark, 5);
+    EXPECT_TRUE(sub_->Synced());
+    EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 6);
+    EXPECT_TRUE(index_->Verify().ok());
+  }
+
+  // After a restart: one more counted, synced at `watermark`, and the
+  // index holds the new publisher's batches 0..watermark and nothing else.
+  void ExpectNewPublisherOnly(int64_t watermark) {
+    const SourceStats st = sub_->stats(0);
+    EXPECT_EQ(st.restarts, restarts_ + 1);
+    EXPECT_EQ(st.watermark, watermark);
+    EXPECT_TRUE(sub_->Synced());
+    EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), watermark + 1);
+    for (int64_t seq = 0; seq <= watermark; ++seq) EXPECT_TRUE(Holds(seq, 2));
+    EXPECT_TRUE(index_->Verify().ok());
+  }
+
   zmq::context_t ctx_;
   zmq::socket_t pub_{ctx_, zmq::socket_type::pub};
   zmq::socket_t router_{ctx_, zmq::socket_type::router};
@@ -137,23 +174,8 @@ TEST_F(LateCopyTest, LiveCopiesOfReplayedBatchesAreSkipped) {
   // Live 2 shows a gap; the replay (from the watermark, 0, which checks
   // the stream) brings up to 4, ahead of the live socket.
   SendAndTake(2, Batch(2, 1));
-  ServeReplay(0, {{0, Batch(0, 1)},
-                  {1, Batch(1, 1)},
-                  {2, Batch(2, 1)},
-                  {3, Batch(3, 1)},
-                  {4, Batch(4, 1)}});
-  ASSERT_EQ(sub_->stats(0).watermark, 4);
-  // Then the live copies of 3 and 4 arrive, then the new batch 5.
-  SendAndTake(3, Batch(3, 1));
-  SendAndTake(4, Batch(4, 1));
-  SendAndTake(5, Batch(5, 1));
-  const SourceStats st = sub_->stats(0);
-  EXPECT_EQ(st.restarts, restarts_);
-  EXPECT_EQ(st.late_copies, copies + 3);  // 2 (buffered), 3, 4
-  EXPECT_EQ(st.watermark, 5);
-  EXPECT_TRUE(sub_->Synced());
-  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 6);
-  EXPECT_TRUE(index_->Verify().ok());
+  ServeReplay(0, Batches(0, 4, 1));
+  ExpectCopiesSkipped(copies);
 }
 
 TEST_F(LateCopyTest, LiveCopiesOfBatchesInASnapshotAreSkipped) {
@@ -166,43 +188,20 @@ TEST_F(LateCopyTest, LiveCopiesOfBatchesInASnapshotAreSkipped) {
     sub_->Poll(1);
     return sub_->Synced();
   }));
-  ASSERT_EQ(sub_->stats(0).watermark, 4);
-  SendAndTake(3, Batch(3, 1));
-  SendAndTake(4, Batch(4, 1));
-  SendAndTake(5, Batch(5, 1));
-  const SourceStats st = sub_->stats(0);
-  EXPECT_EQ(st.restarts, restarts_);
-  EXPECT_EQ(st.late_copies, copies + 3);
-  EXPECT_EQ(st.snapshots, 1u);
-  EXPECT_EQ(st.watermark, 5);
-  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 6);
-  EXPECT_TRUE(index_->Verify().ok());
+  ExpectCopiesSkipped(copies);
+  EXPECT_EQ(sub_->stats(0).snapshots, 1u);
 }
 
 TEST_F(LateCopyTest, ASeqReusedWithAnotherPayloadIsARestart) {
   SendAndTake(2, Batch(2, 1));
-  ServeReplay(
-      0,
-      {{0, Batch(0, 1)}, {1, Batch(1, 1)}, {2, Batch(2, 1)}, {3, Batch(3, 1)}});
+  ServeReplay(0, Batches(0, 3, 1));
   ASSERT_EQ(sub_->stats(0).watermark, 3);
   // A restarted publisher whose first batch to arrive is its seq 3: above
   // the last live seq (2), below the watermark, but not the batch applied.
   SendAndTake(3, Batch(3, 2));
   EXPECT_EQ(sub_->stats(0).restarts, restarts_ + 1);
-  ServeReplay(
-      0,
-      {{0, Batch(0, 2)}, {1, Batch(1, 2)}, {2, Batch(2, 2)}, {3, Batch(3, 2)}});
-  const SourceStats st = sub_->stats(0);
-  EXPECT_EQ(st.watermark, 3);
-  EXPECT_EQ(st.restarts, restarts_ + 1);
-  // Only the new publisher's four blocks: the old ones were cleared.
-  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 4);
-  std::vector<TokenId> old_prompt = {100, 100, 100, 100};
-  ASSERT_EQ(index_->Score(old_prompt).size(), 1u);
-  EXPECT_EQ(index_->Score(old_prompt)[0].blocks, 0);
-  std::vector<TokenId> new_prompt = {200, 200, 200, 200};
-  EXPECT_EQ(index_->Score(new_prompt)[0].blocks, 1);
-  EXPECT_TRUE(index_->Verify().ok());
+  ServeReplay(0, Batches(0, 3, 2));
+  ExpectNewPublisherOnly(3);
 }
 
 TEST_F(LateCopyTest, ASeqAtOrBelowTheLastLiveOneIsARestart) {
@@ -222,24 +221,9 @@ TEST_F(LateCopyTest, ASeqAtOrBelowTheLastLiveOneIsARestart) {
 TEST_F(LateCopyTest, ARestartPastTheWatermarkIsFoundByTheReplay) {
   SendAndTake(1, Batch(1, 1));
   SendAndTake(5, Batch(5, 2));
-  Answer(EncodeSeq(1), {{1, Batch(1, 2)},
-                        {2, Batch(2, 2)},
-                        {3, Batch(3, 2)},
-                        {4, Batch(4, 2)},
-                        {5, Batch(5, 2)}});
-  ServeReplay(0, {{0, Batch(0, 2)},
-                  {1, Batch(1, 2)},
-                  {2, Batch(2, 2)},
-                  {3, Batch(3, 2)},
-                  {4, Batch(4, 2)},
-                  {5, Batch(5, 2)}});
-  const SourceStats st = sub_->stats(0);
-  EXPECT_EQ(st.restarts, restarts_ + 1);
-  EXPECT_EQ(st.watermark, 5);
-  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 6);
-  std::vector<TokenId> old_prompt = {100, 100, 100, 100};
-  EXPECT_EQ(index_->Score(old_prompt)[0].blocks, 0);
-  EXPECT_TRUE(index_->Verify().ok());
+  Answer(EncodeSeq(1), Batches(1, 5, 2));
+  ServeReplay(0, Batches(0, 5, 2));
+  ExpectNewPublisherOnly(5);
 }
 
 // A replay from the watermark that ends without the batch there, and
@@ -250,14 +234,7 @@ TEST_F(LateCopyTest, AReplayWithoutTheWatermarksBatchIsARestart) {
   SendAndTake(3, Batch(3, 1));
   Answer(EncodeSeq(1), {});
   ServeReplay(0, {{0, Batch(0, 2)}});
-  const SourceStats st = sub_->stats(0);
-  EXPECT_EQ(st.restarts, restarts_ + 1);
-  EXPECT_EQ(st.watermark, 0);
-  EXPECT_TRUE(sub_->Synced());
-  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 1);
-  std::vector<TokenId> new_prompt = {200, 200, 200, 200};
-  EXPECT_EQ(index_->Score(new_prompt)[0].blocks, 1);
-  EXPECT_TRUE(index_->Verify().ok());
+  ExpectNewPublisherOnly(0);
 }
 
 }  // namespace
