@@ -2,6 +2,7 @@
 // pagekv/net/index_subscriber.h).
 #include "pagekv/net/index_subscriber.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <utility>
@@ -34,6 +35,7 @@ absl::Status IndexSubscriberConfig::Validate() const {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int64_t kMaxBackoff = 8;
 
 enum class Phase { kLive, kReplay, kSnapshot };
 
@@ -51,6 +53,7 @@ struct Source {
   // the subscriber hears of it). -1: no such check pending.
   int64_t check_seq = -1;
   Clock::time_point deadline;
+  int64_t timeout_ms = 0;  // the request timeout, doubled per retry
   std::vector<std::pair<int64_t, std::string>> buffered;
   // Late live copies: the last live seq taken (applied or skipped as a
   // copy), the applied batches' hashes, the newest snapshot's seq.
@@ -83,8 +86,8 @@ struct IndexSubscriber::Impl {
   }
 
   void SendRequest(Source& s) {
-    s.deadline =
-        Clock::now() + std::chrono::milliseconds(config.request_timeout_ms);
+    if (s.timeout_ms == 0) s.timeout_ms = config.request_timeout_ms;
+    s.deadline = Clock::now() + std::chrono::milliseconds(s.timeout_ms);
     const std::string body = s.phase == Phase::kSnapshot
                                  ? std::string("pagekv.snapshot")
                                  : EncodeSeq(s.request_start);
@@ -205,6 +208,7 @@ struct IndexSubscriber::Impl {
 
   void FinishResync(Source& s) {
     s.phase = Phase::kLive;
+    s.timeout_ms = config.request_timeout_ms;
     std::vector<std::pair<int64_t, std::string>> pending;
     pending.swap(s.buffered);
     for (auto& [seq, payload] : pending) OnLive(s, seq, std::move(payload));
@@ -279,10 +283,17 @@ struct IndexSubscriber::Impl {
     if (!ApplyPayload(s, *seq, body)) s.gap_seen = true;
   }
 
+  // A retry goes on a fresh socket (the old one may be wedged), which
+  // loses any answer still on its way: so each retry waits twice as long,
+  // up to kMaxBackoff times the configured timeout, or a publisher slower
+  // than the timeout would never be heard.
   void CheckDeadline(Source& s) {
     if (s.phase == Phase::kLive || Clock::now() < s.deadline) return;
     ++s.stats.timeouts;
-    Log(s, "replay/snapshot request timed out, retrying");
+    s.timeout_ms =
+        std::min(2 * s.timeout_ms, kMaxBackoff * config.request_timeout_ms);
+    Log(s, absl::StrCat("replay/snapshot request timed out, retrying with a ",
+                        s.timeout_ms, " ms timeout"));
     if (!OpenDealer(s).ok()) return;
     SendRequest(s);
   }

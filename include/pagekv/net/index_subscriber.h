@@ -27,7 +27,7 @@
 // A source without a replay endpoint cannot resync: a gap or a malformed
 // batch clears its entries instead (an index may miss blocks, never claim
 // blocks an engine dropped). Requests that time out are retried on a fresh
-// socket.
+// socket, each retry waiting twice as long (up to 8x request_timeout_ms).
 //
 // Thread-safety: not thread-safe; one thread calls Poll() and reads stats.
 #ifndef PAGEKV_NET_INDEX_SUBSCRIBER_H_
@@ -52,7 +52,8 @@ struct SourceConfig {
 
 struct IndexSubscriberConfig {
   std::vector<SourceConfig> sources;
-  // A replay or snapshot answer not complete by then is retried.
+  // A replay or snapshot answer not complete by then is retried (with the
+  // timeout doubled each time, up to 8x; back to this once synced).
   int64_t request_timeout_ms = 2000;
   // Live batches buffered per source while it resyncs; beyond, the buffer
   // is dropped (the next batch is then a gap).
