@@ -237,5 +237,40 @@ TEST_F(LateCopyTest, AReplayWithoutTheWatermarksBatchIsARestart) {
   ExpectNewPublisherOnly(0);
 }
 
+// vLLM's publisher serves no snapshots: it answers the request with its
+// end marker alone. A gap beyond its replay buffer is then cleared rather
+// than left with entries whose removals were missed, and later gaps do not
+// ask again.
+TEST_F(LateCopyTest, APublisherWithoutSnapshotsIsClearedInstead) {
+  SendAndTake(3, Batch(3, 1));
+  Answer(EncodeSeq(0), Batches(2, 3, 1));  // its buffer lost batch 1
+  Answer("pagekv.snapshot", {});
+  ASSERT_TRUE(PumpUntil([&] {
+    sub_->Poll(1);
+    return sub_->Synced();
+  }));
+  EXPECT_EQ(sub_->stats(0).watermark, 3);
+  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 1);  // batch 3 only
+  EXPECT_FALSE(Holds(0, 1));
+  EXPECT_TRUE(Holds(3, 1));
+  // The next gap beyond the buffer: cleared again, with no snapshot asked.
+  SendAndTake(6, Batch(6, 1));
+  Answer(EncodeSeq(3), {{3, Batch(3, 1)}, {5, Batch(5, 1)}, {6, Batch(6, 1)}});
+  ASSERT_TRUE(PumpUntil([&] {
+    sub_->Poll(1);
+    return sub_->Synced();
+  }));
+  const SourceStats st = sub_->stats(0);
+  EXPECT_EQ(st.watermark, 6);
+  EXPECT_EQ(st.snapshots, 1u);
+  EXPECT_EQ(st.restarts, restarts_);
+  EXPECT_EQ(index_->NumBlocks(sub_->instance(0)), 1);  // batch 6 only
+  EXPECT_TRUE(Holds(6, 1));
+  std::vector<zmq::message_t> req;
+  EXPECT_FALSE(zmq::recv_multipart(router_, std::back_inserter(req),
+                                   zmq::recv_flags::dontwait));
+  EXPECT_TRUE(index_->Verify().ok());
+}
+
 }  // namespace
 }  // namespace pagekv::net

@@ -54,6 +54,10 @@ struct Source {
   int64_t check_seq = -1;
   Clock::time_point deadline;
   int64_t timeout_ms = 0;  // the request timeout, doubled per retry
+  // Snapshots: whether the pending request got one, and whether the
+  // publisher answered one with nothing (vLLM's serves none).
+  bool snapshot_served = false;
+  bool no_snapshots = false;
   std::vector<std::pair<int64_t, std::string>> buffered;
   // Late live copies: the last live seq taken (applied or skipped as a
   // copy), the applied batches' hashes, the newest snapshot's seq.
@@ -105,10 +109,19 @@ struct IndexSubscriber::Impl {
   }
 
   void StartSnapshot(Source& s) {
-    if (!s.dealer) return ClearForLoss(s, s.stats.watermark + 1);
+    if (!s.dealer || s.no_snapshots) return GiveUpResync(s);
     s.phase = Phase::kSnapshot;
+    s.snapshot_served = false;
     ++s.stats.snapshots;
     SendRequest(s);
+  }
+
+  // What cannot be recovered is forgotten: the instance is cleared and
+  // the source goes on from its first buffered live batch.
+  void GiveUpResync(Source& s) {
+    ClearForLoss(s, s.buffered.empty() ? s.stats.watermark + 1
+                                       : s.buffered.front().first);
+    if (s.phase != Phase::kLive) FinishResync(s);
   }
 
   // No way to resync: forget the instance's entries (they may be stale) and
@@ -232,6 +245,11 @@ struct IndexSubscriber::Impl {
     const std::string& body = frames[at + 1];
     if (*seq == kEndOfReplaySeq) {
       if (s.phase == Phase::kReplay && s.gap_seen) return StartSnapshot(s);
+      if (s.phase == Phase::kSnapshot && !s.snapshot_served) {
+        s.no_snapshots = true;
+        Log(s, "snapshot request answered with nothing: clearing instead");
+        return GiveUpResync(s);
+      }
       if (s.phase == Phase::kReplay && s.check_seq >= 0) {
         // No gap, yet no batch at the watermark: the publisher has sent
         // fewer batches than the subscriber applied from it.
@@ -245,6 +263,7 @@ struct IndexSubscriber::Impl {
       return;
     }
     if (s.phase == Phase::kSnapshot) {
+      s.snapshot_served = true;
       auto batch = DecodeBatch(body);
       if (!batch.ok()) {
         ++s.stats.malformed;

@@ -24,10 +24,12 @@
 //                                   skipped, then a snapshot resync
 //
 // While a source resyncs, its live batches are buffered and applied after.
-// A source without a replay endpoint cannot resync: a gap or a malformed
-// batch clears its entries instead (an index may miss blocks, never claim
-// blocks an engine dropped). Requests that time out are retried on a fresh
-// socket, each retry waiting twice as long (up to 8x request_timeout_ms).
+// A source without a replay endpoint, or whose publisher answers a snapshot
+// request with nothing (vLLM's serves none), cannot resync past its ring:
+// a gap or a malformed batch clears its entries instead (an index may miss
+// blocks, never claim blocks an engine dropped). Requests that time out
+// are retried on a fresh socket, each retry waiting twice as long (up to 8x
+// request_timeout_ms).
 //
 // Thread-safety: not thread-safe; one thread calls Poll() and reads stats.
 #ifndef PAGEKV_NET_INDEX_SUBSCRIBER_H_
