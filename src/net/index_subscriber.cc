@@ -53,7 +53,7 @@ struct Source {
   // the subscriber hears of it). -1: no such check pending.
   int64_t check_seq = -1;
   Clock::time_point deadline;
-  int64_t timeout_ms = 0;  // the request timeout, doubled per retry
+  int64_t timeout_ms = 0;  // the request timeout now: doubled per retry
   // Snapshots: whether the pending request got one, and whether the
   // publisher answered one with nothing (vLLM's serves none).
   bool snapshot_served = false;
@@ -90,7 +90,6 @@ struct IndexSubscriber::Impl {
   }
 
   void SendRequest(Source& s) {
-    if (s.timeout_ms == 0) s.timeout_ms = config.request_timeout_ms;
     s.deadline = Clock::now() + std::chrono::milliseconds(s.timeout_ms);
     const std::string body = s.phase == Phase::kSnapshot
                                  ? std::string("pagekv.snapshot")
@@ -332,6 +331,7 @@ absl::StatusOr<std::unique_ptr<IndexSubscriber>> IndexSubscriber::Create(
   for (size_t i = 0; i < impl->sources.size(); ++i) {
     Source& s = impl->sources[i];
     s.config = impl->config.sources[i];
+    s.timeout_ms = impl->config.request_timeout_ms;
     auto id = index->AddInstance(s.config.name);
     if (!id.ok()) return id.status();
     s.instance = *id;

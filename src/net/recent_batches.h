@@ -27,18 +27,14 @@ class RecentBatches {
     if (seen_.size() > kKept) seen_.pop_front();
   }
 
+  // Whether batch `seq` is remembered.
+  bool Has(int64_t seq) const { return Find(seq) != seen_.end(); }
+
   // Whether `payload` is the batch remembered as `seq`.
   Match Compare(int64_t seq, absl::string_view payload) const {
-    auto it = std::lower_bound(seen_.begin(), seen_.end(), seq,
-                               [](const std::pair<int64_t, uint64_t>& e,
-                                  int64_t s) { return e.first < s; });
-    if (it == seen_.end() || it->first != seq) return Match::kUnknown;
+    const auto it = Find(seq);
+    if (it == seen_.end()) return Match::kUnknown;
     return it->second == Hash(payload) ? Match::kSame : Match::kDifferent;
-  }
-
-  bool Has(int64_t seq) const {
-    return !seen_.empty() && seq >= seen_.front().first &&
-           seq <= seen_.back().first;
   }
 
   void Clear() { seen_.clear(); }
@@ -46,11 +42,20 @@ class RecentBatches {
  private:
   static constexpr size_t kKept = 4096;
 
+  using Entry = std::pair<int64_t, uint64_t>;  // seq, payload hash
+
+  std::deque<Entry>::const_iterator Find(int64_t seq) const {
+    const auto it =
+        std::lower_bound(seen_.begin(), seen_.end(), seq,
+                         [](const Entry& e, int64_t s) { return e.first < s; });
+    return it != seen_.end() && it->first == seq ? it : seen_.end();
+  }
+
   static uint64_t Hash(absl::string_view payload) {
     return XXH3_64bits(payload.data(), payload.size());
   }
 
-  std::deque<std::pair<int64_t, uint64_t>> seen_;  // ascending seqs
+  std::deque<Entry> seen_;  // ascending seqs
 };
 
 }  // namespace pagekv::net::internal
