@@ -77,6 +77,9 @@ inline bool SmallInt(PyObject* o, int64_t* v) {
 #endif
 }
 
+// How far ahead the loops over Python objects prefetch.
+constexpr Py_ssize_t kAhead = 8;
+
 PyObject* Item(PyObject* seq, Py_ssize_t i) {
   return PyList_Check(seq) ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
 }
@@ -137,7 +140,9 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
     Py_ssize_t off;
     py::object t = Tail(toks, have, &off);
     tokens.clear();
-    for (Py_ssize_t i = off; i < off + (n - have); ++i) {
+    const Py_ssize_t end = off + (n - have);
+    for (Py_ssize_t i = off; i < end; ++i) {
+      if (i + kAhead < end) __builtin_prefetch(Item(t.ptr(), i + kAhead));
       PyObject* item = Item(t.ptr(), i);
       int64_t v;
       if (!SmallInt(item, &v)) v = AsInt(item);
@@ -200,7 +205,10 @@ void VllmCore::SyncKeys(ReqHandle h, py::handle req) {
   if (n <= have) return;
   Py_ssize_t off;
   py::object t = Tail(hashes, have, &off);
-  for (Py_ssize_t i = off; i < off + (n - have); ++i) {
+  const Py_ssize_t end = off + (n - have);
+  for (Py_ssize_t i = off; i < end; ++i) {
+    // Each hash is its own object: start loading one a few ahead.
+    if (i + kAhead < end) __builtin_prefetch(Item(t.ptr(), i + kAhead));
     PyObject* item = Item(t.ptr(), i);
     char* data;
     Py_ssize_t len;
@@ -222,7 +230,11 @@ py::object VllmCore::Objects(const IdLists& ids) {
   for (size_t g = 0; g < ids.size(); ++g) {
     PyObject* list = PyList_New(ids[g].size());
     if (!list) throw py::error_already_set();
-    for (size_t i = 0; i < ids[g].size(); ++i) {
+    const size_t n = ids[g].size();
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        __builtin_prefetch(PyList_GET_ITEM(objs.ptr(), ids[g][i + kAhead]), 1);
+      }
       PyObject* o = PyList_GET_ITEM(objs.ptr(), ids[g][i]);
       Py_INCREF(o);
       PyList_SET_ITEM(list, i, o);

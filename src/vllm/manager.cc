@@ -85,7 +85,14 @@ VllmManager::VllmManager(const ManagerConfig& config)
 VllmManager::~VllmManager() = default;
 
 ReqHandle VllmManager::AddRequest(const BlockHashExtras& extras) {
-  auto r = std::make_unique<Request>();
+  std::unique_ptr<Request> r;
+  if (spare_.empty()) {
+    r = std::make_unique<Request>();
+  } else {
+    r = std::move(spare_.back());
+    spare_.pop_back();
+    r->Clear();
+  }
   r->extras = extras;
   r->root_key = hasher_.RootKey(extras);
   r->groups.resize(groups_.size());
@@ -374,7 +381,11 @@ void VllmManager::Free(ReqHandle h) {
     pool_.FreeBlocksReversed(s.blocks);
     --group_entries_[g];
   }
-  requests_[h].reset();
+  if (spare_.size() < kMaxSpare && r.tokens.capacity() <= kMaxSpareTokens) {
+    spare_.push_back(std::move(requests_[h]));
+  } else {
+    requests_[h].reset();
+  }
   free_handles_.push_back(h);
 }
 

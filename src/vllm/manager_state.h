@@ -37,7 +37,25 @@ struct VllmManager::Request {
   std::vector<uint64_t> keys;  // one per full block of tokens
   KeyList vkeys;               // the request's block_hashes
   std::vector<GroupState> groups;
+
+  // Empties every field and keeps the buffers' capacity.
+  void Clear() {
+    handle = -1;
+    tokens.clear();
+    root_key = 0;
+    keys.clear();
+    vkeys.Clear();
+    for (GroupState& g : groups) {
+      g.blocks.clear();
+      g = GroupState{std::move(g.blocks)};
+    }
+  }
 };
+
+// A freed request is kept for reuse while fewer than this many are and its
+// token buffer holds at most kMaxSpareTokens.
+inline constexpr size_t kMaxSpare = 8;
+inline constexpr size_t kMaxSpareTokens = size_t{1} << 20;
 
 // Groups whose specs are equal, searched together (one hit for all).
 struct VllmManager::AttnGroup {

@@ -91,6 +91,10 @@ class KeyList {
     bytes_.append(key.data(), key.size());
     ends_.push_back(static_cast<uint32_t>(bytes_.size()));
   }
+  void Clear() {
+    bytes_.clear();
+    ends_.clear();
+  }
 
  private:
   std::string bytes_;

@@ -236,6 +236,10 @@ class VllmManager {
   std::vector<int32_t> group_entries_;  // requests with an entry per group
   std::vector<std::unique_ptr<Request>> requests_;  // by handle; null = free
   std::vector<ReqHandle> free_handles_;
+  // Freed requests kept for the next AddRequest (at most kMaxSpare), so a
+  // long prompt's token, key and hash buffers are neither allocated again
+  // nor cold.
+  std::vector<std::unique_ptr<Request>> spare_;
   std::vector<std::vector<int32_t>> new_block_ids_;  // per group
   // Per Mamba group: the vLLM keys its cache_blocks cached since the last
   // NewStepStarts (vLLM's MambaManager.cached_blocks_this_step).
