@@ -126,11 +126,19 @@ void BM_VllmAdmission(benchmark::State& state) {
       p[i] = static_cast<TokenId>(rng() % 32000);
     }
   }
+  // So are their vLLM keys (vLLM's Request computes them, not the manager).
+  std::vector<std::vector<std::string>> keys(prompts.size());
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    for (int64_t i = 0; i < kPrompt / kBlockSize; ++i) {
+      keys[p].push_back(VllmKey(p + 1, i));
+    }
+  }
   uint64_t serial = 1;
   for (auto _ : state) {
     const ReqHandle h = m.AddRequest({});
-    m.AppendTokens(h, prompts[serial % prompts.size()]);
-    AppendKeys(m, h, serial);
+    const size_t p = serial % prompts.size();
+    m.AppendTokens(h, prompts[p]);
+    for (const std::string& k : keys[p]) m.AppendVllmKey(h, k);
     const int64_t n = m.FindLongestCacheHit(h, kPrompt - 1, &hit);
     AllocateArgs a;
     a.num_tokens = kPrompt;
