@@ -142,7 +142,6 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
     tokens.clear();
     const Py_ssize_t end = off + (n - have);
     for (Py_ssize_t i = off; i < end; ++i) {
-      if (i + kAhead < end) __builtin_prefetch(Item(t.ptr(), i + kAhead));
       PyObject* item = Item(t.ptr(), i);
       int64_t v;
       if (!SmallInt(item, &v)) v = AsInt(item);

@@ -115,15 +115,15 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
   // queue) and lets the map lookups overlap.
   const absl::Span<const int32_t> got(out->data() + first, n);
   for (int32_t i = 0; i < n; ++i) {
-    if (i + kPrefetch < n) PrefetchEntry(got[i + kPrefetch]);
+    if (i + kPrefetch < n) {
+      // Written out here: GCC deems a helper holding only a prefetch pure
+      // and deletes the call.
+      const Meta& ahead = meta_[got[i + kPrefetch]];
+      if (ahead.cached) map_.Prefetch(ahead.key, ahead.group);
+    }
     MaybeEvict(got[i]);
   }
   return absl::OkStatus();
-}
-
-void VllmBlockPool::PrefetchEntry(int32_t b) const {
-  const Meta& m = meta_[b];
-  if (m.cached) map_.Prefetch(m.key, m.group);
 }
 
 void VllmBlockPool::Touch(absl::Span<const int32_t> blocks) {

@@ -206,7 +206,6 @@ class VllmBlockPool {
   void MaybeEvict(int32_t b);
   // Loops over many blocks fetch the map entry this far ahead.
   static constexpr int32_t kPrefetch = 32;
-  void PrefetchEntry(int32_t b) const;
 
   int32_t num_blocks_;
   int32_t block_size_;
