@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
+#include "core/prefetch.h"
 
 namespace pagekv::vllm {
 
@@ -102,7 +103,7 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
     PAGEKV_DCHECK(ref_cnt_[b] == 0, "free block {} has ref {}", b, ref_cnt_[b]);
     ref_cnt_[b] = 1;
     out->push_back(b);
-    __builtin_prefetch(&meta_[b]);
+    internal::Prefetch(&meta_[b]);
   }
   if (metrics_on_) {
     for (size_t i = first; i < out->size(); ++i) {
@@ -116,10 +117,8 @@ absl::Status VllmBlockPool::GetNewBlocks(int32_t n, std::vector<int32_t>* out) {
   const absl::Span<const int32_t> got(out->data() + first, n);
   for (int32_t i = 0; i < n; ++i) {
     if (i + kPrefetch < n) {
-      // Written out here: GCC deems a helper holding only a prefetch pure
-      // and deletes the call.
       const Meta& ahead = meta_[got[i + kPrefetch]];
-      if (ahead.cached) map_.Prefetch(ahead.key, ahead.group);
+      if (ahead.cached) PrefetchSlot(ahead.key, ahead.group);
     }
     MaybeEvict(got[i]);
   }
@@ -166,6 +165,17 @@ int32_t VllmBlockPool::FindCached(uint64_t key, int32_t group,
   return -1;
 }
 
+void VllmBlockPool::PrefetchSlot(uint64_t key, int32_t group) const {
+  internal::Prefetch(map_.SlotAddress(key, group));
+}
+
+void VllmBlockPool::PrefetchBlock(uint64_t key, int32_t group) const {
+  const int32_t b = map_.Find(key, group);
+  if (b < 0) return;
+  internal::Prefetch(&meta_[b]);
+  internal::Prefetch(tokens_.data() + static_cast<size_t>(b) * block_size_);
+}
+
 std::string VllmBlockPool::VllmKey(int32_t b) const {
   if (meta_[b].vkey_len == 255) return vkey_long_.at(b);
   return std::string(vkey_inline_.data() + static_cast<size_t>(b) * kInlineKey,
@@ -208,8 +218,8 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
   const int32_t end = std::min<int32_t>(num_full, blocks.size());
   for (int32_t i = num_cached; i < end; ++i) {
     if (i + kPrefetch < end) {
-      map_.Prefetch(src.keys[i + kPrefetch], group);
-      __builtin_prefetch(&meta_[blocks[i + kPrefetch]], 1);
+      PrefetchSlot(src.keys[i + kPrefetch], group);
+      internal::Prefetch(&meta_[blocks[i + kPrefetch]]);
     }
     const int32_t b = blocks[i];
     if (b == 0) continue;

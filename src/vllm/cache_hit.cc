@@ -23,6 +23,13 @@
 #include "vllm/manager_state.h"
 
 namespace pagekv::vllm {
+namespace {
+
+// How many blocks ahead of a left-to-right walk FindFull prefetches.
+constexpr int64_t kSlotAhead = 16;
+constexpr int64_t kBlockAhead = 8;
+
+}  // namespace
 
 bool VllmManager::CachedAt(const AttnGroup& ag, const Request& r, int64_t i,
                            std::vector<int32_t>* found) const {
@@ -45,9 +52,19 @@ void VllmManager::FindFull(const AttnGroup& ag, Request& r, int64_t max_length,
   const int32_t bs = ag.spec.block_size;
   const size_t n = ag.group_ids.size();
   hit->assign(n, {});
-  const int64_t max_blocks = max_length / bs;
+  const int64_t max_blocks =
+      std::min<int64_t>(max_length / bs, static_cast<int64_t>(r.keys.size()));
   std::vector<int32_t> found;
   for (int64_t i = 0; i < max_blocks; ++i) {
+    // Two stages ahead: a slot far ahead, the block of a nearer one.
+    for (int32_t g : ag.group_ids) {
+      if (i + kSlotAhead < max_blocks) {
+        pool_.PrefetchSlot(r.keys[i + kSlotAhead], g);
+      }
+      if (i + kBlockAhead < max_blocks) {
+        pool_.PrefetchBlock(r.keys[i + kBlockAhead], g);
+      }
+    }
     if (!CachedAt(ag, r, i, &found)) break;
     for (size_t k = 0; k < n; ++k) (*hit)[k].push_back(found[k]);
   }

@@ -153,6 +153,11 @@ class VllmBlockPool {
   // equal `tokens` / `parent_key`, or -1.
   int32_t FindCached(uint64_t key, int32_t group, uint64_t parent_key,
                      const TokenId* tokens) const;
+  // Start loading what FindCached(key, group, ...) reads: the map slot;
+  // and, once that is in, the metadata and tokens of the block stored
+  // there. Called ahead of a walk's lookups.
+  void PrefetchSlot(uint64_t key, int32_t group) const;
+  void PrefetchBlock(uint64_t key, int32_t group) const;
   // The oldest block cached in `group` under the vLLM key `vllm_key`, or -1.
   // O(num_blocks): for connectors and tests, not the hot path.
   int32_t FindByVllmKey(const std::string& vllm_key, int32_t group) const;

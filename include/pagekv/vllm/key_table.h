@@ -98,9 +98,9 @@ class KeyTable {
     return true;
   }
 
-  // Starts loading the line a lookup of (key, group) reads first.
-  void Prefetch(uint64_t key, int32_t group) const {
-    __builtin_prefetch(&slots_[Home(key, group)]);
+  // The slot a lookup of (key, group) reads first, for a prefetch.
+  const void* SlotAddress(uint64_t key, int32_t group) const {
+    return &slots_[Home(key, group)];
   }
 
   void Clear() {
