@@ -63,9 +63,14 @@ void BlockHasher::ExtendKeys(absl::Span<const TokenId> tokens,
   const size_t full = tokens.size() / static_cast<size_t>(block_size_);
   if (first >= full) return;
   uint64_t parent = first == 0 ? RootKey(extras) : keys->back();
+  // The default hash inlined (XXH_INLINE_ALL), not called through a pointer.
+  const bool xxh3 = hash_fn_ == &Xxh3BlockHash;
+  const size_t bytes = static_cast<size_t>(block_size_) * sizeof(TokenId);
   for (size_t i = first; i < full; ++i) {
     const int64_t begin = static_cast<int64_t>(i) * block_size_;
-    uint64_t h = hash_fn_(tokens.data() + begin, block_size_, seed_);
+    uint64_t h = xxh3
+                     ? XXH3_64bits_withSeed(tokens.data() + begin, bytes, seed_)
+                     : hash_fn_(tokens.data() + begin, block_size_, seed_);
     if (!extras.mm_items.empty()) {
       h ^= MixItems(extras.mm_items, begin, begin + block_size_);
     }
