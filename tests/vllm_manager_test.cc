@@ -270,6 +270,36 @@ TEST(VllmManagerTest, EventsNameTheVllmKeys) {
   EXPECT_EQ(events[0].owner, a);
 }
 
+TEST(VllmManagerTest, KeysOfAHitNeedNotBeKept) {
+  VllmManager m(Config(16, {Full()}, /*events=*/true));
+  const ReqHandle a = Add(m, 0, 17);  // 4 full blocks + 1 token
+  ASSERT_TRUE(Allocate(m, a, 0, 17));
+  m.pool().TakeEvents();
+  // b shares a's 4 full blocks; it keeps its keys from the hit's last on.
+  const ReqHandle b = m.AddRequest({});
+  std::vector<TokenId> t(25);
+  std::iota(t.begin(), t.end(), 0);
+  m.AppendTokens(b, t);
+  m.ResetVllmKeys(b, 3);
+  for (int i = 3; i < 6; ++i) m.AppendVllmKey(b, "b." + std::to_string(i));
+  EXPECT_EQ(m.NumVllmKeys(b), 6);
+  EXPECT_EQ(m.FirstKeptVllmKey(b), 3);
+  EXPECT_FALSE(m.IsRunning(b));
+  std::vector<std::vector<int32_t>> hit;
+  ASSERT_EQ(m.FindLongestCacheHit(b, 24, &hit), 16);
+  ASSERT_TRUE(Allocate(m, b, 0, 9, &hit, 16));
+  EXPECT_TRUE(m.IsRunning(b));
+  const auto events = m.pool().TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_THAT(events[0].block_hashes, ElementsAre("b.4", "b.5"));
+  EXPECT_EQ(events[0].parent_block_hash, "b.3");
+  EXPECT_TRUE(m.Verify().ok()) << m.Verify();
+  // Resetting again drops the kept keys too.
+  m.ResetVllmKeys(b, 0);
+  EXPECT_EQ(m.NumVllmKeys(b), 0);
+  EXPECT_EQ(m.FirstKeptVllmKey(b), 0);
+}
+
 TEST(VllmManagerConfigTest, RejectsMixedBlockSizes) {
   ManagerConfig c = Config(8, {Full()}, /*events=*/true);
   c.groups[0].block_size = 8;

@@ -96,7 +96,8 @@ void BindRequestCalls(CoreClass& core) {
            })
       .def("find_hit",
            [](VllmCore& c, ReqHandle h, py::handle req, int64_t max_len) {
-             c.Sync(h, req);
+             // A hit needs no block hashes: allocate reads those it caches.
+             c.Sync(h, req, /*whole=*/false, /*keys=*/false);
              const int64_t n = c.m->FindLongestCacheHit(h, max_len, &c.hit);
              py::object objs = c.Objects(c.hit);
              c.last_hit_obj = objs;
@@ -112,14 +113,16 @@ void BindRequestCalls(CoreClass& core) {
            })
       .def("cache_blocks",
            [](VllmCore& c, ReqHandle h, py::handle req, int64_t n) {
-             c.Sync(h, req);
+             const int64_t num_tokens = c.Sync(h, req, false, false);
+             c.SyncKeysFrom(h, req, c.FirstKeyNeeded(h, nullptr), num_tokens);
              Check(c.m->CacheBlocks(h, n));
            })
       .def(
           "cache_full_blocks",
           [](VllmCore& c, ReqHandle h, py::handle req, std::vector<int32_t> ids,
              int32_t num_cached, int32_t num_full, int32_t group) {
-            c.Sync(h, req);
+            const int64_t num_tokens = c.Sync(h, req, false, false);
+            c.SyncKeysFrom(h, req, std::max(num_cached - 1, 0), num_tokens);
             Check(c.m->CacheFullBlocks(h, ids, num_cached, num_full, group));
           })
       .def("remove_skipped", [](VllmCore& c, ReqHandle h,

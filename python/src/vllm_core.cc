@@ -3,6 +3,7 @@
 #include "vllm_core.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "status.h"
@@ -119,7 +120,7 @@ py::object VllmCore::TokenList(py::handle toks) {
   return py::reinterpret_borrow<py::object>(toks);
 }
 
-int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
+int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole, bool keys) {
   const py::object attr = Attr(req, N().all_token_ids);
   py::object toks;
   if (PyObject* list = known.TokenList(h, attr.ptr())) {
@@ -161,7 +162,7 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole) {
   } else {
     known.SetLag(h, n > have, known.CopyAt(h));
   }
-  if (NeedsKeys(h, n)) SyncKeys(h, req);
+  if (keys && NeedsKeys(h, n)) SyncKeys(h, req);
   return n;
 }
 
@@ -221,6 +222,28 @@ void VllmCore::SyncKeys(ReqHandle h, py::handle req) {
   }
 }
 
+void VllmCore::SyncKeysFrom(ReqHandle h, py::handle req, int64_t from,
+                            int64_t num_tokens) {
+  const int64_t kept = m->FirstKeptVllmKey(h);
+  if (kept > from || (kept < from && m->NumVllmKeys(h) == 0)) {
+    m->ResetVllmKeys(h, from);
+  }
+  if (NeedsKeys(h, num_tokens)) SyncKeys(h, req);
+}
+
+int64_t VllmCore::FirstKeyNeeded(ReqHandle h, const IdLists* hit) const {
+  if (m->IsRunning(h)) return m->FirstKeptVllmKey(h);
+  if (hit == nullptr || hit->size() != m->config().groups.size()) return 0;
+  size_t blocks = SIZE_MAX;
+  for (size_t g = 0; g < hit->size(); ++g) {
+    if (m->config().groups[g].kind != vllm::GroupKind::kFullAttention) {
+      return 0;
+    }
+    blocks = std::min(blocks, (*hit)[g].size());
+  }
+  return blocks == 0 ? 0 : static_cast<int64_t>(blocks) - 1;
+}
+
 py::object VllmCore::Objects(const IdLists& ids) {
   bool any = false;
   for (const auto& g : ids) any |= !g.empty();
@@ -270,7 +293,7 @@ py::object VllmAllocate(VllmCore& c, ReqHandle h, py::handle req,
                         py::handle new_computed, int64_t lookahead,
                         int64_t external, bool delay, bool full_fit) {
   vllm::AllocateArgs a;
-  a.num_tokens = c.Sync(h, req);
+  a.num_tokens = c.Sync(h, req, /*whole=*/false, /*keys=*/false);
   a.num_computed_tokens = AsInt(Attr(req, N().num_computed_tokens).ptr());
   a.num_new_tokens = num_new;
   a.num_new_computed_tokens = num_new_computed;
@@ -279,6 +302,7 @@ py::object VllmAllocate(VllmCore& c, ReqHandle h, py::handle req,
     c.Ids(new_computed, &nc);
     a.new_computed = &nc;
   }
+  c.SyncKeysFrom(h, req, c.FirstKeyNeeded(h, a.new_computed), a.num_tokens);
   a.num_lookahead_tokens = lookahead;
   a.num_external_computed_tokens = external;
   a.delay_cache_blocks = delay;

@@ -8,7 +8,10 @@
 // reading only the new tail of
 // `request.all_token_ids` (a list, a tuple, an int32 buffer, or vLLM's
 // ConstantList, whose list is read in place) and, only when the manager
-// lacks hashes for full blocks, `request.block_hashes`. The request's
+// lacks hashes for full blocks it may cache, `request.block_hashes` (a
+// hit's blocks are already cached: get_computed_blocks reads no hash, and
+// a request's first allocate_slots reads them from its hit's last block
+// on). The request's
 // token count is len(all_token_ids), as vLLM's Request.num_tokens is.
 // Results come back as the adapter's block objects (one per block id), so
 // no Python list of ids is built on the hot path. All calls hold the GIL.
@@ -51,11 +54,24 @@ struct VllmCore {
   // token count. The manager reads the tokens of full blocks only, so the
   // tokens of a partial block are copied once it fills (most decode steps
   // fill none), or with `whole`.
-  int64_t Sync(vllm::ReqHandle h, pybind11::handle req, bool whole = false);
+  // Without `keys`, the block hashes are left to SyncKeysFrom.
+  int64_t Sync(vllm::ReqHandle h, pybind11::handle req, bool whole = false,
+               bool keys = true);
   // Whether the manager lacks vLLM block hashes for some of the request's
   // full blocks (of num_tokens tokens), and reading the ones it lacks.
   bool NeedsKeys(vllm::ReqHandle h, int64_t num_tokens) const;
   void SyncKeys(vllm::ReqHandle h, pybind11::handle req);
+  // Brings the block hashes up to date from block `from` on: the ones
+  // before may stay unread (see VllmManager::ResetVllmKeys), and are read
+  // again if an earlier call left out some from `from` on.
+  void SyncKeysFrom(vllm::ReqHandle h, pybind11::handle req, int64_t from,
+                    int64_t num_tokens);
+  // The first block hash allocate_slots can read. A request's first
+  // allocation caches from the end of the hit it is given (`hit`: its
+  // blocks per group, or null), so the hashes of the hit's blocks but the
+  // last are never read; later ones keep what they have. Only when every
+  // group is full attention (other kinds cache from elsewhere).
+  int64_t FirstKeyNeeded(vllm::ReqHandle h, const IdLists* hit) const;
   // Block objects for ids, per group, or the shared empty tuple.
   pybind11::object Objects(const IdLists& ids);
   // Block ids of a KVCacheBlocks.blocks tuple (lists of block objects).

@@ -354,6 +354,52 @@ def test_parent_hash_on_later_blocks():
     assert e.token_ids == list(range(16, 32))
 
 
+def _as_int(h):
+    return int.from_bytes(h, "big") & (2**64 - 1)
+
+
+def test_events_after_a_hit_name_the_hashes_from_the_hit_on():
+    """A request's first allocation reads the block hashes from its hit's
+    last block on; the stored event names exactly those."""
+    m = manager(30, enable_kv_cache_events=True)
+    shared = list(range(8 * BS))
+    admit(m, r0 := Request("0", shared + [7], BS))
+    m.free(r0)
+    m.take_events()
+    r1 = Request("1", shared + list(range(1000, 1000 + 2 * BS + 3)), BS)
+    _, hit, new = admit(m, r1)
+    assert hit == 8 * BS and new is not None
+    (e,) = m.take_events()
+    assert e.parent_block_hash == _as_int(r1.block_hashes[7])
+    assert e.block_hashes == [_as_int(h) for h in r1.block_hashes[8:10]]
+
+
+def test_a_retry_with_a_shorter_hit_reads_the_hashes_again():
+    """allocate_slots returns None for a long hit, the hit then shrinks
+    (its blocks evicted): the retry caches from the shorter hit on, so the
+    hashes it skipped the first time are read again."""
+    m = manager(14, enable_kv_cache_events=True)
+    shared = list(range(8 * BS))
+    admit(m, r0 := Request("0", shared + [7], BS))  # blocks 1-9
+    m.free(r0)
+    admit(m, r2 := Request("2", list(range(500, 500 + 4 * BS)), BS))
+    r1 = Request("1", shared + list(range(1000, 1000 + 2 * BS + 3)), BS)
+    blocks, hit = m.get_computed_blocks(r1)
+    assert hit == 8 * BS
+    assert m.allocate_slots(r1, r1.num_tokens - hit, hit, blocks) is None
+    m.free(r2)
+    m.evict_blocks(range(3, 9))
+    m.take_events()
+    _, hit, new = admit(m, r1)
+    assert hit == 2 * BS and new is not None
+    stored = [e for e in m.take_events() if isinstance(e, pv.BlockStored)]
+    assert stored[-1].parent_block_hash == _as_int(r1.block_hashes[1])
+    assert stored[-1].block_hashes == [_as_int(h)
+                                       for h in r1.block_hashes[2:10]]
+    for i, b in enumerate(m.get_blocks("1").blocks[0][:10]):
+        assert b.block_hash == r1.block_hashes[i] + (0).to_bytes(4, "big")
+
+
 @pytest.mark.parametrize("kw", [dict(cache_salt="b"),
                                 dict(lora_request=LoRARequest("x", 1)),
                                 dict(mm_features=[MultiModalFeatureSpec(

@@ -214,6 +214,12 @@ void VllmBlockPool::CacheFullBlocks(const CacheSource& src,
                "caching {} blocks needs as many block hashes (have {} keys, "
                "{} vLLM keys)",
                num_full, src.keys.size(), src.vllm_keys->size());
+  PAGEKV_CHECK(src.vllm_keys->first_kept() <=
+                   static_cast<size_t>(std::max(num_cached - 1, 0)),
+               "caching from block {} reads vLLM keys from {}, but the "
+               "request keeps them from {} on",
+               num_cached, std::max(num_cached - 1, 0),
+               src.vllm_keys->first_kept());
   VllmEvent ev;
   const int32_t end = std::min<int32_t>(num_full, blocks.size());
   for (int32_t i = num_cached; i < end; ++i) {

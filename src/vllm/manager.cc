@@ -132,6 +132,20 @@ int64_t VllmManager::NumVllmKeys(ReqHandle h) const {
   return static_cast<int64_t>(Req(h).vkeys.size());
 }
 
+void VllmManager::ResetVllmKeys(ReqHandle h, int64_t not_kept) {
+  PAGEKV_CHECK(not_kept >= 0, "negative count of keys not kept: {}", not_kept);
+  Req(h).vkeys.Reset(static_cast<size_t>(not_kept));
+}
+
+int64_t VllmManager::FirstKeptVllmKey(ReqHandle h) const {
+  return static_cast<int64_t>(Req(h).vkeys.first_kept());
+}
+
+bool VllmManager::IsRunning(ReqHandle h) const {
+  const Request& r = Req(h);
+  return !r.groups.empty() && r.groups[0].num_cached >= 0;
+}
+
 int32_t VllmManager::NumRequests() const {
   return static_cast<int32_t>(requests_.size() - free_handles_.size());
 }

@@ -44,7 +44,7 @@ struct VllmManager::Request {
     tokens.clear();
     root_key = 0;
     keys.clear();
-    vkeys.Clear();
+    vkeys.Reset();
     for (GroupState& g : groups) {
       g.blocks.clear();
       g = GroupState{std::move(g.blocks)};

@@ -79,11 +79,16 @@ struct VllmEvent {
 };
 
 // A list of byte strings stored end to end (no allocation per entry):
-// entry i is bytes[ends[i-1], ends[i]).
+// entry first_kept() + i is bytes[ends[i-1], ends[i]). The entries before
+// first_kept() are counted but not stored (a request's keys of blocks it
+// found cached, which it never caches again).
 class KeyList {
  public:
-  size_t size() const { return ends_.size(); }
+  size_t size() const { return not_kept_ + ends_.size(); }
+  size_t first_kept() const { return not_kept_; }
+  // REQUIRES: first_kept() <= i < size().
   absl::string_view operator[](size_t i) const {
+    i -= not_kept_;
     const uint32_t begin = i == 0 ? 0 : ends_[i - 1];
     return absl::string_view(bytes_).substr(begin, ends_[i] - begin);
   }
@@ -91,12 +96,15 @@ class KeyList {
     bytes_.append(key.data(), key.size());
     ends_.push_back(static_cast<uint32_t>(bytes_.size()));
   }
-  void Clear() {
+  // Empties the list, then counts `not_kept` entries without storing them.
+  void Reset(size_t not_kept = 0) {
     bytes_.clear();
     ends_.clear();
+    not_kept_ = not_kept;
   }
 
  private:
+  size_t not_kept_ = 0;
   std::string bytes_;
   std::vector<uint32_t> ends_;
 };

@@ -116,6 +116,16 @@ class VllmManager {
   void AppendVllmKey(ReqHandle h, absl::string_view key);
   int64_t NumTokens(ReqHandle h) const;
   int64_t NumVllmKeys(ReqHandle h) const;
+  // Drops the request's vLLM keys and counts its first `not_kept` as given
+  // but not stored; AppendVllmKey goes on from there. For the keys of
+  // blocks it found cached, which it never caches again: caching reads the
+  // key of every block it caches and of the block before the first. A
+  // caching call that would read a key not kept is a fatal error.
+  void ResetVllmKeys(ReqHandle h, int64_t not_kept);
+  int64_t FirstKeptVllmKey(ReqHandle h) const;
+  // Whether an allocation for the request has succeeded (it has blocks
+  // and a cached count) since AddRequest.
+  bool IsRunning(ReqHandle h) const;
 
   // vLLM's coordinator.find_longest_cache_hit(block_hashes, max_length):
   // fills *hit (one list per group) and returns the hit length in tokens.
