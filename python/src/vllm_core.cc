@@ -302,12 +302,17 @@ py::object VllmAllocate(VllmCore& c, ReqHandle h, py::handle req,
     c.Ids(new_computed, &nc);
     a.new_computed = &nc;
   }
-  c.SyncKeysFrom(h, req, c.FirstKeyNeeded(h, a.new_computed), a.num_tokens);
+  if (!c.known.KeysSettled(h)) {
+    c.SyncKeysFrom(h, req, c.FirstKeyNeeded(h, a.new_computed), a.num_tokens);
+  } else if (c.NeedsKeys(h, a.num_tokens)) {
+    c.SyncKeys(h, req);  // a running request only appends
+  }
   a.num_lookahead_tokens = lookahead;
   a.num_external_computed_tokens = external;
   a.delay_cache_blocks = delay;
   a.full_sequence_must_fit = full_fit;
   if (!Value(c.m->AllocateSlots(h, a, &c.scratch))) return py::none();
+  c.known.SettleKeys(h);
   return c.Objects(c.scratch);
 }
 

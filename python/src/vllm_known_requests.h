@@ -64,6 +64,15 @@ class KnownRequests {
     e.copy_at = copy_at;
   }
 
+  // Whether handle h's range of kept block hashes is settled: an
+  // allocation for it succeeded, so it caches from its count of cached
+  // blocks on and the hashes it needs are only appended.
+  bool KeysSettled(vllm::ReqHandle h) const {
+    const size_t i = static_cast<size_t>(h);
+    return i < by_handle_.size() && by_handle_[i].keys_settled;
+  }
+  void SettleKeys(vllm::ReqHandle h) { At(h).keys_settled = true; }
+
   // Drops everything kept for handle h (its request was freed).
   void Forget(vllm::ReqHandle h);
 
@@ -73,6 +82,7 @@ class KnownRequests {
     PyObject* tokens = nullptr;
     PyObject* list = nullptr;
     bool lagging = false;
+    bool keys_settled = false;
     int64_t copy_at = 0;
   };
   Entry& At(vllm::ReqHandle h);
