@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "core/huge_page_allocator.h"
 #include "gtest/gtest.h"
 #include "pagekv/eviction_policy.h"
+#include "pagekv/huge_page_allocator.h"
 #include "pagekv/kv_cache_config.h"
 #include "pagekv/kv_cache_manager.h"
 

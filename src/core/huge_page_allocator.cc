@@ -1,4 +1,4 @@
-#include "core/huge_page_allocator.h"
+#include "pagekv/huge_page_allocator.h"
 
 #include <sys/mman.h>
 

@@ -46,7 +46,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "core/huge_page_allocator.h"
+#include "pagekv/huge_page_allocator.h"
 #include "pagekv/types.h"
 
 namespace pagekv::internal {

@@ -54,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "pagekv/huge_page_allocator.h"
 #include "pagekv/types.h"
 #include "pagekv/vllm/key_table.h"
 
@@ -247,8 +248,12 @@ class VllmBlockPool {
     uint8_t cached = 0;    // 1 iff the block is in map_'s chains
     uint8_t vkey_len = 0;  // <= kInlineKey, or 255: in vkey_long_
   };
-  std::vector<Meta> meta_;
-  std::vector<TokenId> tokens_;  // num_blocks * block_size
+  // The pool's big arrays come from HugePageAllocator (huge pages where the
+  // kernel gives them), as the key table's: a decode step touches them at
+  // random.
+  std::vector<Meta, internal::HugePageAllocator<Meta>> meta_;
+  std::vector<TokenId, internal::HugePageAllocator<TokenId>>
+      tokens_;  // num_blocks * block_size
   static constexpr size_t kInlineKey = 32;
   void SetVllmKey(int32_t b, absl::string_view key);
   void Link(int32_t b);            // appends b to its key's chain

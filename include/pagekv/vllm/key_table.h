@@ -14,6 +14,9 @@
 // count, rounded up to a power of two), so nearly every lookup, insert and
 // erase ends at its home slot and the probe loops' branches predict well:
 // at twice the entries the admission benchmark ran 8% slower, at once 20%.
+// The price is a table twice the size: 64 bytes a block, on huge pages
+// from 4 MiB (a decode step of 1024 requests inserts and erases 64 keys at
+// random: 7% slower than at twice the entries, 11% without huge pages).
 // Thread-safety: none.
 #ifndef PAGEKV_VLLM_KEY_TABLE_H_
 #define PAGEKV_VLLM_KEY_TABLE_H_
@@ -24,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "pagekv/huge_page_allocator.h"
 
 namespace pagekv::vllm {
 
@@ -164,7 +168,7 @@ class KeyTable {
     }
   }
 
-  std::vector<Slot> slots_;
+  std::vector<Slot, internal::HugePageAllocator<Slot>> slots_;
   uint64_t mask_;
   size_t max_entries_;
   size_t size_ = 0;

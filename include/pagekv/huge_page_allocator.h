@@ -1,7 +1,8 @@
 // HugePageAllocator: a std::allocator for the few arrays that are sized once
 // for the whole pool and then probed at random (the prefix index's table,
 // metadata and tokens: ~110 of the ~150 bytes a cached block costs at block
-// 16).
+// 16; the vLLM pool's key table, metadata and tokens). Public only because
+// the vLLM pool's headers hold such arrays; not an API to build on.
 //
 // With 4 KiB pages, a replay over a multi-GB index pays a TLB miss (and a
 // page walk that itself misses the cache) on nearly every probe, and
@@ -17,8 +18,8 @@
 // bypass malloc and its statistics; MemoryFootprint tests add them.
 //
 // Thread-safety: allocate/deallocate are thread-safe; the counter is atomic.
-#ifndef PAGEKV_CORE_HUGE_PAGE_ALLOCATOR_H_
-#define PAGEKV_CORE_HUGE_PAGE_ALLOCATOR_H_
+#ifndef PAGEKV_HUGE_PAGE_ALLOCATOR_H_
+#define PAGEKV_HUGE_PAGE_ALLOCATOR_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -67,4 +68,4 @@ struct HugePageAllocator {
 
 }  // namespace pagekv::internal
 
-#endif  // PAGEKV_CORE_HUGE_PAGE_ALLOCATOR_H_
+#endif  // PAGEKV_HUGE_PAGE_ALLOCATOR_H_
