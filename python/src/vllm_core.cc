@@ -81,6 +81,30 @@ inline bool SmallInt(PyObject* o, int64_t* v) {
 // How far ahead the loops over Python objects prefetch.
 constexpr Py_ssize_t kAhead = 8;
 
+// Reads seq[from:from + count] (a list or tuple of ints) into *out; the
+// item at from has index `first` in all_token_ids, for errors. One-digit
+// ints (every token id) fit the 32-bit range and are read without a call.
+void ReadTokens(PyObject* seq, Py_ssize_t from, Py_ssize_t count,
+                Py_ssize_t first, std::vector<TokenId>* out) {
+  out->resize(static_cast<size_t>(count));
+  PyObject* const* items = PySequence_Fast_ITEMS(seq) + from;
+  TokenId* dst = out->data();
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    int64_t v;
+    if (SmallInt(items[i], &v)) {
+      dst[i] = static_cast<TokenId>(v);
+      continue;
+    }
+    v = AsInt(items[i]);
+    if (v < INT32_MIN || v > INT32_MAX) {
+      ThrowInvalid("request.all_token_ids[" + std::to_string(first + i) +
+                   "] = " + std::to_string(v) +
+                   " does not fit the 32-bit signed range");
+    }
+    dst[i] = static_cast<TokenId>(v);
+  }
+}
+
 PyObject* Item(PyObject* seq, Py_ssize_t i) {
   return PyList_Check(seq) ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
 }
@@ -140,19 +164,7 @@ int64_t VllmCore::Sync(ReqHandle h, py::handle req, bool whole, bool keys) {
   if (copy && !ReadBuffer(toks, have, n, h)) {
     Py_ssize_t off;
     py::object t = Tail(toks, have, &off);
-    tokens.clear();
-    const Py_ssize_t end = off + (n - have);
-    for (Py_ssize_t i = off; i < end; ++i) {
-      PyObject* item = Item(t.ptr(), i);
-      int64_t v;
-      if (!SmallInt(item, &v)) v = AsInt(item);
-      if (v < INT32_MIN || v > INT32_MAX) {
-        ThrowInvalid("request.all_token_ids[" + std::to_string(have + i - off) +
-                     "] = " + std::to_string(v) +
-                     " does not fit the 32-bit signed range");
-      }
-      tokens.push_back(static_cast<TokenId>(v));
-    }
+    ReadTokens(t.ptr(), off, n - have, have, &tokens);
     m->AppendTokens(h, tokens);
   }
   // Recorded once the tokens are in: a refused token leaves it as it was.
