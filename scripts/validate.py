@@ -692,15 +692,17 @@ fewer contiguous requests fit.
   (log-normal here) and the correlation of prompt and output (none here)
   are assumptions. The Orca (Pow2) and Orca (Oracle) shares depend on the
   whole distribution.
-- Orca (Pow2)'s external share ({pow2_ext:.1f}% against 41.6%) and batch:
-  pagekv reserves the prompt plus the output rounded up to a power of two
-  (the paper's rule), and the buddy system rounds that region up again. A
-  power of two plus a prompt no longer than it needs the next power of
-  two, so most Orca (Pow2) regions are rounded twice; Orca (Oracle)'s,
-  rounded once, match the paper. The paper does not say how its buddy
-  allocator handles the prompt part; a granularity or a split between
-  prompt and output would change this share and Orca (Pow2)'s batch, and
-  none is documented.
+- Orca (Pow2)'s external share ({pow2_ext:.1f}% against 41.6%): pagekv
+  reserves the prompt plus the output rounded up to a power of two (the
+  paper's rule), at most the {MAX_LEN}-token context (no sequence can use a
+  slot past it, and Orca (Max)'s region stops there too), and the buddy
+  system rounds that region up again: a power of two plus a prompt no
+  longer than it needs the next power of two, so most regions are rounded
+  twice. The paper does not say how its buddy allocator handles the prompt
+  part or the context limit; a granularity or a split between prompt and
+  output would move this share, and none is documented. Without the limit
+  a long output's region could take 4096 slots, twice the context, and
+  Orca (Pow2)'s batch came out 22% short.
 - vLLM's batch: its range over the draws ({lo:.1f}-{hi:.1f}) is the widest
   of the four. At 2 req/s the paged system runs near its capacity
   ({paged_free:.0f}% of the KV memory free on average, {paged_fww:.1f}% free

@@ -129,6 +129,23 @@ TEST(OrcaAllocatorTest, Pow2RoundsTheOutputAndBuddyRoundsTheRegion) {
   EXPECT_EQ(m.capacity(), 1024);
 }
 
+TEST(OrcaAllocatorTest, Pow2NeverReservesPastTheModelLength) {
+  // max_model_len 256: prompt 100 + an output of 100 would round to
+  // 100 + 128 = 228 (a 256 block), but an output of 130 to 100 + 256 =
+  // 356, a 512 block twice the context. It reserves the 256 Max would.
+  std::unique_ptr<SimAllocator> a = Contiguous(AllocatorKind::kOrcaPow2, 1024);
+  AdmitOne(*a, 100, 230);
+  const MemoryBreakdown m = a->Memory();
+  EXPECT_EQ(m.reserved, 130);
+  EXPECT_EQ(m.internal_fragmentation, 256 - 230);
+  EXPECT_EQ(m.external_fragmentation, 256);  // the free 256 beside it
+  EXPECT_EQ(m.free, 512);
+  // A request ending at the context exactly reserves the context.
+  std::unique_ptr<SimAllocator> b = Contiguous(AllocatorKind::kOrcaPow2, 1024);
+  AdmitOne(*b, 1, 256);
+  EXPECT_EQ(b->Memory().internal_fragmentation, 0);
+}
+
 TEST(OrcaAllocatorTest, OracleAndMaxReserveAsTheFirstFitKinds) {
   std::unique_ptr<SimAllocator> oracle =
       Contiguous(AllocatorKind::kOrcaOracle, 1024);

@@ -264,13 +264,22 @@ class ContiguousAllocator final : public SimAllocator {
         return static_cast<int64_t>(
             std::bit_ceil(static_cast<uint64_t>(final_tokens)));
       case AllocatorKind::kOrcaPow2:
-        // The paper's Pow2: the prompt plus the output bound rounded up to
-        // a power of two (an output of 25 reserves 32).
-        return prompt + static_cast<int64_t>(std::bit_ceil(
-                            static_cast<uint64_t>(final_tokens - prompt)));
+        return OrcaPow2Region(prompt, final_tokens);
       default:
         return final_tokens;
     }
+  }
+
+  // The paper's Pow2: the prompt plus the output bound rounded up to a
+  // power of two (an output of 25 reserves 32), but never past the
+  // model's context, where Orca (Max) stops: no sequence can use a slot
+  // beyond max_model_len, so the rounding does not reserve one.
+  int64_t OrcaPow2Region(int64_t prompt, int64_t final_tokens) const {
+    const int64_t rounded =
+        prompt + static_cast<int64_t>(std::bit_ceil(
+                     static_cast<uint64_t>(final_tokens - prompt)));
+    if (options_.max_model_len <= 0) return rounded;
+    return std::max(final_tokens, std::min(rounded, options_.max_model_len));
   }
 
   void Compute(Seq& s, int64_t n) {

@@ -13,7 +13,8 @@
 //
 //   orca-max     max(max_model_len, final length), as max.
 //   orca-pow2    the prompt plus the output rounded up to a power of two
-//                (an output of 25 reserves 32 slots after the prompt).
+//                (an output of 25 reserves 32 slots after the prompt), at
+//                most max_model_len (where orca-max's region ends).
 //   orca-oracle  exactly the final length, as oracle.
 //
 // The first four place regions first-fit in one arena of token slots, the
