@@ -717,11 +717,16 @@ fewer contiguous requests fit.
   measurement found (vLLM pull request 1440: Llama-2-7B at batch 1 took
   1.2 s for 100 tokens eager and 1.05 s with CUDA graphs, with no visible
   gain at larger batches) is 1.5 ms a step at batch 1, hidden at larger
-  ones. No per-step cost of vLLM 0.1's Python between steps was published
-  for the paper's set-up. A hardware file with `step_overhead_us` of
-  {overhead_ms} thousand (that many ms more per step) gives a paged batch
-  of {overheads}; as no measurement backs either value, the default keeps
-  the calibrated overhead.
+  ones. The CPU work between steps is a likelier gap: vLLM's blog on
+  v0.6.0 (2024-09-05) profiled v0.5.3 serving Llama 3 8B on one H100 and
+  found only 38% of the time in GPU execution, with the HTTP API server
+  (33%) and scheduling, input preparation and post-processing (29%) not
+  overlapped with it. That is a later version on another model and GPU,
+  and it gives shares, not milliseconds per step; no such cost was
+  published for vLLM 0.1 on the paper's set-up. A hardware file with
+  `step_overhead_us` of {overhead_ms} thousand (that many ms more per
+  step) gives a paged batch of {overheads}; as no measurement backs either
+  value, the default keeps the calibrated overhead.
 - vLLM 0.1's admission watermark: its block manager admitted a prompt
   only if 1% of the blocks stayed free afterwards. pagekv admits to the
   last block. The watermark holds memory back only while a request waits
