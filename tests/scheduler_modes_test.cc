@@ -1,8 +1,9 @@
 // The scheduler's modes: swap preemption, prefill-first and guaranteed
-// admission.
+// admission, prefill without chunks.
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -134,6 +135,67 @@ TEST(SchedulerModesTest, PrefillFirstStepsRunNoDecodes) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->num_decodes, 2);  // no prefill work left: both decode
   EXPECT_EQ(s->prefill_tokens, 0);
+}
+
+// Runs steps until `scheduler` has no work; returns each step's prefill
+// tokens and decodes.
+std::vector<std::pair<int64_t, int32_t>> PrefillsAndDecodes(
+    Scheduler& scheduler) {
+  std::vector<std::pair<int64_t, int32_t>> steps;
+  for (int i = 0; i < 100 && scheduler.HasWork(); ++i) {
+    absl::StatusOr<StepResult> s = scheduler.Step();
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) break;
+    steps.emplace_back(s->prefill_tokens, s->num_decodes);
+  }
+  return steps;
+}
+
+TEST(SchedulerModesTest, WithoutChunkedPrefillAPromptWaitsToRunWhole) {
+  KVCacheConfig kv;
+  kv.num_blocks = 1000;
+  kv.block_size = 4;
+  for (bool chunked : {true, false}) {
+    std::unique_ptr<SimAllocator> allocator = *MakePagedAllocator(kv, 1.0);
+    FixedCost cost;
+    SchedulerConfig sc;
+    sc.max_batch_tokens = 100;
+    sc.max_model_len = 100;
+    sc.chunked_prefill = chunked;
+    std::unique_ptr<Scheduler> scheduler =
+        *Scheduler::Create(sc, allocator.get(), &cost);
+    // a's 60 tokens leave 40 of the first step's budget: chunked, b's 50
+    // start with 40; whole, b waits and runs beside a's first decode.
+    const Request a = MakeRequest(0, 60, 3);  // the scheduler keeps pointers
+    const Request b = MakeRequest(1, 50, 3);
+    ASSERT_TRUE(scheduler->Submit(a));
+    ASSERT_TRUE(scheduler->Submit(b));
+    const auto steps = PrefillsAndDecodes(*scheduler);
+    ASSERT_GE(steps.size(), 2u);
+    if (chunked) {
+      EXPECT_EQ(steps[0], std::make_pair(int64_t{100}, 0));
+      EXPECT_EQ(steps[1], std::make_pair(int64_t{10}, 1));
+    } else {
+      EXPECT_EQ(steps[0], std::make_pair(int64_t{60}, 0));
+      EXPECT_EQ(steps[1], std::make_pair(int64_t{50}, 1));
+    }
+    int64_t prefill = 0;
+    for (const auto& [p, d] : steps) prefill += p;
+    EXPECT_EQ(prefill, 110);
+  }
+}
+
+TEST(SchedulerModesTest, WithoutChunkedPrefillEveryRequestMustFitAStep) {
+  SchedulerConfig sc;
+  sc.max_batch_tokens = 2560;
+  sc.chunked_prefill = false;
+  EXPECT_THAT(sc.Validate().message(),
+              testing::HasSubstr("max_model_len (--max-model-len) must be "
+                                 "in [1, max_batch_tokens = 2560]"));
+  sc.max_model_len = 4096;
+  EXPECT_FALSE(sc.Validate().ok());
+  sc.max_model_len = 2048;
+  EXPECT_TRUE(sc.Validate().ok());
 }
 
 }  // namespace

@@ -71,10 +71,12 @@ TEST(SimulateFlagsTest, ModesChangeTheRun) {
 }
 
 TEST(SimulateFlagsTest, BadModeValuesExitTwoNamingTheFlag) {
-  for (auto [flag, set] : {std::pair<std::string, std::string SimulateFlags::*>{
-                               "--preempt-mode", &SimulateFlags::preempt_mode},
-                           {"--admission", &SimulateFlags::admission},
-                           {"--concurrency", &SimulateFlags::concurrency}}) {
+  for (auto [flag, set] :
+       {std::pair<std::string, std::string SimulateFlags::*>{
+            "--preempt-mode", &SimulateFlags::preempt_mode},
+        {"--admission", &SimulateFlags::admission},
+        {"--chunked-prefill", &SimulateFlags::chunked_prefill},
+        {"--concurrency", &SimulateFlags::concurrency}}) {
     SimulateArgs a = Small();
     a.fidelity.*set = "-3x";
     std::ostringstream out, err;
@@ -90,6 +92,23 @@ void ExpectBadInput(const SimulateArgs& a,
   std::ostringstream out, err;
   EXPECT_EQ(RunSimulate(a, out, err), kSimulateBadInput) << err.str();
   for (const char* n : needles) EXPECT_THAT(err.str(), HasSubstr(n));
+}
+
+TEST(SimulateFlagsTest, ChunkedPrefillOffRunsWholePromptsWithinTheLimits) {
+  SimulateArgs a = Small();
+  a.allocator = "paged";
+  a.max_batch_tokens = "2048";
+  a.fidelity.max_model_len = "2048";
+  const nlohmann::json chunked = RunJson(a);
+  a.fidelity.chunked_prefill = "off";
+  const nlohmann::json whole = RunJson(a);
+  ASSERT_TRUE(chunked.is_object() && whole.is_object());
+  // The same work, computed in other steps.
+  EXPECT_EQ(whole["results"][0]["completed"],
+            chunked["results"][0]["completed"]);
+  EXPECT_NE(whole["results"][0]["steps"], chunked["results"][0]["steps"]);
+  a.fidelity.max_model_len = "4096";
+  ExpectBadInput(a, {"--max-model-len", "--max-batch-tokens", "4096"});
 }
 
 TEST(SimulateFlagsTest, PlanFlagsKeepPlansLimits) {

@@ -70,6 +70,11 @@ void AddSimulateFlags(CLI::App* sim, SimulateFlags* flags) {
                   "prefill-first (prefill steps alone, as vLLM v0) or "
                   "guaranteed (admit only when the request's maximum fits: "
                   "never preempt)");
+  sim->add_option("--chunked-prefill", flags->chunked_prefill,
+                  "on (default) or off: prompts never split, a request joins "
+                  "a step only when its whole prompt fits the budget (vLLM "
+                  "before chunked prefill; needs --max-model-len <= "
+                  "--max-batch-tokens)");
   sim->add_option("--concurrency", flags->concurrency,
                   "Closed loop: N clients, each sending its next request when "
                   "the previous one ends (default 0: the workload's arrivals)");
@@ -186,6 +191,14 @@ absl::Status ApplySimulateFlags(const SimulateFlags& flags,
           fmt::format("--admission: {}", std::string(m.status().message())));
     }
     config->scheduler.admission = *m;
+  }
+  if (!flags.chunked_prefill.empty()) {
+    if (flags.chunked_prefill != "on" && flags.chunked_prefill != "off") {
+      return absl::InvalidArgumentError(
+          fmt::format("--chunked-prefill must be on or off, got '{}'",
+                      flags.chunked_prefill));
+    }
+    config->scheduler.chunked_prefill = flags.chunked_prefill == "on";
   }
   if (!flags.window.empty()) {
     const size_t colon = flags.window.find(':');

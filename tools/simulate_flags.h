@@ -25,9 +25,10 @@ absl::StatusOr<std::vector<AllocatorKind>> ParseAllocatorList(
 
 // The flags as typed; empty means "not given" (the default applies).
 struct SimulateFlags {
-  std::string preempt_mode;  // recompute | swap
-  std::string admission;     // chunked | prefill-first | guaranteed
-  std::string concurrency;   // closed-loop clients; 0 or empty = open loop
+  std::string preempt_mode;     // recompute | swap
+  std::string admission;        // chunked | prefill-first | guaranteed
+  std::string chunked_prefill;  // on | off
+  std::string concurrency;      // closed-loop clients; 0 or empty = open loop
   // As `pagekv plan`'s flags of the same names (same meaning and limits).
   std::string tp;                      // tensor-parallel degree, default 1
   std::string max_model_len;           // engine's max context; default none

@@ -351,6 +351,9 @@ absl::Status Scheduler::AdmitWaiting(int64_t* budget, StepResult* result) {
       }
       continue;
     }
+    // Without chunked prefill the whole known prefix is computed in this
+    // step (vLLM v0 counted it whole, prefix hit or not), or not yet.
+    if (!config_.chunked_prefill && e->known > *budget) break;
     if (config_.require_full_prompt_fit &&
         !allocator_->CanAdmitWholePrompt(e->seq)) {
       result->admission_blocked_by_memory = true;

@@ -78,6 +78,14 @@ absl::Status SchedulerConfig::Validate() const {
     return absl::InvalidArgumentError(fmt::format(
         "SchedulerConfig.max_model_len must be >= 0, got {}", max_model_len));
   }
+  if (!chunked_prefill &&
+      (max_model_len <= 0 || max_model_len > max_batch_tokens)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "SchedulerConfig: without chunked prefill every request must fit "
+        "one step, so max_model_len (--max-model-len) must be in [1, "
+        "max_batch_tokens = {}] (--max-batch-tokens), got {}",
+        max_batch_tokens, max_model_len));
+  }
   if (preemption_mode == PreemptionMode::kSwap &&
       (!(swap_bytes_per_token > 0) || !(host_link_bytes_per_s > 0) ||
        !std::isfinite(swap_bytes_per_token) ||

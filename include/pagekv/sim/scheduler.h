@@ -37,13 +37,20 @@
 //   admission        chunked (above: decodes and prefill chunks share every
 //                    step); prefill-first: a step that can run prefill work
 //                    (unfinished prompts, waiting requests that fit) runs only
-//                    that, decodes wait for a step with none (vLLM v0 and the
-//                    PagedAttention paper's vLLM; a prompt longer than the
-//                    budget is still chunked); guaranteed: a request is
-//                    admitted only when the slots it can ever hold
+//                    that, decodes wait for a step with none (vLLM v0 from
+//                    August 2023; a prompt longer than the budget is still
+//                    chunked unless chunked_prefill is off); guaranteed: a
+//                    request is admitted only when the slots it can ever hold
 //                    (SimAllocator::MaxSlots), added to those of every running
 //                    request, fit in the cache, so nothing is ever preempted
 //                    (TensorRT-LLM's GUARANTEED_NO_EVICT).
+//   chunked_prefill  true (above); false: a prompt is never split, a waiting
+//                    request joins a step only when all its known tokens fit
+//                    what is left of the budget (vLLM before chunked prefill:
+//                    with chunked admission, vLLM 0.1.0-0.1.2 and the
+//                    PagedAttention paper's engine, whose steps ran whole
+//                    prompts beside the decodes; with prefill-first, vLLM
+//                    v0 from August 2023).
 //
 // A request that can never fit (SimAllocator::CheckFits fails: its final
 // length exceeds the whole cache) is rejected with the reason at Submit().
@@ -123,6 +130,9 @@ struct SchedulerConfig {
   int64_t max_model_len = 0;
   PreemptionMode preemption_mode = PreemptionMode::kRecompute;
   AdmissionMode admission = AdmissionMode::kChunked;
+  // false: prompts are never split (see the top of this file); needs
+  // 0 < max_model_len <= max_batch_tokens, so every request fits a step.
+  bool chunked_prefill = true;
   // Swap: KV bytes of one token on one device, and the host link's bytes/s
   // per direction. Both > 0 with kSwap (ignored otherwise).
   double swap_bytes_per_token = 0;
