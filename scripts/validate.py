@@ -1,57 +1,40 @@
 #!/usr/bin/python3
 """Regenerates docs/validation.md: pagekv against published measurements.
 
-Step times (`pagekv plan`) against gpt-fast's and TensorRT-LLM's published
-batch-1 decode and TTFT tables, and `pagekv simulate` against the
-PagedAttention paper's figures.
+Step times and batched throughput (validate_steps.py) against gpt-fast's
+and TensorRT-LLM's published tables; `pagekv simulate` against the
+PagedAttention paper's (Kwon et al., SOSP'23) Fig. 2 and Fig. 13a, on
+draws of a ShareGPT stand-in (sharegpt_stand_in.py) whose spread is solved
+from the paper's own figures; and vLLM 0.1's launch throughput.
 
 Usage: scripts/validate.py [--check] [PAGEKV_BINARY]
 (default build/release/tools/pagekv). --check: exit non-zero, writing
 nothing, if docs/validation.md is not what the script would write.
-
-The PagedAttention paper's (Kwon et al., SOSP'23) Fig. 2 and Fig. 13a were
-measured on ShareGPT, which is not shipped here. A ShareGPT-shaped workload
-stands in: lengths drawn from log-normal distributions, filtered as the
-paper's benchmark filtered ShareGPT (vLLM's benchmarks/benchmark_serving.py
-as added in June 2023: pairs with a prompt or output under 4 tokens, a
-prompt over 1024 or a total over 2048 are dropped), with locations solved
-so that the kept pairs have the paper's published means (Fig. 11: 161.31
-input, 337.99 output tokens; sigma 1.0 is our assumption, the paper gives
-no spread), Poisson arrivals at 2 req/s (the rate of Fig. 13a), seeded, so
-the file is the same on every run.
 """
-import functools
 import json
-import math
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 
+# Importing this directory's modules leaves no __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+from sharegpt_stand_in import (MAX_LEN, MAX_PROMPT, MIN_LEN, NUM_REQUESTS,
+                               RATE, SOLVE_SAMPLES, running_length,
+                               solve_locations, write_workload)
+from validate_steps import (RAISED_EFFICIENCY, batched_text, step_rows,
+                            step_summary_of, step_text, throughput_rows,
+                            with_memory_efficiency)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A published figure is one draw of the benchmark's requests: pagekv runs
+# SEEDS draws (seeds SEED, SEED + 1, ...) and reports their median and range.
 SEED = 20231023
-# vLLM's benchmark samples 1000 requests by default (--num-prompts), so a
-# published figure is one draw of 1000: pagekv runs SEEDS such draws (seeds
-# SEED, SEED + 1, ...) and reports their median and range.
-NUM_REQUESTS = 1000
 SEEDS = 10
-RATE = 2.0  # req/s, Fig. 13a
-MEANS = (161.31, 337.99)  # Fig. 11, ShareGPT input / output tokens
 # The spread (sigma of the log lengths) is solved from the paper's figures
 # (solve_spread); an earlier version assumed this one, shown for comparison.
 ASSUMED_SIGMA = 1.0
-MAX_LEN = 2048
-# vLLM's benchmark (benchmarks/benchmark_serving.py, June 2023, the paper's
-# engine) drops ShareGPT pairs with a prompt or output under MIN_LEN tokens,
-# a prompt over MAX_PROMPT or prompt + output over MAX_LEN.
-MIN_LEN = 4
-MAX_PROMPT = 1024
-# Normal draws the log-normal locations are solved on (fixed, so the
-# solution is the same on every run).
-SOLVE_SAMPLES = 200_000
-SOLVE_SEED = 1
 # Fig. 2 cells the spread is solved from: Orca (Max)'s token states and
 # reservation (with its Fig. 13a batch, they give the workload's length).
 FIT_CELLS = {("orca-max", 0), ("orca-max", 1)}
@@ -83,83 +66,6 @@ FIG2 = {
 # states the ratios: vLLM 2.2x Orca (Oracle), 4.3x Orca (Max)).
 FIG13A = {"orca-max": 7.00, "orca-pow2": 9.81, "orca-oracle": 13.62,
           "paged": 30.42}
-# Step times. Each row: (source key, what, model, hardware, tp, weight/KV
-# dtype override, kind, tokens, published ms, fitted). kind "decode": one
-# decode step at batch 1 with `tokens` of context; "ttft": the prefill of a
-# `tokens`-token prompt. fitted = the row is one the hardware preset's
-# defaults were fitted to (pagekv calibrate), so it checks the fit, not the
-# model; the others are held out.
-SOURCES = {
-    "gpt-fast": "gpt-fast README, Benchmarks / Tensor Parallelism tables "
-                "(8x A100-80GB SXM, power-limited to 330 W; batch 1, "
-                "5-token prompt, 200 new tokens: context ~105)",
-    "trtllm": "TensorRT-LLM docs/source/performance.md (v0.6.1 page, Low "
-              "Latency tables measured with v0.5; batch 1, output 1: TTFT "
-              "is the prefill)",
-}
-GPTFAST_CONTEXT = 105
-STEP_ROWS = [
-    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 1, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 104.9, True),
-    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 2, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 168.84, True),
-    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 4, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 254.02, True),
-    ("gpt-fast", "Llama-2-7B decode", "llama-2-7b", "a100-80gb", 8, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 328.43, True),
-    ("gpt-fast", "Llama-2-7B decode, int8 weights", "llama-2-7b", "a100-80gb",
-     1, ("int8", None), "decode", GPTFAST_CONTEXT, 1000 / 155.58, False),
-    ("gpt-fast", "Llama-2-70B decode, int8 weights", "LLAMA2_70B",
-     "a100-80gb", 1, ("int8", None), "decode", GPTFAST_CONTEXT,
-     1000 / 19.13, False),
-    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 2, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 21.32, False),
-    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 4, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 38.01, False),
-    ("gpt-fast", "Llama-2-70B decode", "LLAMA2_70B", "a100-80gb", 8, None,
-     "decode", GPTFAST_CONTEXT, 1000 / 62.50, False),
-    ("trtllm", "Llama-2-7B fp16 TTFT", "llama-2-7b", "a100-80gb", 1, None,
-     "ttft", 128, 16, True),
-    ("trtllm", "Llama-2-7B fp16 TTFT", "llama-2-7b", "a100-80gb", 1, None,
-     "ttft", 2048, 133, True),
-    ("trtllm", "Llama-2-70B fp16 TTFT", "LLAMA2_70B", "a100-80gb", 4, None,
-     "ttft", 128, 47, False),
-    ("trtllm", "Llama-2-70B fp16 TTFT", "LLAMA2_70B", "a100-80gb", 4, None,
-     "ttft", 2048, 377, False),
-    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "h100-sxm", 1,
-     ("fp8", "fp8"), "ttft", 128, 7, True),
-    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "h100-sxm", 1,
-     ("fp8", "fp8"), "ttft", 2048, 36, True),
-    ("trtllm", "Llama-2-70B fp8 TTFT", "LLAMA2_70B", "h100-sxm", 4,
-     ("fp8", "fp8"), "ttft", 128, 26, False),
-    ("trtllm", "Llama-2-70B fp8 TTFT", "LLAMA2_70B", "h100-sxm", 4,
-     ("fp8", "fp8"), "ttft", 2048, 109, False),
-    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "l40s", 1,
-     ("fp8", "fp8"), "ttft", 128, 14, True),
-    ("trtllm", "Llama-2-7B fp8 TTFT", "llama-2-7b", "l40s", 1,
-     ("fp8", "fp8"), "ttft", 2048, 73, True),
-]
-# Batched throughput: TensorRT-LLM's "Peak Throughput" table for A100
-# (FP16, v0.6.1; the `trtllm` source): static batches of `batch` requests,
-# `input` prompt and `output` new tokens each, output tokens per second.
-# Only the tp 1 rows: the A100 table's header does not say whether its tp > 1
-# rows are per GPU, as the H100 table's are.
-THROUGHPUT_ROWS = [
-    # (what, model, hardware, batch, input, output, published out tok/s)
-    ("Llama-2-7B static batch", "llama-2-7b", "a100-80gb", 384, 128, 128,
-     5586),
-    ("Llama-2-7B static batch", "llama-2-7b", "a100-80gb", 60, 128, 2048,
-     1928),
-    ("Llama-2-7B static batch", "llama-2-7b", "a100-80gb", 52, 2048, 128,
-     591),
-]
-# A100 memory efficiency tried against the throughput rows (the preset's is
-# fitted to gpt-fast's batch-1 decode).
-RAISED_EFFICIENCY = 0.84
-# Llama-2-70B: Llama-3-70B's layers with Llama 2's 32k vocabulary (68.98B
-# parameters, meta-llama/Llama-2-70b-hf config.json) and 4k context.
-LLAMA2_70B = {"base": "llama-3-70b", "name": "llama-2-70b",
-              "num_params": 68.98e9, "max_context": 4096}
 
 # Fig. 13a counts the requests in the running batch: the time-weighted
 # running count. (Under prefill-first iterations a decoding request sits out
@@ -169,57 +75,6 @@ BATCH_FIGURE = "mean_running"
 
 NAMES = {"orca-max": "Orca (Max)", "orca-pow2": "Orca (Pow2)",
          "orca-oracle": "Orca (Oracle)", "paged": "vLLM (paged)"}
-
-
-def kept(prompt, output):
-    """Whether vLLM's benchmark keeps a (prompt, output) pair."""
-    return (min(prompt, output) >= MIN_LEN and prompt <= MAX_PROMPT and
-            prompt + output <= MAX_LEN)
-
-
-def tokens(mu, sigma, z):
-    return max(1, round(math.exp(mu + sigma * z)))
-
-
-@functools.lru_cache(maxsize=None)
-def normal_draws():
-    rng = random.Random(SOLVE_SEED)
-    return [(rng.gauss(0, 1), rng.gauss(0, 1)) for _ in range(SOLVE_SAMPLES)]
-
-
-def kept_pairs(mu, sigma):
-    pairs = ((tokens(mu[0], sigma, a), tokens(mu[1], sigma, b))
-             for a, b in normal_draws())
-    return [p for p in pairs if kept(*p)]
-
-
-@functools.lru_cache(maxsize=None)
-def solve_locations(sigma):
-    """Log-normal locations (mu) whose kept pairs have Fig. 11's means.
-
-    Dropping long pairs lowers the means, so each location is raised by the
-    log of the shortfall until the kept means meet the published ones, on
-    one fixed set of normal draws. Returns the locations and the kept pairs.
-    """
-    mu = [math.log(m) - sigma * sigma / 2 for m in MEANS]
-    for _ in range(50):
-        pairs = kept_pairs(mu, sigma)
-        got = [sum(p[i] for p in pairs) / len(pairs) for i in (0, 1)]
-        if all(abs(g / m - 1) < 1e-5 for g, m in zip(got, MEANS)):
-            break
-        mu = [u + math.log(m / g) for u, m, g in zip(mu, MEANS, got)]
-    return mu, pairs
-
-
-def running_length(sigma):
-    """Final length of a running request, weighted by how long it runs.
-
-    A request runs about one step per output token, so the weight of a kept
-    pair (p, o) is o: E[(p + o) o] / E[o].
-    """
-    pairs = solve_locations(sigma)[1]
-    return (sum((p + o) * o for p, o in pairs) /
-            sum(o for _, o in pairs))
 
 
 def solve_spread():
@@ -235,31 +90,6 @@ def solve_spread():
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if running_length(mid) < target else (lo, mid)
     return round((lo + hi) / 2, 2), target
-
-
-def write_workload(path, sigma, seed, at_once=False):
-    """Writes one draw of the stand-in; returns its mean lengths.
-
-    at_once: every request arrives at 0 (a benchmark at an infinite rate).
-    """
-    mu, _ = solve_locations(sigma)
-    rng = random.Random(seed)
-    t = 0.0
-    sums = [0, 0]
-    with open(path, "w") as f:
-        for _ in range(NUM_REQUESTS):
-            t += rng.expovariate(RATE)
-            while True:
-                prompt, output = (tokens(u, sigma, rng.gauss(0, 1))
-                                  for u in mu)
-                if kept(prompt, output):
-                    break
-            sums[0] += prompt
-            sums[1] += output
-            f.write(json.dumps({"arrival_s": 0 if at_once else round(t, 6),
-                                "prompt_length": prompt,
-                                "output_length": output}) + "\n")
-    return [x / NUM_REQUESTS for x in sums]
 
 
 def simulate(binary, workload, hardware="a100-40gb", allocator="paper",
@@ -279,92 +109,6 @@ def simulate(binary, workload, hardware="a100-40gb", allocator="paper",
            "--json", "-"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return cmd, json.loads(out.stdout)
-
-
-def plan_ms(binary, row, model_file):
-    _, _, model, hw, tp, dtypes, kind, tokens, _, _ = row
-    model = model_file if model == "LLAMA2_70B" else model
-    cmd = [binary, "plan", "--model", model, "--hardware", hw, "--tp",
-           str(tp), "--batch", "1", "--context",
-           str(tokens + 1 if kind == "decode" else tokens), "--json", "-"]
-    if dtypes:
-        cmd += ["--weight-dtype", dtypes[0]]
-        if dtypes[1]:
-            cmd += ["--kv-dtype", dtypes[1]]
-    out = json.loads(subprocess.run(cmd, check=True, capture_output=True,
-                                    text=True).stdout)
-    return out["decode_step_ms" if kind == "decode" else "prefill_ms"]
-
-
-def step_rows(binary, tmp):
-    model_file = os.path.join(tmp, "llama-2-70b.json")
-    with open(model_file, "w") as f:
-        json.dump(LLAMA2_70B, f)
-    rows, errors = [], []
-    for row in STEP_ROWS:
-        src, what, _, hw, tp, _, kind, tokens, pub, fitted = row
-        got = plan_ms(binary, row, model_file)
-        err = 100 * (got - pub) / pub
-        errors.append((kind, fitted, err))
-        where = f"{tokens}-token prompt" if kind == "ttft" else \
-            f"context {tokens}"
-        rows.append(f"| {what} | {hw} | {tp} | {where} | {pub:.2f} | "
-                    f"{got:.2f} | {err:+.0f}% | {src} | "
-                    f"{'fit' if fitted else 'held out'} |")
-    return rows, errors
-
-
-def static_batch_tokens_per_s(binary, tmp, row):
-    """`pagekv simulate` of one static batch: every request at once, the
-    prompts in one step, as much KV memory as the batch ever holds."""
-    _, model, hw, batch, prompt, output, _ = row
-    plan = json.loads(subprocess.run(
-        [binary, "plan", "--model", model, "--hardware", hw, "--json", "-"],
-        check=True, capture_output=True, text=True).stdout)
-    kv_gib = math.ceil(batch * (prompt + output + 16) *
-                       plan["kv_bytes_per_token_per_device"] / 2**30)
-    workload = os.path.join(tmp, "static_batch.jsonl")
-    with open(workload, "w") as f:
-        for _ in range(batch):
-            f.write(json.dumps({"arrival_s": 0, "prompt_length": prompt,
-                                "output_length": output}) + "\n")
-    cmd = [binary, "simulate", "--workload", workload, "--format", "jsonl",
-           "--model", model, "--hardware", hw, "--kv-memory-gib", str(kv_gib),
-           "--max-num-seqs", str(batch),
-           "--max-batch-tokens", str(batch * prompt), "--allocator", "paged",
-           "--max-model-len", str(prompt + output), "--prefix-caching", "off",
-           "--json", "-"]
-    report = json.loads(subprocess.run(cmd, check=True, capture_output=True,
-                                       text=True).stdout)
-    return report["results"][0]["output_throughput"]
-
-
-def throughput_rows(binary, tmp):
-    rows, errors = [], []
-    for row in THROUGHPUT_ROWS:
-        what, _, hw, batch, prompt, output, pub = row
-        got = static_batch_tokens_per_s(binary, tmp, row)
-        err = 100 * (got - pub) / pub
-        errors.append(err)
-        rows.append(f"| {what} | {hw} | {batch} | {prompt} -> {output} | "
-                    f"{pub:,} | {got:,.0f} | {err:+.0f}% |")
-    return rows, errors
-
-
-def with_memory_efficiency(binary, tmp, efficiency):
-    """The throughput rows' errors and gpt-fast's batch-1 Llama-2-7B decode
-    error on an A100-80GB whose memory efficiency is `efficiency`."""
-    hw = os.path.join(tmp, "a100-80gb-efficiency.json")
-    with open(hw, "w") as f:
-        json.dump({"base": "a100-80gb", "name": "a100-80gb-efficiency",
-                   "memory_efficiency": efficiency}, f)
-    errors = []
-    for row in THROUGHPUT_ROWS:
-        got = static_batch_tokens_per_s(binary, tmp, row[:2] + (hw,) + row[3:])
-        errors.append(100 * (got / row[6] - 1))
-    decode = STEP_ROWS[0]
-    got = plan_ms(binary, decode[:3] + (hw,) + decode[4:], None)
-    return errors, 100 * (got / decode[8] - 1)
 
 
 def in_use_shares(result):
@@ -543,18 +287,6 @@ def spread_rows_of(report):
     return rows
 
 
-def step_summary_of(step_errors):
-    all_abs = sorted(abs(e) for _, _, e in step_errors)
-    held = sorted(abs(e) for _, f, e in step_errors if not f)
-    ttft = [abs(e) for k, _, e in step_errors if k == "ttft"]
-    return (
-        f"Median |error| {all_abs[len(all_abs) // 2]:.0f}% over all "
-        f"{len(all_abs)} rows, {held[len(held) // 2]:.0f}% over the "
-        f"{len(held)} held-out rows; TTFT rows worst "
-        f"{max(ttft):.0f}% (target 15%), every row worst {all_abs[-1]:.0f}% "
-        f"(target 35%).")
-
-
 def main():
     args = [a for a in sys.argv[1:] if a != "--check"]
     binary = args[0] if args else os.path.join(
@@ -656,81 +388,6 @@ and run as:
 ```
 {shown}
 ```
-
-"""
-
-
-def batched_text(rows, errors, raised):
-    raised_rows, raised_decode = raised
-    lo, hi = min(raised_rows), max(raised_rows)
-    return f"""## Batched throughput
-
-The step-time rows above are all batch 1. TensorRT-LLM's A100 "Peak
-Throughput" table (same page, FP16) gives static batches: `pagekv simulate`
-runs each as one batch arriving at once, its prompts in one step, with all
-the KV memory it needs. Output tokens per second; every row held out.
-
-| case | hardware | batch | tokens in -> out | published tok/s | pagekv tok/s | error |
-|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-Errors from {min(errors):+.0f}% to {max(errors):+.0f}%. The A100 presets'
-memory efficiency is fitted to gpt-fast's batch-1 decode, measured on
-A100s power-limited to 330 W; TensorRT-LLM's ran at full power. One
-efficiency cannot serve both: at {RAISED_EFFICIENCY} these rows come to
-{lo:+.0f}% to {hi:+.0f}% and gpt-fast's Llama-2-7B decode to
-{raised_decode:+.0f}%. So the batch-1 fit stays, and batched A100 runs
-should be read as that much slower than a full-power TensorRT-LLM engine;
-the launch-throughput row of section "vLLM's engine" shows a
-similar gap to vLLM 0.1.
-
-"""
-
-
-def step_text(steps, step_summary):
-    sources = "\n".join(f"- `{k}`: {v}." for k, v in SOURCES.items())
-    return f"""## Step times: decode, TTFT and tensor-parallel scaling
-
-`pagekv plan` (batch 1) against published single-request measurements.
-"fit" rows are those the hardware presets' efficiency, overhead and
-all-reduce defaults were fitted to with `pagekv calibrate`
-(docs/cost-model.md, section 3), so they check the fit; "held out" rows
-(another model size, tensor-parallel degree or dtype) test the model.
-Llama-2-70B is a spec file: Llama-3-70B's layers with Llama 2's vocabulary
-(68.98B parameters) and 4k context.
-
-{sources}
-
-| case | hardware | tp | tokens | published ms | pagekv ms | error | source | row |
-|---|---|---|---|---|---|---|---|---|
-{chr(10).join(steps)}
-
-{step_summary}
-
-What the worst rows lack, and one model change they led to:
-
-- Llama-2-7B with int8 weights: gpt-fast's int8 weight-only
-  kernel streams its weights at 1069 GB/s against 1397 GB/s for fp16
-  (its table): dequantizing in the matrix-vector kernel costs bandwidth
-  efficiency, and pagekv has one memory efficiency per device, not per
-  weight format. A per-format efficiency would not fix it: the same int8
-  kernel streams Llama-2-70B's larger matrices at 1323 GB/s (the same
-  table), so a factor taken from the 7B row (1069 / 1397 = 0.77) would
-  move the 70B int8 row, now within 8%, to about +20%. The loss depends
-  on the matrix shape as much as on the format, and two rows do not
-  determine that dependence.
-- Llama-2-70B fp8 TTFT on 4 H100s: the fixed 2 ms the Hopper preset
-  fits to the 7B fp8 rows is now charged per layer (62.5 us x 32 layers,
-  docs/cost-model.md: launches and the fp8 path's activation
-  quantization run in every layer), which takes the 128-token row from
-  -25% (2 ms per prefill) to the value above. The change was made after
-  seeing that row, so the two 70B fp8 rows check the per-layer form less
-  independently than the other held-out rows. Communication is not the
-  missing time: pagekv charges this prefill's 160 all-reduces 4.8 ms in
-  all (17.8 ms with free communication), and published H100 small-message
-  all-reduces (about 6 us on two NVLink-SHARP H100s with CUDA graphs,
-  NVIDIA/nccl issue 1259) are faster than the Ampere latency (18.4 us)
-  the preset borrows, so measured H100 latencies would shorten it.
 
 """
 
